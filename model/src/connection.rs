@@ -1,0 +1,631 @@
+//! The state machine: one [`Connection`] per `WebSocket` object.
+//!
+//! Two states are kept apart on purpose:
+//!
+//! * the **wire** state ([`Phase`], whether our Close was sent, whether the
+//!   peer's was received): what has happened on the network, as reported by
+//!   the driver;
+//! * the **observable** state (`readyState`, `protocol`, `extensions`): what
+//!   a caller sees. The spec changes it from *queued tasks* (open, "closing
+//!   handshake started", close), so here it changes when the corresponding
+//!   task is taken out of the queue by [`Connection::poll_event`]. Between
+//!   two polls a caller's view is consistent: an event is never seen with a
+//!   `readyState` that belongs to a later one.
+//!
+//! `send()` and `close()` look at the observable state where the spec says
+//! `readyState`, and at the wire state where it speaks of the connection
+//! being established or the closing handshake having started.
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+use url::Url;
+
+use crate::close_code::{check_close_args, close_frame_for, parse_close_payload, CloseError, ReceivedClose};
+use crate::constructor::{parse_url, url_port_is_blocked, validate_protocols, ConstructError};
+use crate::event::{BinaryType, CloseEvent, Event, FailReason, Payload, ReadyState, Transmit};
+
+/// A point in time, as a duration since an epoch of the driver's choosing
+/// (e.g. `start.elapsed()`); the model has no clock of its own.
+pub type Time = Duration;
+
+/// Options that the spec leaves to the user agent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Fail the connection if the opening handshake has not completed this
+    /// long after construction (`None`: never).
+    pub connect_timeout: Option<Duration>,
+    /// Close the transport ourselves this long after the closing handshake
+    /// started if the peer has not closed it (RFC 6455 §7.1.1).
+    pub closing_timeout: Option<Duration>,
+    /// "Flag the WebSocket as full" and close it when a `send()` would make
+    /// the unwritten data exceed this many bytes (`None`: no limit).
+    pub max_buffered_amount: Option<u64>,
+    /// Names of the extensions the driver offers (e.g. `permessage-deflate`);
+    /// the server may accept only these.
+    pub offered_extensions: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            connect_timeout: Some(Duration::from_secs(30)),
+            closing_timeout: Some(Duration::from_secs(2)),
+            max_buffered_amount: None,
+            offered_extensions: Vec::new(),
+        }
+    }
+}
+
+/// `send()` threw.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// `readyState` is CONNECTING (`InvalidStateError`).
+    #[error("InvalidStateError: send() was called while CONNECTING; wait for the open event first")]
+    InvalidState,
+}
+
+impl SendError {
+    /// The DOMException name a browser throws.
+    pub fn dom_exception(&self) -> &'static str {
+        "InvalidStateError"
+    }
+}
+
+/// A driver fed an input that cannot happen in the state it reported
+/// before (a driver bug). Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// `handle_open` or `handle_connect_failed` after the driver had already
+    /// reported the handshake's outcome, or without a `Connect` transmit.
+    #[error("the opening handshake's outcome was already reported, or never asked for")]
+    NotConnecting,
+    /// A frame was reported before `handle_open`.
+    #[error("a frame was reported before the connection was opened")]
+    NotOpen,
+    /// More bytes reported written than were transmitted and not yet reported.
+    #[error("{reported} bytes reported written, only {unwritten} were waiting")]
+    WrittenTooMuch {
+        /// Bytes reported.
+        reported: u64,
+        /// Bytes that were waiting.
+        unwritten: u64,
+    },
+}
+
+/// Where the network side is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// `Connect` was (or is about to be) transmitted; no outcome yet.
+    Connecting,
+    /// The opening handshake succeeded; the transport is up.
+    Established,
+    /// The transport is gone, or we told the driver to close it.
+    Closed,
+}
+
+/// A queued task (WHATWG: "queue a task"): run, in order, by `poll_event`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Task<M> {
+    Open { protocol: String, extensions: String },
+    Message(M),
+    /// "When the WebSocket closing handshake is started" (by the peer).
+    SetClosing,
+    /// "When the WebSocket connection is closed": error (if failed), then close.
+    Closed { error: Option<FailReason>, close: CloseEvent },
+    /// The close event of a `Closed` task whose error event was just delivered.
+    CloseEvent(CloseEvent),
+}
+
+/// One WebSocket: every rule of the API, as a pure state machine.
+///
+/// The caller's methods ([`send`](Self::send), [`close`](Self::close),
+/// attributes) are named after the spec; the driver's inputs are the
+/// `handle_*` methods; outputs are drained with [`poll_transmit`](Self::poll_transmit),
+/// [`poll_event`](Self::poll_event) and [`poll_timeout`](Self::poll_timeout).
+///
+/// ```
+/// use core::time::Duration;
+/// use wsapi_model::{Connection, Config, Data, Event, ReadyState, Transmit};
+///
+/// let t0 = Duration::ZERO;
+/// let mut ws = Connection::<Data>::new("ws://example.com/chat", &["chat"], Config::default(), t0).unwrap();
+/// assert!(matches!(ws.poll_transmit(), Some(Transmit::Connect { .. })));
+/// ws.handle_open(t0, Some("chat"), None).unwrap();
+/// assert_eq!(ws.ready_state(), ReadyState::Connecting); // until the open event is delivered
+/// assert_eq!(ws.poll_event(), Some(Event::Open));
+/// assert_eq!(ws.ready_state(), ReadyState::Open);
+/// ws.send(Data::Text("hi".into())).unwrap();
+/// assert_eq!(ws.buffered_amount(), 2);
+/// assert_eq!(ws.poll_transmit(), Some(Transmit::Message(Data::Text("hi".into()))));
+/// ws.handle_written(2).unwrap();
+/// assert_eq!(ws.buffered_amount(), 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Connection<M> {
+    url: Url,
+    requested_protocols: Vec<String>,
+    config: Config,
+
+    // Observable state.
+    ready_state: ReadyState,
+    protocol: String,
+    extensions: String,
+    binary_type: BinaryType,
+    /// Bytes counted by `send()` and never sent (closing handshake started).
+    discarded: u64,
+    /// Bytes transmitted to the driver and not yet reported written.
+    unwritten: u64,
+
+    // Wire state.
+    phase: Phase,
+    close_sent: bool,
+    close_received: Option<ReceivedClose>,
+    /// The close task has been queued (exactly once).
+    close_queued: bool,
+    /// `handle_open` succeeded at some point.
+    established: bool,
+    connect_deadline: Option<Time>,
+    closing_deadline: Option<Time>,
+
+    transmits: VecDeque<Transmit<M>>,
+    tasks: VecDeque<Task<M>>,
+}
+
+impl<M: Payload> Connection<M> {
+    /// `new WebSocket(url, protocols)`: validates, then asks the driver to
+    /// connect (or, for a blocked port, queues the failure without ever
+    /// asking). `now` starts the connect timeout.
+    pub fn new<S: AsRef<str>>(url: &str, protocols: &[S], config: Config, now: Time) -> Result<Self, ConstructError> {
+        let url = parse_url(url)?;
+        let requested_protocols = validate_protocols(protocols)?;
+        let mut conn = Connection {
+            url,
+            requested_protocols,
+            config,
+            ready_state: ReadyState::Connecting,
+            protocol: String::new(),
+            extensions: String::new(),
+            binary_type: BinaryType::Blob,
+            discarded: 0,
+            unwritten: 0,
+            phase: Phase::Connecting,
+            close_sent: false,
+            close_received: None,
+            close_queued: false,
+            established: false,
+            connect_deadline: None,
+            closing_deadline: None,
+            transmits: VecDeque::new(),
+            tasks: VecDeque::new(),
+        };
+        if url_port_is_blocked(&conn.url) {
+            let port = conn.url.port_or_known_default().unwrap_or(0);
+            conn.fail(FailReason::BadPort(port));
+        } else {
+            conn.connect_deadline = conn.config.connect_timeout.map(|d| now.saturating_add(d));
+            conn.transmits.push_back(Transmit::Connect {
+                url: conn.url.clone(),
+                protocols: conn.requested_protocols.clone(),
+            });
+        }
+        Ok(conn)
+    }
+
+    // ----- attributes -------------------------------------------------
+
+    /// `url`: the normalised URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+    /// The subprotocols offered, in order.
+    pub fn requested_protocols(&self) -> &[String] {
+        &self.requested_protocols
+    }
+    /// `readyState`.
+    pub fn ready_state(&self) -> ReadyState {
+        self.ready_state
+    }
+    /// `bufferedAmount`: bytes accepted by `send()` and not yet handed to the
+    /// OS, plus (for ever) those accepted once the closing handshake started.
+    pub fn buffered_amount(&self) -> u64 {
+        self.discarded.saturating_add(self.unwritten)
+    }
+    /// `protocol`: the selected subprotocol, empty until `open` is delivered.
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+    /// `extensions`: the accepted extensions, empty until `open` is delivered.
+    pub fn extensions(&self) -> &str {
+        &self.extensions
+    }
+    /// `binaryType`.
+    pub fn binary_type(&self) -> BinaryType {
+        self.binary_type
+    }
+    /// Sets `binaryType`; it applies to messages delivered from now on.
+    pub fn set_binary_type(&mut self, binary_type: BinaryType) {
+        self.binary_type = binary_type;
+    }
+    /// Where the network side is (for drivers and checkers).
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- methods ----------------------------------------------------
+
+    /// `send(data)`.
+    ///
+    /// CONNECTING throws. While the connection is established and the
+    /// closing handshake has not started, the message is transmitted; in
+    /// every other case it is dropped. Either way `bufferedAmount` grows by
+    /// its byte length.
+    pub fn send(&mut self, data: M) -> Result<(), SendError> {
+        if self.ready_state == ReadyState::Connecting {
+            return Err(SendError::InvalidState);
+        }
+        let len = data.byte_len() as u64;
+        if self.phase == Phase::Established && !self.closing_handshake_started() {
+            if let Some(max) = self.config.max_buffered_amount {
+                if self.unwritten.saturating_add(len) > max {
+                    // "flag the WebSocket as full and then close the WebSocket connection"
+                    self.discarded = self.discarded.saturating_add(len);
+                    self.fail(FailReason::BufferFull);
+                    return Ok(());
+                }
+            }
+            self.unwritten = self.unwritten.saturating_add(len);
+            self.transmits.push_back(Transmit::Message(data));
+        } else {
+            self.discarded = self.discarded.saturating_add(len);
+        }
+        Ok(())
+    }
+
+    /// `close(code, reason)`. Arguments are checked first, whatever the state.
+    pub fn close(&mut self, now: Time, code: Option<u16>, reason: Option<&str>) -> Result<(), CloseError> {
+        check_close_args(code, reason)?;
+        match self.ready_state {
+            ReadyState::Closing | ReadyState::Closed => {}
+            _ if self.phase == Phase::Connecting => {
+                self.fail(FailReason::ClosedWhileConnecting);
+                self.ready_state = ReadyState::Closing;
+            }
+            _ if self.phase == Phase::Established && !self.closing_handshake_started() => {
+                self.close_sent = true;
+                self.transmits.push_back(Transmit::Close(close_frame_for(code, reason)));
+                self.arm_closing_timer(now);
+                self.ready_state = ReadyState::Closing;
+            }
+            _ => self.ready_state = ReadyState::Closing,
+        }
+        Ok(())
+    }
+
+    // ----- driver inputs ----------------------------------------------
+
+    /// The opening handshake succeeded; `protocol` and `extensions` are the
+    /// server's `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions`.
+    /// A protocol or extension that was not offered fails the connection.
+    pub fn handle_open(&mut self, now: Time, protocol: Option<&str>, extensions: Option<&str>) -> Result<(), InputError> {
+        let _ = now;
+        match self.phase {
+            Phase::Connecting if self.outstanding_connect() => return Err(InputError::NotConnecting),
+            Phase::Connecting => {}
+            // close() during CONNECTING (or a timeout) already failed it: a late success changes nothing.
+            Phase::Closed if !self.established => return Ok(()),
+            _ => return Err(InputError::NotConnecting),
+        }
+        let protocol = protocol.unwrap_or("");
+        if !protocol.is_empty() && !self.requested_protocols.iter().any(|p| p == protocol) {
+            self.fail(FailReason::ProtocolMismatch(protocol.to_string()));
+            return Ok(());
+        }
+        let extensions = extensions.unwrap_or("");
+        if let Some(bad) = self.unoffered_extension(extensions) {
+            self.fail(FailReason::ExtensionMismatch(bad));
+            return Ok(());
+        }
+        self.phase = Phase::Established;
+        self.established = true;
+        self.connect_deadline = None;
+        self.tasks.push_back(Task::Open {
+            protocol: protocol.to_string(),
+            extensions: extensions.to_string(),
+        });
+        Ok(())
+    }
+
+    /// TCP, TLS or the HTTP upgrade failed (rejected status, bad accept key...).
+    pub fn handle_connect_failed(&mut self, now: Time, why: &str) -> Result<(), InputError> {
+        let _ = now;
+        match self.phase {
+            Phase::Connecting if self.outstanding_connect() => Err(InputError::NotConnecting),
+            Phase::Connecting => {
+                self.fail(FailReason::Handshake(why.to_string()));
+                Ok(())
+            }
+            Phase::Closed if !self.established => Ok(()),
+            _ => Err(InputError::NotConnecting),
+        }
+    }
+
+    /// A complete data message arrived (text already checked to be UTF-8).
+    pub fn handle_message(&mut self, now: Time, data: M) -> Result<(), InputError> {
+        let _ = now;
+        self.require_opened()?;
+        // Data after the peer's Close is ignored (RFC 6455 §5.5.1); data
+        // that arrives once readyState left OPEN would be dropped by the
+        // task anyway (it can never return to OPEN), so it is not queued.
+        if self.phase == Phase::Established && self.close_received.is_none() && self.ready_state <= ReadyState::Open {
+            self.tasks.push_back(Task::Message(data));
+        }
+        Ok(())
+    }
+
+    /// A Close frame arrived; `payload` is its raw application data.
+    pub fn handle_close_frame(&mut self, now: Time, payload: &[u8]) -> Result<(), InputError> {
+        self.require_opened()?;
+        if self.phase != Phase::Established || self.close_received.is_some() {
+            return Ok(());
+        }
+        let received = match parse_close_payload(payload) {
+            Ok(r) => r,
+            Err(bad) => {
+                self.fail(FailReason::BadClose(bad));
+                return Ok(());
+            }
+        };
+        if !self.close_sent {
+            // Reply, echoing code and reason (RFC 6455 §5.5.1; as Chromium does).
+            let reply = match &received {
+                ReceivedClose::NoStatus => None,
+                ReceivedClose::Frame(f) => Some(f.clone()),
+            };
+            self.close_sent = true;
+            self.transmits.push_back(Transmit::Close(reply));
+            self.tasks.push_back(Task::SetClosing);
+        }
+        self.close_received = Some(received);
+        // Now wait for the server to close TCP (RFC 6455 §7.1.1), bounded.
+        self.arm_closing_timer(now);
+        Ok(())
+    }
+
+    /// The server broke the protocol (see [`FailReason`] for which code is sent).
+    pub fn handle_protocol_error(&mut self, now: Time, reason: FailReason) -> Result<(), InputError> {
+        let _ = now;
+        self.require_opened()?;
+        if self.phase == Phase::Established && self.close_received.is_none() {
+            self.fail(reason);
+        }
+        Ok(())
+    }
+
+    /// The transport closed (EOF, reset, I/O error), for any reason.
+    pub fn handle_transport_closed(&mut self, now: Time) -> Result<(), InputError> {
+        let _ = now;
+        match self.phase {
+            Phase::Closed => {}
+            Phase::Connecting => {
+                if self.outstanding_connect() {
+                    return Err(InputError::NotConnecting);
+                }
+                self.fail(FailReason::Handshake("connection closed during the handshake".into()));
+            }
+            Phase::Established => match &self.close_received {
+                Some(received) => {
+                    let close = Self::clean_close_event(received);
+                    self.finish(None, close);
+                }
+                None => {
+                    // Nothing can be sent any more: no Close frame, no CloseTransport.
+                    self.phase = Phase::Closed;
+                    self.fail(FailReason::TransportLost);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// `bytes` of transmitted message payload were handed to the OS.
+    pub fn handle_written(&mut self, bytes: u64) -> Result<(), InputError> {
+        if bytes > self.unwritten {
+            return Err(InputError::WrittenTooMuch {
+                reported: bytes,
+                unwritten: self.unwritten,
+            });
+        }
+        self.unwritten -= bytes;
+        Ok(())
+    }
+
+    /// The time is now `now`: fire whichever timers are due.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.phase == Phase::Connecting && self.connect_deadline.is_some_and(|d| now >= d) {
+            self.fail(FailReason::ConnectTimeout);
+        }
+        if self.phase == Phase::Established && self.closing_deadline.is_some_and(|d| now >= d) {
+            // We give up waiting: the peer did not close TCP (or never
+            // answered our Close). Not a "fail": no error event.
+            let close = match &self.close_received {
+                Some(received) => Self::clean_close_event(received),
+                None => CloseEvent {
+                    code: 1006,
+                    reason: String::new(),
+                    was_clean: false,
+                },
+            };
+            self.transmits.push_back(Transmit::CloseTransport);
+            self.finish(None, close);
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------
+
+    /// The next thing to do on the network.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<M>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event, running queued tasks in order. `readyState`,
+    /// `protocol` and `extensions` change here, as the spec's tasks do.
+    pub fn poll_event(&mut self) -> Option<Event<M>> {
+        while let Some(task) = self.tasks.pop_front() {
+            match task {
+                Task::Open { protocol, extensions } => {
+                    // close() already moved on: no going back to OPEN.
+                    if self.ready_state == ReadyState::Connecting {
+                        self.ready_state = ReadyState::Open;
+                        self.protocol = protocol;
+                        self.extensions = extensions;
+                        return Some(Event::Open);
+                    }
+                }
+                Task::Message(data) => {
+                    if self.ready_state == ReadyState::Open {
+                        let binary_type = (!data.is_text()).then_some(self.binary_type);
+                        return Some(Event::Message { data, binary_type });
+                    }
+                }
+                Task::SetClosing => {
+                    if self.ready_state == ReadyState::Open {
+                        self.ready_state = ReadyState::Closing;
+                    }
+                }
+                Task::Closed { error, close } => {
+                    self.ready_state = ReadyState::Closed;
+                    match error {
+                        Some(reason) => {
+                            self.tasks.push_front(Task::CloseEvent(close));
+                            return Some(Event::Error(reason));
+                        }
+                        None => return Some(Event::Close(close)),
+                    }
+                }
+                Task::CloseEvent(close) => return Some(Event::Close(close)),
+            }
+        }
+        None
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        match self.phase {
+            Phase::Connecting => self.connect_deadline,
+            Phase::Established => self.closing_deadline,
+            Phase::Closed => None,
+        }
+    }
+
+    /// Whether nothing more can ever happen: the close event was delivered
+    /// and there is nothing left to transmit. A driver may stop then.
+    pub fn is_finished(&self) -> bool {
+        self.ready_state == ReadyState::Closed && self.tasks.is_empty() && self.transmits.is_empty()
+    }
+
+    /// Whether events are waiting to be delivered.
+    pub fn has_pending_events(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    // ----- internals --------------------------------------------------
+
+    fn closing_handshake_started(&self) -> bool {
+        self.close_sent || self.close_received.is_some()
+    }
+
+    /// The `Connect` transmit has not been taken by the driver yet.
+    fn outstanding_connect(&self) -> bool {
+        self.transmits.iter().any(|t| matches!(t, Transmit::Connect { .. }))
+    }
+
+    fn require_opened(&self) -> Result<(), InputError> {
+        if self.phase == Phase::Connecting {
+            return Err(InputError::NotOpen);
+        }
+        Ok(())
+    }
+
+    fn arm_closing_timer(&mut self, now: Time) {
+        self.closing_deadline = self.config.closing_timeout.map(|d| now.saturating_add(d));
+    }
+
+    fn unoffered_extension(&self, extensions: &str) -> Option<String> {
+        let mut seen: Vec<&str> = Vec::new();
+        for ext in extensions.split(',') {
+            let name = ext.split(';').next().unwrap_or("").trim();
+            if name.is_empty() && extensions.trim().is_empty() {
+                continue;
+            }
+            let offered = self.config.offered_extensions.iter().any(|o| o.eq_ignore_ascii_case(name));
+            if !offered || seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                return Some(name.to_string());
+            }
+            seen.push(name);
+        }
+        None
+    }
+
+    fn clean_close_event(received: &ReceivedClose) -> CloseEvent {
+        match received {
+            ReceivedClose::NoStatus => CloseEvent {
+                code: 1005,
+                reason: String::new(),
+                was_clean: true,
+            },
+            ReceivedClose::Frame(f) => CloseEvent {
+                code: f.code,
+                reason: f.reason.clone(),
+                was_clean: true,
+            },
+        }
+    }
+
+    /// RFC 6455 §7.1.7 "Fail the WebSocket Connection": send a Close frame
+    /// with the reason's code if the connection is up and we have not sent
+    /// one, drop the transport, and queue error + close(1006).
+    fn fail(&mut self, reason: FailReason) {
+        if self.close_queued {
+            return;
+        }
+        if self.phase == Phase::Established && !self.close_sent {
+            if let Some(code) = reason.close_code() {
+                self.close_sent = true;
+                self.transmits.push_back(Transmit::Close(Some(crate::CloseFrame {
+                    code,
+                    reason: String::new(),
+                })));
+            }
+        }
+        if self.outstanding_connect() {
+            // The driver never started connecting: it never will.
+            self.transmits.retain(|t| !matches!(t, Transmit::Connect { .. }));
+        } else if self.phase != Phase::Closed && !matches!(reason, FailReason::BadPort(_)) {
+            self.transmits.push_back(Transmit::CloseTransport);
+        }
+        let close = CloseEvent {
+            code: 1006,
+            reason: String::new(),
+            was_clean: false,
+        };
+        self.finish(Some(reason), close);
+    }
+
+    /// "The WebSocket connection is closed": queue the close task, once.
+    fn finish(&mut self, error: Option<FailReason>, close: CloseEvent) {
+        if self.close_queued {
+            return;
+        }
+        self.close_queued = true;
+        self.phase = Phase::Closed;
+        self.connect_deadline = None;
+        self.closing_deadline = None;
+        self.tasks.push_back(Task::Closed { error, close });
+    }
+}
