@@ -1,1 +1,60 @@
-//! wsapi
+//! # wsapi: the browser `WebSocket` API for native Rust programs
+//!
+//! A client with the semantics of the [WHATWG WebSocket Standard]:
+//! `readyState`, `bufferedAmount`, `send`, `close(code, reason)`,
+//! `binaryType`, `protocol`, `extensions`, and the open / message / error /
+//! close events in the order a browser fires them. Every rule lives in
+//! [`wsapi_model`], a pure state machine; this crate is the I/O driver
+//! around it, on `async-tungstenite` and `futures`, with `async-std`
+//! (default) or `smol` (feature `smol-runtime`) underneath.
+//!
+//! [WHATWG WebSocket Standard]: https://websockets.spec.whatwg.org/
+//!
+//! ```no_run
+//! # wsapi::runtime::block_on(async {
+//! use wsapi::{Event, WebSocket};
+//! let ws = WebSocket::new("ws://127.0.0.1:9001/echo", &[] as &[&str])?;
+//! while let Some(event) = ws.next_event().await {
+//!     match event {
+//!         Event::Open => ws.send("hello")?,
+//!         Event::Message(m) => { println!("{:?}", m.data); ws.close(Some(1000), Some("done"))?; }
+//!         Event::Error(why) => eprintln!("failed: {why:?}"),
+//!         Event::Close(c) => println!("closed with {} (clean: {})", c.code, c.was_clean),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(()) });
+//! ```
+//!
+//! ## Layout
+//! - [`WebSocket`] / [`WebSocketHandle`]: the API ([`handle`], [`socket`]).
+//! - `driver`: the background task carrying out the model's transmits.
+//! - `wire`: a filter under tungstenite that hands raw Close frames to the
+//!   model and inflates `permessage-deflate` messages.
+//! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).
+#![warn(missing_docs)]
+
+mod driver;
+mod event;
+pub mod handle;
+mod message;
+pub mod runtime;
+mod shared;
+mod sink;
+pub mod socket;
+mod transport;
+#[path = "wire_stub.rs"]
+pub(crate) mod wire;
+
+pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
+pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
+pub use handle::WebSocketHandle;
+pub use message::Message;
+pub use sink::MessageSink;
+pub use socket::{BuildError, WebSocket, WebSocketBuilder};
+pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError};
+
+/// How many connection tasks are running in this process. Each ends once
+/// its connection is closed; a test uses this to check nothing leaks.
+pub fn live_connections() -> usize {
+    shared::LIVE_DRIVERS.load(std::sync::atomic::Ordering::SeqCst)
+}

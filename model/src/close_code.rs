@@ -22,7 +22,7 @@ use alloc::string::String;
 pub const MAX_REASON_BYTES: usize = 123;
 
 /// Why `close(code, reason)` threw.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum CloseError {
     /// The code is neither 1000 nor in 3000..=4999 (`InvalidAccessError`).
     #[error("InvalidAccessError: close code {0} is neither 1000 nor in 3000..=4999; scripts may only send those")]

@@ -59,7 +59,7 @@ impl Default for Config {
 }
 
 /// `send()` threw.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SendError {
     /// `readyState` is CONNECTING (`InvalidStateError`).
     #[error("InvalidStateError: send() was called while CONNECTING; wait for the open event first")]
@@ -75,7 +75,7 @@ impl SendError {
 
 /// A driver fed an input that cannot happen in the state it reported
 /// before (a driver bug). Nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum InputError {
     /// `handle_open` or `handle_connect_failed` after the driver had already
     /// reported the handshake's outcome, or without a `Connect` transmit.
@@ -171,6 +171,8 @@ pub struct Connection<M> {
 
     transmits: VecDeque<Transmit<M>>,
     tasks: VecDeque<Task<M>>,
+    /// Sum of the byte lengths of queued `Task::Message`s.
+    queued_bytes: u64,
 }
 
 impl<M: Payload> Connection<M> {
@@ -199,6 +201,7 @@ impl<M: Payload> Connection<M> {
             closing_deadline: None,
             transmits: VecDeque::new(),
             tasks: VecDeque::new(),
+            queued_bytes: 0,
         };
         if url_port_is_blocked(&conn.url) {
             let port = conn.url.port_or_known_default().unwrap_or(0);
@@ -322,7 +325,14 @@ impl<M: Payload> Connection<M> {
             _ => return Err(InputError::NotConnecting),
         }
         let protocol = protocol.unwrap_or("");
-        if !protocol.is_empty() && !self.requested_protocols.iter().any(|p| p == protocol) {
+        // Fetch, "establish a WebSocket connection": offered protocols but
+        // none selected fails; so does one that was not offered (RFC 6455 §4.1).
+        let selected_ok = if protocol.is_empty() {
+            self.requested_protocols.is_empty()
+        } else {
+            self.requested_protocols.iter().any(|p| p == protocol)
+        };
+        if !selected_ok {
             self.fail(FailReason::ProtocolMismatch(protocol.to_string()));
             return Ok(());
         }
@@ -363,6 +373,7 @@ impl<M: Payload> Connection<M> {
         // that arrives once readyState left OPEN would be dropped by the
         // task anyway (it can never return to OPEN), so it is not queued.
         if self.phase == Phase::Established && self.close_received.is_none() && self.ready_state <= ReadyState::Open {
+            self.queued_bytes = self.queued_bytes.saturating_add(data.byte_len() as u64);
             self.tasks.push_back(Task::Message(data));
         }
         Ok(())
@@ -488,6 +499,7 @@ impl<M: Payload> Connection<M> {
                     }
                 }
                 Task::Message(data) => {
+                    self.queued_bytes = self.queued_bytes.saturating_sub(data.byte_len() as u64);
                     if self.ready_state == ReadyState::Open {
                         let binary_type = (!data.is_text()).then_some(self.binary_type);
                         return Some(Event::Message { data, binary_type });
@@ -532,6 +544,13 @@ impl<M: Payload> Connection<M> {
     /// Whether events are waiting to be delivered.
     pub fn has_pending_events(&self) -> bool {
         !self.tasks.is_empty()
+    }
+
+    /// Bytes of received messages waiting to be delivered. A driver stops
+    /// reading from the network while this is high, so that a user who does
+    /// not take events makes the peer wait instead of growing memory.
+    pub fn queued_message_bytes(&self) -> u64 {
+        self.queued_bytes
     }
 
     // ----- internals --------------------------------------------------

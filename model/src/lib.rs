@@ -30,6 +30,7 @@
 //! | close(): code and reason checks; received Close frames | [`close_code`] |
 //! | readyState, send/close preconditions, bufferedAmount, events, timers | [`connection`] |
 //! | events, transmits, failure reasons | [`event`] |
+//! | inputs as values; recording and replaying a session | [`journal`] |
 //!
 //! ## Run loop (the driver contract)
 //!
@@ -62,6 +63,7 @@ pub mod close_code;
 pub mod connection;
 pub mod constructor;
 pub mod event;
+pub mod journal;
 
 pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
@@ -69,5 +71,6 @@ pub use close_code::{
 };
 pub use connection::{Config, Connection, InputError, Phase, SendError, Time};
 pub use constructor::{is_bad_port, parse_url, url_port_is_blocked, validate_protocols, ConstructError, BAD_PORTS};
+pub use journal::{replay, Divergence, Input, Refusal, Step};
 pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyState, Transmit};
 pub use url::Url;

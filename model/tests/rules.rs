@@ -105,10 +105,16 @@ fn open_changes_state_when_delivered() {
 }
 
 // RFC 6455 §4.1 (client steps 6 and 5 of the server response): a subprotocol or extension that was
-// not offered fails the connection; subprotocols compare case-sensitively.
+// not offered fails the connection; subprotocols compare case-sensitively. Fetch "establish a
+// WebSocket connection": protocols were offered and none was selected fails too.
 #[test]
 fn unrequested_protocol_or_extension_fails() {
-    for (proto, ext) in [(Some("other"), None), (Some("Chat"), None), (None, Some("permessage-deflate"))] {
+    for (proto, ext) in [
+        (Some("other"), None),
+        (Some("Chat"), None),
+        (None, None),
+        (Some("chat"), Some("permessage-deflate")),
+    ] {
         let mut ws = Connection::<Data>::new("ws://h/", &["chat"], Config::default(), T0).unwrap();
         drain_transmits(&mut ws);
         ws.handle_open(T0, proto, ext).unwrap();

@@ -1,0 +1,431 @@
+//! The background task of one connection: an I/O driver around the model.
+//!
+//! It carries out the model's transmits (connect, messages, Close frames,
+//! closing the transport), feeds back what the network did, fires the
+//! model's timers, and dispatches events to handlers when they are set.
+//! It decides nothing itself: every rule is in `wsapi-model`.
+//!
+//! Writes are batched: all queued messages are fed to tungstenite, then
+//! flushed once, and `bufferedAmount` drops by their bytes when that flush
+//! has handed them to the OS. Reads pause while too many received bytes
+//! wait for the user, so a slow reader slows the peer down (TCP flow
+//! control) instead of growing memory.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
+use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use futures::{Sink, Stream};
+use wsapi_model::{CloseFrame, Event as ModelEvent, FailReason, Input, Transmit};
+
+use crate::handle::WebSocketHandle;
+use crate::runtime::{sleep, BoxFuture};
+use crate::shared::{Inner, LiveDriver, Shared};
+use crate::transport::{connect, Connected, TransportOptions};
+use crate::wire::WireEvent;
+use crate::Message;
+
+/// Options the driver itself needs.
+#[derive(Debug, Clone)]
+pub(crate) struct DriverOptions {
+    pub transport: TransportOptions,
+    /// Stop reading while this many received bytes wait for delivery.
+    pub max_queued_bytes: u64,
+}
+
+enum Outgoing {
+    Message(Message),
+    Close(Option<CloseFrame>),
+}
+
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    opts: DriverOptions,
+    connecting: Option<BoxFuture<Result<Connected, String>>>,
+    conn: Option<Connected>,
+    outgoing: VecDeque<Outgoing>,
+    /// Message bytes given to tungstenite and not yet flushed.
+    fed_bytes: u64,
+    needs_flush: bool,
+    /// The model said CloseTransport, or the transport is gone.
+    close_transport: bool,
+    /// Stop polling tungstenite's read side (it failed or ended).
+    read_done: bool,
+    timer: Option<(Duration, BoxFuture<()>)>,
+    _live: LiveDriver,
+}
+
+/// Most messages read in one go before the other duties get a turn.
+const READ_BATCH: usize = 256;
+
+impl Driver {
+    pub fn new(shared: Arc<Shared>, opts: DriverOptions) -> Driver {
+        Driver {
+            shared,
+            opts,
+            connecting: None,
+            conn: None,
+            outgoing: VecDeque::new(),
+            fed_bytes: 0,
+            needs_flush: false,
+            close_transport: false,
+            read_done: false,
+            timer: None,
+            _live: LiveDriver::start(),
+        }
+    }
+
+    /// Runs the connection to its end.
+    pub async fn run(mut self) {
+        futures::future::poll_fn(|cx| self.poll(cx)).await
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let mut progress = self.step_model(cx);
+            progress |= self.dispatch_to_handlers();
+            progress |= self.poll_connecting(cx);
+            progress |= self.poll_write(cx);
+            progress |= self.poll_read(cx);
+            progress |= self.poll_wire_events();
+            progress |= self.poll_close_transport();
+            progress |= self.poll_timer(cx);
+            if self.is_done() {
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Fires due timers and takes the model's transmits.
+    fn step_model(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut inner = self.shared.lock();
+        if !inner.driver_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            inner.driver_waker = Some(cx.waker().clone());
+        }
+        let now = inner.now();
+        if inner.model().poll_timeout().is_some_and(|deadline| now >= deadline) {
+            let _ = inner.input(Input::Timeout);
+        }
+        let mut progress = false;
+        while let Some(t) = inner.poll_transmit() {
+            progress = true;
+            match t {
+                Transmit::Connect { url, protocols } => {
+                    self.connecting = Some(Box::pin(connect(url, protocols, self.opts.transport.clone())));
+                }
+                Transmit::Message(m) => self.outgoing.push_back(Outgoing::Message(m)),
+                Transmit::Close(frame) => self.outgoing.push_back(Outgoing::Close(frame)),
+                Transmit::CloseTransport => self.close_transport = true,
+            }
+        }
+        Self::after_model_change(&mut inner);
+        progress
+    }
+
+    /// Lets whoever takes events know there are some; drops them if nobody will.
+    fn after_model_change(inner: &mut Inner) {
+        if inner.model().phase() == wsapi_model::Phase::Closed {
+            inner.wake_drain();
+        }
+        if inner.abandoned {
+            while inner.poll_event().is_some() {}
+        } else if inner.handlers.is_none() && inner.model().has_pending_events() {
+            inner.wake_event_reader();
+        }
+    }
+
+    /// Browser-style dispatch: runs handlers outside the lock, so that they
+    /// may call `send`/`close`.
+    fn dispatch_to_handlers(&mut self) -> bool {
+        let mut progress = false;
+        loop {
+            let (event, mut handlers) = {
+                let mut inner = self.shared.lock();
+                if inner.handlers.is_none() || inner.abandoned {
+                    return progress;
+                }
+                let Some(event) = inner.poll_event() else {
+                    return progress;
+                };
+                inner.dispatching = true;
+                (event, inner.handlers.take().unwrap_or_default())
+            };
+            progress = true;
+            let handle = WebSocketHandle::from_shared(self.shared.clone());
+            match event {
+                ModelEvent::Open => {
+                    if let Some(h) = handlers.open.as_mut() {
+                        h(&handle)
+                    }
+                }
+                ModelEvent::Message { data, binary_type } => {
+                    if let Some(h) = handlers.message.as_mut() {
+                        h(&handle, crate::MessageEvent { data, binary_type })
+                    }
+                }
+                ModelEvent::Error(reason) => {
+                    if let Some(h) = handlers.error.as_mut() {
+                        h(&handle, reason)
+                    }
+                }
+                ModelEvent::Close(close) => {
+                    if let Some(h) = handlers.close.as_mut() {
+                        h(&handle, close)
+                    }
+                }
+            }
+            let mut inner = self.shared.lock();
+            inner.dispatching = false;
+            // Handlers set from inside a handler replace the running ones.
+            let newer = inner.handlers.take();
+            inner.handlers = Some(merge_handlers(handlers, newer));
+        }
+    }
+
+    fn poll_connecting(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(fut) = self.connecting.as_mut() else {
+            return false;
+        };
+        if self.close_transport {
+            // close() during CONNECTING, or the connect timeout: abort.
+            self.connecting = None;
+            return true;
+        }
+        let Poll::Ready(result) = fut.as_mut().poll(cx) else {
+            return false;
+        };
+        self.connecting = None;
+        let mut inner = self.shared.lock();
+        let input = match result {
+            Ok(connected) => {
+                let r = inner.input(Input::Open {
+                    protocol: connected.protocol.clone(),
+                    extensions: connected.extensions.clone(),
+                });
+                self.conn = Some(connected);
+                r
+            }
+            Err(why) => inner.input(Input::ConnectFailed(why)),
+        };
+        debug_assert!(input.is_ok(), "driver fed an impossible input: {input:?}");
+        Self::after_model_change(&mut inner);
+        true
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let mut progress = false;
+        let mut ws = Pin::new(&mut conn.ws);
+        while !self.outgoing.is_empty() {
+            match ws.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return self.transport_failed(&e) || true,
+                Poll::Pending => break,
+            }
+            let msg = match self.outgoing.pop_front() {
+                Some(Outgoing::Message(m)) => {
+                    self.fed_bytes += m.len() as u64;
+                    m.into_tungstenite()
+                }
+                Some(Outgoing::Close(frame)) => WsMessage::Close(frame.map(|f| WsCloseFrame {
+                    code: CloseCode::from(f.code),
+                    reason: f.reason.into(),
+                })),
+                None => break,
+            };
+            progress = true;
+            self.needs_flush = true;
+            if let Err(e) = ws.as_mut().start_send(msg) {
+                return self.transport_failed(&e) || true;
+            }
+        }
+        if self.needs_flush {
+            match ws.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    progress = true;
+                    let written = std::mem::take(&mut self.fed_bytes);
+                    let mut inner = self.shared.lock();
+                    if written > 0 {
+                        let r = inner.input(Input::Written(written));
+                        debug_assert!(r.is_ok(), "{r:?}");
+                        inner.wake_drain();
+                    }
+                }
+                Poll::Ready(Err(e)) => return self.transport_failed(&e) || true,
+                Poll::Pending => {}
+            }
+        }
+        progress
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.read_done {
+            return false;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let mut progress = false;
+        for _ in 0..READ_BATCH {
+            {
+                let mut inner = self.shared.lock();
+                let paused = inner.model().queued_message_bytes() >= self.opts.max_queued_bytes;
+                inner.read_paused = paused;
+                if paused {
+                    break;
+                }
+            }
+            let item = match Pin::new(&mut conn.ws).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(item) => item,
+            };
+            progress = true;
+            let mut inner = self.shared.lock();
+            let input = match item {
+                Some(Ok(WsMessage::Text(t))) => inner.input(Input::Message(Message::Text(t))),
+                Some(Ok(WsMessage::Binary(b))) => inner.input(Input::Message(Message::Binary(b))),
+                // Pings are answered by tungstenite; Close frames never reach
+                // it (the Wire filter takes them).
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => {
+                    self.read_done = true;
+                    match read_error_reason(&e) {
+                        Some(reason) => inner.input(Input::ProtocolError(reason)),
+                        None => inner.input(Input::TransportClosed),
+                    }
+                }
+                None => {
+                    self.read_done = true;
+                    inner.input(Input::TransportClosed)
+                }
+            };
+            debug_assert!(input.is_ok(), "{input:?}");
+            Self::after_model_change(&mut inner);
+            if self.read_done {
+                break;
+            }
+        }
+        progress
+    }
+
+    /// What the Wire filter saw that tungstenite does not report.
+    fn poll_wire_events(&mut self) -> bool {
+        let Some(conn) = self.conn.as_ref() else {
+            return false;
+        };
+        let mut progress = false;
+        while let Some(event) = conn.wire.poll_event() {
+            progress = true;
+            let mut inner = self.shared.lock();
+            let input = match event {
+                WireEvent::Close(payload) => inner.input(Input::CloseFrame(payload)),
+                WireEvent::ProtocolError(why) => inner.input(Input::ProtocolError(FailReason::Protocol(why))),
+                WireEvent::MessageTooBig => inner.input(Input::ProtocolError(FailReason::MessageTooBig)),
+                WireEvent::Eof => inner.input(Input::TransportClosed),
+            };
+            debug_assert!(input.is_ok(), "{input:?}");
+            Self::after_model_change(&mut inner);
+        }
+        progress
+    }
+
+    /// Drops the transport once the model is done with it. `poll_write` ran
+    /// just before, so a Close frame queued ahead of `CloseTransport` had its
+    /// chance to be written; a peer that does not read cannot hold us.
+    fn poll_close_transport(&mut self) -> bool {
+        if self.conn.is_none() {
+            return false;
+        }
+        let model_closed = self.shared.lock().model().phase() == wsapi_model::Phase::Closed;
+        if self.close_transport || model_closed {
+            self.conn = None;
+            return true;
+        }
+        false
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let (deadline, now) = {
+            let inner = self.shared.lock();
+            (inner.model().poll_timeout(), inner.now())
+        };
+        let Some(deadline) = deadline else {
+            self.timer = None;
+            return false;
+        };
+        if self.timer.as_ref().is_none_or(|(d, _)| *d != deadline) {
+            self.timer = Some((deadline, sleep(deadline.saturating_sub(now))));
+        }
+        let (_, fut) = self.timer.as_mut().expect("just set");
+        if fut.as_mut().poll(cx).is_ready() {
+            self.timer = None;
+            return true;
+        }
+        false
+    }
+
+    fn transport_failed(&mut self, _e: &WsError) -> bool {
+        self.read_done = true;
+        self.outgoing.clear();
+        self.needs_flush = false;
+        self.conn = None;
+        let mut inner = self.shared.lock();
+        let r = inner.input(Input::TransportClosed);
+        debug_assert!(r.is_ok(), "{r:?}");
+        Self::after_model_change(&mut inner);
+        true
+    }
+
+    fn is_done(&self) -> bool {
+        if self.conn.is_some() || self.connecting.is_some() {
+            return false;
+        }
+        let inner = self.shared.lock();
+        if inner.model().phase() != wsapi_model::Phase::Closed {
+            return false;
+        }
+        // With handlers, the driver delivers the last events itself.
+        !(inner.handlers.is_some() && !inner.abandoned && inner.model().has_pending_events())
+    }
+}
+
+/// Keeps the handlers that were replaced from inside a handler.
+fn merge_handlers(
+    running: crate::shared::Handlers,
+    newer: Option<crate::shared::Handlers>,
+) -> crate::shared::Handlers {
+    let Some(newer) = newer else {
+        return running;
+    };
+    crate::shared::Handlers {
+        open: newer.open.or(running.open),
+        message: newer.message.or(running.message),
+        error: newer.error.or(running.error),
+        close: newer.close.or(running.close),
+    }
+}
+
+/// Maps a tungstenite read error to the failure it is (`None`: the
+/// transport just ended).
+fn read_error_reason(e: &WsError) -> Option<FailReason> {
+    use async_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+    match e {
+        WsError::Utf8(_) => Some(FailReason::InvalidUtf8),
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => Some(FailReason::MessageTooBig),
+        WsError::Capacity(other) => Some(FailReason::Protocol(other.to_string())),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(p) => Some(FailReason::Protocol(p.to_string())),
+        _ => None,
+    }
+}

@@ -1,0 +1,167 @@
+//! The state shared by a [`crate::WebSocket`] (the user's side) and its
+//! driver task (the network side): the model, and who to wake.
+//!
+//! Every state change of the connection is a call on the model under this
+//! lock; the two sides only ever tell each other "look again" (wakers).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmit};
+
+use crate::event::{CloseEvent, FailReason, MessageEvent};
+use crate::handle::WebSocketHandle;
+use crate::Message;
+
+/// How many driver tasks are running in this process (for leak checks).
+pub(crate) static LIVE_DRIVERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Browser-style event handlers (`onopen`, ...). Setting any of them makes
+/// the driver dispatch every event to them instead of queueing it for the
+/// event stream.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub open: Option<Box<dyn FnMut(&WebSocketHandle) + Send>>,
+    pub message: Option<Box<dyn FnMut(&WebSocketHandle, MessageEvent) + Send>>,
+    pub error: Option<Box<dyn FnMut(&WebSocketHandle, FailReason) + Send>>,
+    pub close: Option<Box<dyn FnMut(&WebSocketHandle, CloseEvent) + Send>>,
+}
+
+pub(crate) struct Inner {
+    /// Private: every change goes through [`Inner::input`] and the polls,
+    /// so that the journal (when on) records all of them.
+    model: Connection<Message>,
+    journal: Option<Vec<Step<Message>>>,
+    epoch: Instant,
+    /// The driver task, to be woken after any user call.
+    pub driver_waker: Option<Waker>,
+    /// A task waiting in `next_event`.
+    pub event_waker: Option<Waker>,
+    /// Tasks waiting for `bufferedAmount` to drop (the Sink).
+    pub drain_wakers: Vec<Waker>,
+    /// `Some` once a handler was set: events go to the handlers.
+    pub handlers: Option<Handlers>,
+    /// The handlers are being run by the driver (taken out of `handlers`).
+    pub dispatching: bool,
+    /// The owning `WebSocket` was dropped: nobody will take events.
+    pub abandoned: bool,
+    /// The driver stopped reading because too many messages wait for delivery.
+    pub read_paused: bool,
+}
+
+impl Inner {
+    /// The model's clock: time since this connection was created.
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// The model, for reading attributes.
+    pub fn model(&self) -> &Connection<Message> {
+        &self.model
+    }
+
+    /// Feeds one input to the model at the current time.
+    pub fn input(&mut self, input: Input<Message>) -> Result<(), Refusal> {
+        let now = self.now();
+        match self.journal.as_mut() {
+            None => self.model.handle_input(now, input),
+            Some(journal) => {
+                let result = self.model.handle_input(now, input.clone());
+                journal.push(Step::Input {
+                    now,
+                    input,
+                    result: result.clone(),
+                });
+                result
+            }
+        }
+    }
+
+    /// Takes the next event (readyState changes here).
+    pub fn poll_event(&mut self) -> Option<ModelEvent<Message>> {
+        let event = self.model.poll_event();
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(Step::Event(event.clone()));
+        }
+        event
+    }
+
+    /// Takes the next transmit.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<Message>> {
+        let transmit = self.model.poll_transmit();
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(Step::Transmit(transmit.clone()));
+        }
+        transmit
+    }
+
+    /// The journal so far (empty unless recording was asked for).
+    pub fn journal(&self) -> Vec<Step<Message>> {
+        self.journal.clone().unwrap_or_default()
+    }
+
+    pub fn wake_driver(&mut self) {
+        if let Some(w) = self.driver_waker.take() {
+            w.wake();
+        }
+    }
+
+    pub fn wake_event_reader(&mut self) {
+        if let Some(w) = self.event_waker.take() {
+            w.wake();
+        }
+    }
+
+    pub fn wake_drain(&mut self) {
+        for w in self.drain_wakers.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    pub fn new(model: Connection<Message>, journal: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                model,
+                journal: journal.then(Vec::new),
+                epoch: Instant::now(),
+                driver_waker: None,
+                event_waker: None,
+                drain_wakers: Vec::new(),
+                handlers: None,
+                dispatching: false,
+                abandoned: false,
+                read_paused: false,
+            }),
+        })
+    }
+
+    /// Locks the state. A handler that panicked must not wedge the socket,
+    /// so a poisoned lock is taken over (the model itself never panics).
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Counts a running driver for as long as it lives.
+pub(crate) struct LiveDriver;
+
+impl LiveDriver {
+    pub fn start() -> LiveDriver {
+        LIVE_DRIVERS.fetch_add(1, Ordering::SeqCst);
+        LiveDriver
+    }
+}
+
+impl Drop for LiveDriver {
+    fn drop(&mut self) {
+        LIVE_DRIVERS.fetch_sub(1, Ordering::SeqCst);
+    }
+}

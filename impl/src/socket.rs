@@ -1,0 +1,276 @@
+//! [`WebSocket`], the owning handle, and its [`WebSocketBuilder`].
+
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use futures::Stream;
+use futures_rustls::rustls;
+use wsapi_model::{Config, ConstructError, Connection};
+
+use crate::driver::{Driver, DriverOptions};
+use crate::event::Event;
+use crate::handle::WebSocketHandle;
+use crate::runtime::spawn;
+use crate::shared::Shared;
+use crate::sink::MessageSink;
+use crate::transport::{tls_config_with_roots, TransportOptions};
+
+/// A WebSocket connection with the browser API's semantics.
+///
+/// Created with [`WebSocket::new`] (or [`WebSocket::builder`]), it connects
+/// in the background on the async runtime. Its attributes and methods are
+/// those of [`WebSocketHandle`] (it dereferences to one). Events come as a
+/// [`Stream`] (or [`WebSocketHandle::next_event`]), or to handlers.
+///
+/// Dropping it closes the connection (a Close frame with no status, as the
+/// standard says for a garbage-collected WebSocket; a connection still
+/// CONNECTING is abandoned), and its background task ends.
+///
+/// ```no_run
+/// # wsapi::runtime::block_on(async {
+/// use wsapi::{Event, WebSocket};
+/// let ws = WebSocket::new("ws://127.0.0.1:9001/", &["chat"])?;
+/// while let Some(event) = ws.next_event().await {
+///     match event {
+///         Event::Open => ws.send("hello")?,
+///         Event::Message(m) => println!("got {:?}", m.data),
+///         Event::Close(c) => println!("closed {} {:?} clean={}", c.code, c.reason, c.was_clean),
+///         Event::Error(why) => println!("failed: {why:?}"),
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(()) });
+/// ```
+pub struct WebSocket {
+    handle: WebSocketHandle,
+}
+
+impl WebSocket {
+    /// `new WebSocket(url, protocols)` with default options.
+    pub fn new<S: AsRef<str>>(url: &str, protocols: &[S]) -> Result<WebSocket, ConstructError> {
+        WebSocketBuilder::new(url).protocols(protocols).connect().map_err(|e| match e {
+            BuildError::Construct(c) => c,
+            BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
+        })
+    }
+
+    /// A builder for options beyond the standard's (headers, timeouts, limits, TLS).
+    pub fn builder(url: &str) -> WebSocketBuilder {
+        WebSocketBuilder::new(url)
+    }
+
+    /// A non-owning handle (for other tasks; it does not keep the connection open).
+    pub fn handle(&self) -> WebSocketHandle {
+        self.handle.clone()
+    }
+
+    /// A [`futures::Sink`] of messages with backpressure: it waits while
+    /// `bufferedAmount` is over `high_water_mark` bytes.
+    pub fn sink(&self, high_water_mark: u64) -> MessageSink {
+        MessageSink::new(self.handle.clone(), high_water_mark)
+    }
+}
+
+impl Deref for WebSocket {
+    type Target = WebSocketHandle;
+    fn deref(&self) -> &WebSocketHandle {
+        &self.handle
+    }
+}
+
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl Stream for WebSocket {
+    type Item = Event;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.handle.poll_next_event(cx)
+    }
+}
+
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        let mut inner = self.handle.shared.lock();
+        inner.abandoned = true;
+        let _ = inner.input(wsapi_model::Input::Close { code: None, reason: None });
+        while inner.poll_event().is_some() {}
+        inner.wake_driver();
+    }
+}
+
+/// Why [`WebSocketBuilder::connect`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// What the constructor throws (`SyntaxError`).
+    #[error(transparent)]
+    Construct(#[from] ConstructError),
+    /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
+    #[error("invalid request header {0}")]
+    InvalidHeader(String),
+}
+
+/// Options for a [`WebSocket`]; [`WebSocketBuilder::connect`] creates it.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let ws = wsapi::WebSocket::builder("wss://example.com/feed")
+///     .protocols(&["v2.feed"])
+///     .header("Authorization", "Bearer abc")
+///     .connect_timeout(Duration::from_secs(5))
+///     .max_message_size(Some(1 << 20))
+///     .connect()?;
+/// # Ok::<(), wsapi::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct WebSocketBuilder {
+    url: String,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    config: Config,
+    deflate: bool,
+    max_message_size: Option<usize>,
+    max_frame_size: Option<usize>,
+    max_queued_bytes: u64,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    journal: bool,
+}
+
+impl WebSocketBuilder {
+    /// Starts a builder for `url`.
+    pub fn new(url: &str) -> Self {
+        WebSocketBuilder {
+            url: url.to_string(),
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            config: Config::default(),
+            deflate: true,
+            max_message_size: Some(64 << 20),
+            max_frame_size: Some(16 << 20),
+            max_queued_bytes: 16 << 20,
+            tls: None,
+            journal: false,
+        }
+    }
+
+    /// Subprotocols to offer (`Sec-WebSocket-Protocol`).
+    pub fn protocols<S: AsRef<str>>(mut self, protocols: &[S]) -> Self {
+        self.protocols = protocols.iter().map(|p| p.as_ref().to_string()).collect();
+        self
+    }
+
+    /// An extra request header (Authorization, Origin, Cookie, ...).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Fail the connection if the handshake takes longer (default 30 s; `None`: never).
+    pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.connect_timeout = timeout.into();
+        self
+    }
+
+    /// How long to wait for the server to end the closing handshake (default 2 s).
+    pub fn closing_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.closing_timeout = timeout.into();
+        self
+    }
+
+    /// Largest message accepted (default 64 MiB); a larger one fails the connection with 1009.
+    pub fn max_message_size(mut self, max: Option<usize>) -> Self {
+        self.max_message_size = max;
+        self
+    }
+
+    /// Largest frame accepted (default 16 MiB).
+    pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
+        self.max_frame_size = max;
+        self
+    }
+
+    /// Close the connection (error, then close 1006) if unsent data would
+    /// exceed this many bytes (the spec's "full" buffer; default: no limit).
+    pub fn max_buffered_amount(mut self, max: Option<u64>) -> Self {
+        self.config.max_buffered_amount = max;
+        self
+    }
+
+    /// Stop reading from the network while this many received bytes wait
+    /// to be taken as events (default 16 MiB).
+    pub fn max_queued_bytes(mut self, max: u64) -> Self {
+        self.max_queued_bytes = max.max(1);
+        self
+    }
+
+    /// Offer `permessage-deflate` (default on, as browsers do).
+    pub fn deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
+    }
+
+    /// Use this rustls configuration for `wss:` (default: webpki roots).
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Trust exactly these root certificates (DER) for `wss:`.
+    pub fn root_certificates(mut self, roots: impl IntoIterator<Item = Vec<u8>>) -> Result<Self, rustls::Error> {
+        let mut store = rustls::RootCertStore::empty();
+        for der in roots {
+            store.add(rustls::pki_types::CertificateDer::from(der))?;
+        }
+        self.tls = Some(tls_config_with_roots(store));
+        Ok(self)
+    }
+
+    /// Record every input, event and transmit of the model, for
+    /// [`WebSocketHandle::journal`] (tests and debugging; costs a copy of
+    /// every message).
+    pub fn record_journal(mut self, on: bool) -> Self {
+        self.journal = on;
+        self
+    }
+
+    /// The model configuration this builder will use.
+    pub fn model_config(&self) -> Config {
+        let mut config = self.config.clone();
+        if self.deflate {
+            config.offered_extensions = vec!["permessage-deflate".to_string()];
+        }
+        config
+    }
+
+    /// Validates, creates the [`WebSocket`] and starts connecting in the background.
+    pub fn connect(self) -> Result<WebSocket, BuildError> {
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
+            let v = HeaderValue::from_str(value).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
+            headers.push((n, v));
+        }
+        let config = self.model_config();
+        let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
+        let shared = Shared::new(model, self.journal);
+        let opts = DriverOptions {
+            transport: TransportOptions {
+                headers,
+                deflate: self.deflate,
+                max_message_size: self.max_message_size,
+                max_frame_size: self.max_frame_size,
+                tls: self.tls,
+            },
+            max_queued_bytes: self.max_queued_bytes,
+        };
+        spawn(Driver::new(shared.clone(), opts).run());
+        Ok(WebSocket {
+            handle: WebSocketHandle::from_shared(shared),
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! A small well-behaved async server for the client's integration tests
+//! (hostile servers are in `props/`). Binds 127.0.0.1:0.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use async_tungstenite::tungstenite::http::HeaderValue;
+use async_tungstenite::tungstenite::Message;
+use futures::io::{AsyncRead, AsyncWrite};
+use futures::StreamExt;
+use wsapi::runtime::{spawn, TcpListener};
+use wsapi::{Event, WebSocket};
+
+/// Every wait in a test is bounded by this.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+#[allow(clippy::result_large_err)]
+fn select_first(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+    if let Some(first) = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|p| HeaderValue::from_str(p.trim()).ok())
+    {
+        resp.headers_mut().insert("sec-websocket-protocol", first);
+    }
+    Ok(resp)
+}
+
+/// Echoes every data message on a stream that already is a transport.
+pub async fn echo_on<S: AsyncRead + AsyncWrite + Unpin>(stream: S) {
+    let Ok(mut ws) = async_tungstenite::accept_hdr_async(stream, select_first).await else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        if matches!(msg, Message::Text(_) | Message::Binary(_)) && ws.send(msg).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// An echo server (text and binary echoed, first subprotocol selected).
+pub async fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("ws://{}", listener.local_addr().expect("addr"));
+    spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            spawn(echo_on(tcp));
+        }
+    });
+    base
+}
+
+/// Takes events until the close event (bounded by [`LIMIT`]).
+pub async fn events_until_close(ws: &WebSocket) -> Vec<Event> {
+    let mut out = Vec::new();
+    let collect = async {
+        while let Some(e) = ws.next_event().await {
+            out.push(e);
+        }
+    };
+    with_limit(collect).await;
+    out
+}
+
+/// Runs `fut`, panicking if it takes longer than [`LIMIT`].
+pub async fn with_limit<F: std::future::Future>(fut: F) -> F::Output {
+    match futures::future::select(Box::pin(fut), wsapi::runtime::sleep(LIMIT)).await {
+        futures::future::Either::Left((out, _)) => out,
+        futures::future::Either::Right(_) => panic!("test step took longer than {LIMIT:?}"),
+    }
+}
+
+/// The kinds of events, for compact assertions.
+pub fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(|e| e.type_name()).collect()
+}

@@ -1,0 +1,151 @@
+//! Inputs as values, and a journal of everything a connection was told and
+//! gave out, so that a driver's session can be recorded and replayed.
+//!
+//! A driver that records every call it makes on its [`Connection`] as a
+//! [`Step`] lets anyone check, offline, that what its users saw is what the
+//! model says for the inputs that really arrived: replay the steps on a
+//! fresh connection with [`replay`] and compare. The property tests of
+//! `wsapi-props` do exactly that with the async client.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::close_code::CloseError;
+use crate::connection::{Config, Connection, InputError, SendError, Time};
+use crate::constructor::ConstructError;
+use crate::event::{BinaryType, Event, FailReason, Payload, Transmit};
+
+/// One call on a [`Connection`], as a value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Input<M> {
+    /// `send(data)`.
+    Send(M),
+    /// `close(code, reason)`.
+    Close {
+        /// The code argument.
+        code: Option<u16>,
+        /// The reason argument.
+        reason: Option<String>,
+    },
+    /// `binaryType = ...`.
+    SetBinaryType(BinaryType),
+    /// [`Connection::handle_open`].
+    Open {
+        /// `Sec-WebSocket-Protocol` of the response.
+        protocol: Option<String>,
+        /// `Sec-WebSocket-Extensions` of the response.
+        extensions: Option<String>,
+    },
+    /// [`Connection::handle_connect_failed`].
+    ConnectFailed(String),
+    /// [`Connection::handle_message`].
+    Message(M),
+    /// [`Connection::handle_close_frame`] (raw payload).
+    CloseFrame(Vec<u8>),
+    /// [`Connection::handle_protocol_error`].
+    ProtocolError(FailReason),
+    /// [`Connection::handle_transport_closed`].
+    TransportClosed,
+    /// [`Connection::handle_written`].
+    Written(u64),
+    /// [`Connection::handle_timeout`].
+    Timeout,
+}
+
+/// Why an [`Input`] was refused (what the corresponding method returned).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// `send` threw.
+    Send(SendError),
+    /// `close` threw.
+    Close(CloseError),
+    /// The driver's input was impossible.
+    Input(InputError),
+}
+
+impl<M: Payload> Connection<M> {
+    /// Applies one input at time `now` (the same as calling the method).
+    pub fn handle_input(&mut self, now: Time, input: Input<M>) -> Result<(), Refusal> {
+        match input {
+            Input::Send(m) => self.send(m).map_err(Refusal::Send),
+            Input::Close { code, reason } => self.close(now, code, reason.as_deref()).map_err(Refusal::Close),
+            Input::SetBinaryType(b) => {
+                self.set_binary_type(b);
+                Ok(())
+            }
+            Input::Open { protocol, extensions } => self
+                .handle_open(now, protocol.as_deref(), extensions.as_deref())
+                .map_err(Refusal::Input),
+            Input::ConnectFailed(why) => self.handle_connect_failed(now, &why).map_err(Refusal::Input),
+            Input::Message(m) => self.handle_message(now, m).map_err(Refusal::Input),
+            Input::CloseFrame(p) => self.handle_close_frame(now, &p).map_err(Refusal::Input),
+            Input::ProtocolError(r) => self.handle_protocol_error(now, r).map_err(Refusal::Input),
+            Input::TransportClosed => self.handle_transport_closed(now).map_err(Refusal::Input),
+            Input::Written(n) => self.handle_written(n).map_err(Refusal::Input),
+            Input::Timeout => {
+                self.handle_timeout(now);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One recorded step of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Step<M> {
+    /// An input at a time, and what it returned.
+    Input {
+        /// The time passed with it.
+        now: Time,
+        /// The input.
+        input: Input<M>,
+        /// What the call returned.
+        result: Result<(), Refusal>,
+    },
+    /// A `poll_event` call and what it returned.
+    Event(Option<Event<M>>),
+    /// A `poll_transmit` call and what it returned.
+    Transmit(Option<Transmit<M>>),
+}
+
+/// Where a replay parted from the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence<M> {
+    /// Index of the step.
+    pub index: usize,
+    /// The recorded step.
+    pub recorded: Step<M>,
+    /// What the fresh connection did instead.
+    pub replayed: Step<M>,
+}
+
+/// Replays `steps` on a fresh connection built from the same constructor
+/// arguments, and returns it, or the first step where it behaves otherwise.
+pub fn replay<M: Payload + Clone + PartialEq, S: AsRef<str>>(
+    url: &str,
+    protocols: &[S],
+    config: Config,
+    start: Time,
+    steps: &[Step<M>],
+) -> Result<Result<Connection<M>, Divergence<M>>, ConstructError> {
+    let mut conn = Connection::new(url, protocols, config, start)?;
+    for (index, step) in steps.iter().enumerate() {
+        let replayed = match step {
+            Step::Input { now, input, .. } => Step::Input {
+                now: *now,
+                input: input.clone(),
+                result: conn.handle_input(*now, input.clone()),
+            },
+            Step::Event(_) => Step::Event(conn.poll_event()),
+            Step::Transmit(_) => Step::Transmit(conn.poll_transmit()),
+        };
+        if &replayed != step {
+            return Ok(Err(Divergence {
+                index,
+                recorded: step.clone(),
+                replayed,
+            }));
+        }
+    }
+    Ok(Ok(conn))
+}
