@@ -15,9 +15,14 @@ use wsapi::WebSocket;
 
 #[allow(clippy::result_large_err)] // tungstenite's callback signature
 fn only_v2(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
-    let offered = req.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let offered = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if offered.split(',').any(|p| p.trim() == "chat.v2") {
-        resp.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("chat.v2"));
+        resp.headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("chat.v2"));
     }
     Ok(resp)
 }
@@ -28,7 +33,9 @@ async fn chat_server() -> std::io::Result<String> {
     spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             spawn(async move {
-                let Ok(mut ws) = async_tungstenite::accept_hdr_async(tcp, only_v2).await else { return };
+                let Ok(mut ws) = async_tungstenite::accept_hdr_async(tcp, only_v2).await else {
+                    return;
+                };
                 while let Some(Ok(WsMessage::Text(t))) = ws.next().await {
                     let reply = format!("server got {:?}", t.as_str());
                     if ws.send(WsMessage::text(reply)).await.is_err() {

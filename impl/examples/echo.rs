@@ -14,7 +14,9 @@ async fn echo_server() -> std::io::Result<String> {
     spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             spawn(async move {
-                let Ok(mut ws) = async_tungstenite::accept_async(tcp).await else { return };
+                let Ok(mut ws) = async_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
                 while let Some(Ok(msg)) = ws.next().await {
                     if matches!(msg, WsMessage::Text(_) | WsMessage::Binary(_)) && ws.send(msg).await.is_err() {
                         break;

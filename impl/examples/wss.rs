@@ -29,7 +29,9 @@ async fn tls_echo_server() -> Result<(u16, Vec<u8>), Box<dyn std::error::Error>>
             let acceptor = acceptor.clone();
             spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let Ok(mut ws) = async_tungstenite::accept_async(tls).await else { return };
+                let Ok(mut ws) = async_tungstenite::accept_async(tls).await else {
+                    return;
+                };
                 while let Some(Ok(msg)) = ws.next().await {
                     if matches!(msg, WsMessage::Text(_) | WsMessage::Binary(_)) && ws.send(msg).await.is_err() {
                         break;

@@ -401,10 +401,7 @@ impl Driver {
 }
 
 /// Keeps the handlers that were replaced from inside a handler.
-fn merge_handlers(
-    running: crate::shared::Handlers,
-    newer: Option<crate::shared::Handlers>,
-) -> crate::shared::Handlers {
+fn merge_handlers(running: crate::shared::Handlers, newer: Option<crate::shared::Handlers>) -> crate::shared::Handlers {
     let Some(newer) = newer else {
         return running;
     };

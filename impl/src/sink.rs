@@ -20,7 +20,10 @@ pub struct MessageSink {
 
 impl MessageSink {
     pub(crate) fn new(handle: WebSocketHandle, high_water_mark: u64) -> Self {
-        MessageSink { handle, high_water_mark }
+        MessageSink {
+            handle,
+            high_water_mark,
+        }
     }
 }
 

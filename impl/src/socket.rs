@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::Stream;
 use futures_rustls::rustls;
-use wsapi_model::{Config, ConstructError, Connection};
+use wsapi_model::{Config, Connection, ConstructError};
 
 use crate::driver::{Driver, DriverOptions};
 use crate::event::Event;
@@ -51,10 +51,13 @@ pub struct WebSocket {
 impl WebSocket {
     /// `new WebSocket(url, protocols)` with default options.
     pub fn new<S: AsRef<str>>(url: &str, protocols: &[S]) -> Result<WebSocket, ConstructError> {
-        WebSocketBuilder::new(url).protocols(protocols).connect().map_err(|e| match e {
-            BuildError::Construct(c) => c,
-            BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
-        })
+        WebSocketBuilder::new(url)
+            .protocols(protocols)
+            .connect()
+            .map_err(|e| match e {
+                BuildError::Construct(c) => c,
+                BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
+            })
     }
 
     /// A builder for options beyond the standard's (headers, timeouts, limits, TLS).
@@ -98,7 +101,10 @@ impl Drop for WebSocket {
     fn drop(&mut self) {
         let mut inner = self.handle.shared.lock();
         inner.abandoned = true;
-        let _ = inner.input(wsapi_model::Input::Close { code: None, reason: None });
+        let _ = inner.input(wsapi_model::Input::Close {
+            code: None,
+            reason: None,
+        });
         while inner.poll_event().is_some() {}
         inner.wake_driver();
     }

@@ -119,7 +119,9 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     // url keeps IPv6 literals in brackets; sockets want them bare.
     let tcp_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let tcp = connect_tcp(&tcp_host, port).await.map_err(|e| format!("TCP connect to {host}:{port} failed: {e}"))?;
+    let tcp = connect_tcp(&tcp_host, port)
+        .await
+        .map_err(|e| format!("TCP connect to {host}:{port} failed: {e}"))?;
     let stream = if url.scheme() == "wss" {
         let config = opts.tls.clone().unwrap_or_else(default_tls_config);
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
@@ -140,7 +142,10 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
         },
     );
 
-    let mut request = url.as_str().into_client_request().map_err(|e| format!("bad request: {e}"))?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("bad request: {e}"))?;
     let headers = request.headers_mut();
     for (name, value) in &opts.headers {
         headers.append(name.clone(), value.clone());

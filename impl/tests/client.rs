@@ -26,22 +26,31 @@ fn echo_text_and_binary_with_buffered_amount() {
         assert_eq!(ws.send("early"), Err(SendError::InvalidState));
         assert_eq!(ws.protocol(), "");
         assert_eq!(with_limit(ws.next_event()).await, Some(Event::Open));
-        assert_eq!((ws.ready_state(), ws.protocol()), (ReadyState::Open, "chat".to_string()));
+        assert_eq!(
+            (ws.ready_state(), ws.protocol()),
+            (ReadyState::Open, "chat".to_string())
+        );
         ws.send("héllo 🌍").unwrap();
         ws.send(vec![0u8, 255, 16]).unwrap();
         assert_eq!(ws.buffered_amount(), 14, "UTF-8 bytes, synchronously after send");
         ws.set_binary_type(BinaryType::ArrayBuffer);
-        let Some(Event::Message(m)) = with_limit(ws.next_event()).await else { panic!() };
+        let Some(Event::Message(m)) = with_limit(ws.next_event()).await else {
+            panic!()
+        };
         assert_eq!(m.data.as_text(), Some("héllo 🌍"));
         assert_eq!(m.binary_type, None);
-        let Some(Event::Message(m)) = with_limit(ws.next_event()).await else { panic!() };
+        let Some(Event::Message(m)) = with_limit(ws.next_event()).await else {
+            panic!()
+        };
         assert_eq!(m.data, Message::Binary(vec![0u8, 255, 16].into()));
         assert_eq!(m.binary_type, Some(BinaryType::ArrayBuffer));
         assert_eq!(ws.buffered_amount(), 0, "the echo came back: everything was written");
         ws.close(Some(1000), Some("done")).unwrap();
         assert_eq!(ws.ready_state(), ReadyState::Closing);
         let rest = events_until_close(&ws).await;
-        let Some(Event::Close(c)) = rest.last() else { panic!("{rest:?}") };
+        let Some(Event::Close(c)) = rest.last() else {
+            panic!("{rest:?}")
+        };
         assert_eq!((c.code, c.reason.as_str(), c.was_clean), (1000, "done", true));
         assert_eq!(ws.ready_state(), ReadyState::Closed);
         assert_eq!(with_limit(ws.next_event()).await, None, "nothing after close");
@@ -54,7 +63,10 @@ fn close_arguments_and_send_after_close() {
         let base = echo_server().await;
         let ws = open(&format!("{base}/"), &[]).await;
         assert_eq!(ws.close(Some(1001), None), Err(CloseError::InvalidAccess(1001)));
-        assert_eq!(ws.close(Some(1000), Some(&"a".repeat(124))), Err(CloseError::Syntax(124)));
+        assert_eq!(
+            ws.close(Some(1000), Some(&"a".repeat(124))),
+            Err(CloseError::Syntax(124))
+        );
         assert_eq!(ws.ready_state(), ReadyState::Open);
         ws.close(None, None).unwrap();
         ws.send("abc").unwrap();
@@ -62,7 +74,11 @@ fn close_arguments_and_send_after_close() {
         let events = events_until_close(&ws).await;
         assert_eq!(kinds(&events), ["close"]);
         let Event::Close(c) = &events[0] else { unreachable!() };
-        assert_eq!((c.code, c.was_clean), (1005, true), "an empty Close frame is echoed empty");
+        assert_eq!(
+            (c.code, c.was_clean),
+            (1005, true),
+            "an empty Close frame is echoed empty"
+        );
         ws.send(vec![0u8; 10]).unwrap();
         assert_eq!(ws.buffered_amount(), 13, "still counted after CLOSED");
         assert_eq!(ws.close(Some(999), None), Err(CloseError::InvalidAccess(999)));
@@ -79,7 +95,9 @@ fn large_message_drains_buffered_amount() {
         assert_eq!(ws.buffered_amount(), 4 << 20);
         with_limit(ws.buffered_at_most(0)).await;
         assert_eq!(ws.buffered_amount(), 0);
-        let Some(Event::Message(m)) = with_limit(ws.next_event()).await else { panic!() };
+        let Some(Event::Message(m)) = with_limit(ws.next_event()).await else {
+            panic!()
+        };
         assert_eq!(m.data.as_bytes(), &big[..]);
         ws.close(Some(1000), None).unwrap();
         events_until_close(&ws).await;
@@ -95,7 +113,9 @@ fn many_messages_keep_order() {
             ws.send(format!("m{i}")).unwrap();
         }
         for i in 0..2000 {
-            let Some(Event::Message(m)) = with_limit(ws.next_event()).await else { panic!() };
+            let Some(Event::Message(m)) = with_limit(ws.next_event()).await else {
+                panic!()
+            };
             assert_eq!(m.data.as_text(), Some(format!("m{i}").as_str()));
         }
         ws.close(None, None).unwrap();
@@ -111,7 +131,10 @@ fn stream_and_sink_interfaces() {
         let mut sink = ws.sink(64 * 1024);
         for i in 0..100u32 {
             sink.send(Message::Binary(vec![0u8; 10_000].into())).await.unwrap();
-            assert!(ws.buffered_amount() <= 64 * 1024 + 10_000, "backpressure at message {i}");
+            assert!(
+                ws.buffered_amount() <= 64 * 1024 + 10_000,
+                "backpressure at message {i}"
+            );
         }
         sink.flush().await.unwrap();
         assert_eq!(ws.buffered_amount(), 0);
@@ -151,7 +174,13 @@ fn handlers_receive_events_like_a_browser() {
         });
         let s = seen.clone();
         ws.on_close(move |ws, c| {
-            s.lock().unwrap().push(format!("close {} {} {} rs={:?}", c.code, c.reason, c.was_clean, ws.ready_state()));
+            s.lock().unwrap().push(format!(
+                "close {} {} {} rs={:?}",
+                c.code,
+                c.reason,
+                c.was_clean,
+                ws.ready_state()
+            ));
             if let Some(tx) = done_tx.lock().unwrap().take() {
                 let _ = tx.send(());
             }
@@ -159,7 +188,11 @@ fn handlers_receive_events_like_a_browser() {
         with_limit(done_rx).await.unwrap();
         assert_eq!(
             *seen.lock().unwrap(),
-            ["open rs=Open", "message Some(\"ping\")", "close 3000 bye true rs=Closed"]
+            [
+                "open rs=Open",
+                "message Some(\"ping\")",
+                "close 3000 bye true rs=Closed"
+            ]
         );
     });
 }

@@ -179,11 +179,20 @@ mod tests {
     #[test]
     fn api_reasons() {
         assert!(check_close_args(Some(1000), Some(&"a".repeat(123))).is_ok());
-        assert_eq!(check_close_args(Some(1000), Some(&"a".repeat(124))), Err(CloseError::Syntax(124)));
-        assert_eq!(check_close_args(None, Some(&"é".repeat(62))), Err(CloseError::Syntax(124)));
+        assert_eq!(
+            check_close_args(Some(1000), Some(&"a".repeat(124))),
+            Err(CloseError::Syntax(124))
+        );
+        assert_eq!(
+            check_close_args(None, Some(&"é".repeat(62))),
+            Err(CloseError::Syntax(124))
+        );
         assert!(check_close_args(None, Some(&"é".repeat(61))).is_ok());
         // the code is checked first
-        assert_eq!(check_close_args(Some(1), Some(&"a".repeat(200))), Err(CloseError::InvalidAccess(1)));
+        assert_eq!(
+            check_close_args(Some(1), Some(&"a".repeat(200))),
+            Err(CloseError::InvalidAccess(1))
+        );
     }
 
     // RFC 6455 §7.4.1/§7.4.2 and the IANA registry (1012-1014 registered).
@@ -203,7 +212,10 @@ mod tests {
     #[test]
     fn payloads() {
         assert_eq!(parse_close_payload(&[3]), Err(BadClose::OneByte));
-        assert_eq!(parse_close_payload(&[0x03, 0xe8, 0xc3, 0x28]), Err(BadClose::InvalidUtf8));
+        assert_eq!(
+            parse_close_payload(&[0x03, 0xe8, 0xc3, 0x28]),
+            Err(BadClose::InvalidUtf8)
+        );
         assert_eq!(BadClose::InvalidUtf8.fail_code(), 1007);
         assert_eq!(BadClose::OneByte.fail_code(), 1002);
         let mut long = alloc::vec![0x03, 0xe8];
@@ -213,7 +225,10 @@ mod tests {
         assert!(parse_close_payload(&long).is_ok());
         assert_eq!(
             parse_close_payload(&[0x0f, 0xa1, b'b', b'y', b'e']),
-            Ok(ReceivedClose::Frame(CloseFrame { code: 4001, reason: "bye".into() }))
+            Ok(ReceivedClose::Frame(CloseFrame {
+                code: 4001,
+                reason: "bye".into()
+            }))
         );
     }
 
@@ -221,7 +236,19 @@ mod tests {
     #[test]
     fn frames_sent() {
         assert_eq!(close_frame_for(None, None), None);
-        assert_eq!(close_frame_for(None, Some("why")), Some(CloseFrame { code: 1000, reason: "why".into() }));
-        assert_eq!(close_frame_for(Some(4000), None), Some(CloseFrame { code: 4000, reason: "".into() }));
+        assert_eq!(
+            close_frame_for(None, Some("why")),
+            Some(CloseFrame {
+                code: 1000,
+                reason: "why".into()
+            })
+        );
+        assert_eq!(
+            close_frame_for(Some(4000), None),
+            Some(CloseFrame {
+                code: 4000,
+                reason: "".into()
+            })
+        );
     }
 }

@@ -108,12 +108,18 @@ pub enum Phase {
 /// A queued task (WHATWG: "queue a task"): run, in order, by `poll_event`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Task<M> {
-    Open { protocol: String, extensions: String },
+    Open {
+        protocol: String,
+        extensions: String,
+    },
     Message(M),
     /// "When the WebSocket closing handshake is started" (by the peer).
     SetClosing,
     /// "When the WebSocket connection is closed": error (if failed), then close.
-    Closed { error: Option<FailReason>, close: CloseEvent },
+    Closed {
+        error: Option<FailReason>,
+        close: CloseEvent,
+    },
     /// The close event of a `Closed` task whose error event was just delivered.
     CloseEvent(CloseEvent),
 }
@@ -315,7 +321,12 @@ impl<M: Payload> Connection<M> {
     /// The opening handshake succeeded; `protocol` and `extensions` are the
     /// server's `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions`.
     /// A protocol or extension that was not offered fails the connection.
-    pub fn handle_open(&mut self, now: Time, protocol: Option<&str>, extensions: Option<&str>) -> Result<(), InputError> {
+    pub fn handle_open(
+        &mut self,
+        now: Time,
+        protocol: Option<&str>,
+        extensions: Option<&str>,
+    ) -> Result<(), InputError> {
         let _ = now;
         match self.phase {
             Phase::Connecting if self.outstanding_connect() => return Err(InputError::NotConnecting),
@@ -582,7 +593,11 @@ impl<M: Payload> Connection<M> {
             if name.is_empty() && extensions.trim().is_empty() {
                 continue;
             }
-            let offered = self.config.offered_extensions.iter().any(|o| o.eq_ignore_ascii_case(name));
+            let offered = self
+                .config
+                .offered_extensions
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(name));
             if !offered || seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
                 return Some(name.to_string());
             }

@@ -30,7 +30,9 @@ pub enum ConstructError {
         cause: url::ParseError,
     },
     /// The scheme is not `ws`, `wss`, `http` or `https`.
-    #[error("SyntaxError: scheme {scheme:?} is not allowed; use ws:// or wss:// (http:// and https:// are mapped to them)")]
+    #[error(
+        "SyntaxError: scheme {scheme:?} is not allowed; use ws:// or wss:// (http:// and https:// are mapped to them)"
+    )]
     UnsupportedScheme {
         /// The scheme that was found.
         scheme: String,
@@ -42,7 +44,9 @@ pub enum ConstructError {
     #[error("SyntaxError: a subprotocol must not be empty")]
     EmptyProtocol,
     /// A protocol has a character that is not allowed in an RFC 2616 token.
-    #[error("SyntaxError: subprotocol {0:?} is not a token (only visible ASCII except ()<>@,;:\\\"/[]?={{}} is allowed)")]
+    #[error(
+        "SyntaxError: subprotocol {0:?} is not a token (only visible ASCII except ()<>@,;:\\\"/[]?={{}} is allowed)"
+    )]
     InvalidProtocol(String),
     /// The same protocol (compared ASCII case-insensitively) is given twice.
     #[error("SyntaxError: subprotocol {0:?} is given more than once")]
@@ -95,22 +99,7 @@ fn is_token_char(c: char) -> bool {
     matches!(c, '!'..='~')
         && !matches!(
             c,
-            '(' | ')'
-                | '<'
-                | '>'
-                | '@'
-                | ','
-                | ';'
-                | ':'
-                | '\\'
-                | '"'
-                | '/'
-                | '['
-                | ']'
-                | '?'
-                | '='
-                | '{'
-                | '}'
+            '(' | ')' | '<' | '>' | '@' | ',' | ';' | ':' | '\\' | '"' | '/' | '[' | ']' | '?' | '=' | '{' | '}'
         )
 }
 
@@ -144,11 +133,10 @@ pub fn validate_protocols<S: AsRef<str>>(protocols: &[S]) -> Result<Vec<String>,
 /// The Fetch standard's bad ports (<https://fetch.spec.whatwg.org/#bad-port>),
 /// port 0 included. Sorted, for binary search.
 pub const BAD_PORTS: &[u16] = &[
-    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101,
-    102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427,
-    465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990,
-    993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
-    6668, 6669, 6679, 6697, 10080,
+    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109,
+    110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531,
+    532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060,
+    5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ];
 
 /// Whether Fetch blocks this port. A WebSocket to a blocked port fails
@@ -174,7 +162,14 @@ mod tests {
     // WHATWG WebSocket, constructor step 1: parse failure is a SyntaxError (WPT Create-invalid-urls.any.js).
     #[test]
     fn invalid_urls_are_syntax_errors() {
-        for bad in ["ws://[::1/", "", "not a url", "ws://", "/relative", "ws://exa mple.com/"] {
+        for bad in [
+            "ws://[::1/",
+            "",
+            "not a url",
+            "ws://",
+            "/relative",
+            "ws://exa mple.com/",
+        ] {
             let err = parse_url(bad).unwrap_err();
             assert!(matches!(err, ConstructError::InvalidUrl { .. }), "{bad}: {err:?}");
             assert_eq!(err.dom_exception(), "SyntaxError");
@@ -190,7 +185,10 @@ mod tests {
         assert_eq!(parse_url("http://h:8080/").unwrap().port(), Some(8080));
         assert_eq!(parse_url("WS://H/").unwrap().as_str(), "ws://h/");
         for bad in ["ftp://h/", "file:///x", "data:,x", "javascript:1", "mailto:a@b"] {
-            assert!(matches!(parse_url(bad), Err(ConstructError::UnsupportedScheme { .. })), "{bad}");
+            assert!(
+                matches!(parse_url(bad), Err(ConstructError::UnsupportedScheme { .. })),
+                "{bad}"
+            );
         }
     }
 
@@ -208,10 +206,19 @@ mod tests {
         assert_eq!(validate_protocols::<&str>(&[]).unwrap(), Vec::<String>::new());
         assert_eq!(validate_protocols(&[""]), Err(ConstructError::EmptyProtocol));
         for bad in ["a b", "a,b", "a;b", "é", "a\tb", "a\u{7f}", "{x}", "a=b"] {
-            assert!(matches!(validate_protocols(&[bad]), Err(ConstructError::InvalidProtocol(_))), "{bad}");
+            assert!(
+                matches!(validate_protocols(&[bad]), Err(ConstructError::InvalidProtocol(_))),
+                "{bad}"
+            );
         }
-        assert!(matches!(validate_protocols(&["a", "a"]), Err(ConstructError::DuplicateProtocol(_))));
-        assert!(matches!(validate_protocols(&["chat", "Chat"]), Err(ConstructError::DuplicateProtocol(_))));
+        assert!(matches!(
+            validate_protocols(&["a", "a"]),
+            Err(ConstructError::DuplicateProtocol(_))
+        ));
+        assert!(matches!(
+            validate_protocols(&["chat", "Chat"]),
+            Err(ConstructError::DuplicateProtocol(_))
+        ));
         assert_eq!(validate_protocols(&["x-1.0", "!#$%&'*+-.^_`|~"]).unwrap().len(), 2);
     }
 

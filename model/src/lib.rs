@@ -71,6 +71,6 @@ pub use close_code::{
 };
 pub use connection::{Config, Connection, InputError, Phase, SendError, Time};
 pub use constructor::{is_bad_port, parse_url, url_port_is_blocked, validate_protocols, ConstructError, BAD_PORTS};
-pub use journal::{replay, Divergence, Input, Refusal, Step};
 pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyState, Transmit};
+pub use journal::{replay, Divergence, Input, Refusal, Step};
 pub use url::Url;

@@ -46,7 +46,11 @@ fn drain_transmits(ws: &mut Connection<Data>) -> Vec<Transmit<Data>> {
 }
 
 fn close_event(code: u16, reason: &str, was_clean: bool) -> Event<Data> {
-    Event::Close(CloseEvent { code, reason: reason.into(), was_clean })
+    Event::Close(CloseEvent {
+        code,
+        reason: reason.into(),
+        was_clean,
+    })
 }
 
 fn abnormal() -> Event<Data> {
@@ -63,7 +67,10 @@ fn constructor_throws_syntax_errors() {
         Connection::<Data>::new("ftp://h/", &[] as &[&str], cfg(), T0),
         Err(ConstructError::UnsupportedScheme { .. })
     ));
-    assert!(matches!(Connection::<Data>::new("ws://h/#", &[] as &[&str], cfg(), T0), Err(ConstructError::Fragment)));
+    assert!(matches!(
+        Connection::<Data>::new("ws://h/#", &[] as &[&str], cfg(), T0),
+        Err(ConstructError::Fragment)
+    ));
     assert!(matches!(
         Connection::<Data>::new("ws://h/", &["a", "A"], cfg(), T0),
         Err(ConstructError::DuplicateProtocol(_))
@@ -83,7 +90,10 @@ fn blocked_port_fails_without_network() {
     assert_eq!(drain_transmits(&mut ws), vec![]);
     assert_eq!(
         drain_events(&mut ws),
-        vec![(Event::Error(FailReason::BadPort(25)), ReadyState::Closed), (abnormal(), ReadyState::Closed)]
+        vec![
+            (Event::Error(FailReason::BadPort(25)), ReadyState::Closed),
+            (abnormal(), ReadyState::Closed)
+        ]
     );
     let mut ws0 = new("ws://example.com:0/");
     assert_eq!(ws0.poll_event(), Some(Event::Error(FailReason::BadPort(0))));
@@ -124,10 +134,14 @@ fn unrequested_protocol_or_extension_fails() {
         assert_eq!(events[1].0, abnormal());
         assert_eq!(ws.protocol(), "");
     }
-    let cfg = Config { offered_extensions: vec!["permessage-deflate".into()], ..Config::default() };
+    let cfg = Config {
+        offered_extensions: vec!["permessage-deflate".into()],
+        ..Config::default()
+    };
     let mut ws = Connection::<Data>::new("ws://h/", &[] as &[&str], cfg, T0).unwrap();
     drain_transmits(&mut ws);
-    ws.handle_open(T0, None, Some("permessage-deflate; server_max_window_bits=12")).unwrap();
+    ws.handle_open(T0, None, Some("permessage-deflate; server_max_window_bits=12"))
+        .unwrap();
     assert_eq!(ws.poll_event(), Some(Event::Open));
     assert_eq!(ws.extensions(), "permessage-deflate; server_max_window_bits=12");
 }
@@ -142,14 +156,23 @@ fn handshake_failure() {
     assert_eq!(drain_transmits(&mut ws), vec![Transmit::CloseTransport]);
     assert_eq!(
         drain_events(&mut ws),
-        vec![(Event::Error(FailReason::Handshake("HTTP 403".into())), ReadyState::Closed), (abnormal(), ReadyState::Closed)]
+        vec![
+            (
+                Event::Error(FailReason::Handshake("HTTP 403".into())),
+                ReadyState::Closed
+            ),
+            (abnormal(), ReadyState::Closed)
+        ]
     );
 }
 
 // A connect timeout is a handshake failure (no spec value; our Config).
 #[test]
 fn connect_timeout() {
-    let cfg = Config { connect_timeout: Some(Duration::from_secs(5)), ..Config::default() };
+    let cfg = Config {
+        connect_timeout: Some(Duration::from_secs(5)),
+        ..Config::default()
+    };
     let mut ws = Connection::<Data>::new("ws://h/", &[] as &[&str], cfg, Duration::from_secs(10)).unwrap();
     drain_transmits(&mut ws);
     assert_eq!(ws.poll_timeout(), Some(Duration::from_secs(15)));
@@ -185,7 +208,13 @@ fn buffered_amount_counts_utf8_and_drains_on_write() {
     assert_eq!(drain_transmits(&mut ws).len(), 2);
     ws.handle_written(11).unwrap();
     assert_eq!(ws.buffered_amount(), 3);
-    assert_eq!(ws.handle_written(4), Err(InputError::WrittenTooMuch { reported: 4, unwritten: 3 }));
+    assert_eq!(
+        ws.handle_written(4),
+        Err(InputError::WrittenTooMuch {
+            reported: 4,
+            unwritten: 3
+        })
+    );
     ws.handle_written(3).unwrap();
     assert_eq!(ws.buffered_amount(), 0);
 }
@@ -203,7 +232,10 @@ fn send_after_close_grows_buffered_amount() {
     assert_eq!(drain_transmits(&mut ws), vec![]);
     ws.handle_close_frame(T0, &[]).unwrap();
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(1005, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(1005, "", true), ReadyState::Closed)]
+    );
     ws.send(text("hello")).unwrap();
     assert_eq!(ws.buffered_amount(), 18);
 }
@@ -214,7 +246,13 @@ fn send_after_close_grows_buffered_amount() {
 fn send_after_peer_close_is_not_sent() {
     let mut ws = open();
     ws.handle_close_frame(T0, &[0x03, 0xe8]).unwrap();
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Close(Some(CloseFrame { code: 1000, reason: "".into() }))]);
+    assert_eq!(
+        drain_transmits(&mut ws),
+        vec![Transmit::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into()
+        }))]
+    );
     assert_eq!(ws.ready_state(), ReadyState::Open);
     ws.send(text("late")).unwrap();
     assert_eq!(drain_transmits(&mut ws), vec![]);
@@ -229,7 +267,13 @@ fn data_queued_before_close_goes_first() {
     ws.close(T0, Some(1000), None).unwrap();
     assert_eq!(
         drain_transmits(&mut ws),
-        vec![Transmit::Message(text("x")), Transmit::Close(Some(CloseFrame { code: 1000, reason: "".into() }))]
+        vec![
+            Transmit::Message(text("x")),
+            Transmit::Close(Some(CloseFrame {
+                code: 1000,
+                reason: "".into()
+            }))
+        ]
     );
     ws.handle_written(1).unwrap();
     assert_eq!(ws.buffered_amount(), 0);
@@ -239,7 +283,10 @@ fn data_queued_before_close_goes_first() {
 // event follows an error event ("closed after being flagged as full").
 #[test]
 fn full_buffer_closes() {
-    let cfg = Config { max_buffered_amount: Some(4), ..Config::default() };
+    let cfg = Config {
+        max_buffered_amount: Some(4),
+        ..Config::default()
+    };
     let mut ws = Connection::<Data>::new("ws://h/", &[] as &[&str], cfg, T0).unwrap();
     drain_transmits(&mut ws);
     ws.handle_open(T0, None, None).unwrap();
@@ -247,7 +294,10 @@ fn full_buffer_closes() {
     ws.send(text("abcd")).unwrap();
     ws.send(text("e")).unwrap();
     assert_eq!(ws.buffered_amount(), 5);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Message(text("abcd")), Transmit::CloseTransport]);
+    assert_eq!(
+        drain_transmits(&mut ws),
+        vec![Transmit::Message(text("abcd")), Transmit::CloseTransport]
+    );
     assert_eq!(drain_events(&mut ws)[0].0, Event::Error(FailReason::BufferFull));
 }
 
@@ -264,12 +314,18 @@ fn close_arguments_checked_in_every_state() {
     assert_eq!(ws.ready_state(), ReadyState::Open);
     ws.close(T0, Some(3001), Some("first")).unwrap();
     assert_eq!(ws.close(T0, Some(999), None), Err(CloseError::InvalidAccess(999)));
-    assert_eq!(ws.close(T0, Some(1000), Some(&"a".repeat(124))), Err(CloseError::Syntax(124)));
+    assert_eq!(
+        ws.close(T0, Some(1000), Some(&"a".repeat(124))),
+        Err(CloseError::Syntax(124))
+    );
     // second valid close() is a no-op: only one Close frame
     ws.close(T0, Some(3002), Some("second")).unwrap();
     assert_eq!(
         drain_transmits(&mut ws),
-        vec![Transmit::Close(Some(CloseFrame { code: 3001, reason: "first".into() }))]
+        vec![Transmit::Close(Some(CloseFrame {
+            code: 3001,
+            reason: "first".into()
+        }))]
     );
 }
 
@@ -281,7 +337,10 @@ fn close_frame_bodies() {
     ws.close(T0, None, Some("why")).unwrap();
     assert_eq!(
         drain_transmits(&mut ws),
-        vec![Transmit::Close(Some(CloseFrame { code: 1000, reason: "why".into() }))]
+        vec![Transmit::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "why".into()
+        }))]
     );
     let mut ws = open();
     ws.close(T0, None, None).unwrap();
@@ -301,7 +360,10 @@ fn close_while_connecting_fails_later() {
     ws.handle_open(T0, None, None).unwrap();
     assert_eq!(
         drain_events(&mut ws),
-        vec![(Event::Error(FailReason::ClosedWhileConnecting), ReadyState::Closed), (abnormal(), ReadyState::Closed)]
+        vec![
+            (Event::Error(FailReason::ClosedWhileConnecting), ReadyState::Closed),
+            (abnormal(), ReadyState::Closed)
+        ]
     );
 }
 
@@ -322,10 +384,19 @@ fn close_after_handshake_before_open_delivered() {
     let mut ws = established();
     ws.close(T0, Some(1000), None).unwrap();
     assert_eq!(ws.ready_state(), ReadyState::Closing);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Close(Some(CloseFrame { code: 1000, reason: "".into() }))]);
+    assert_eq!(
+        drain_transmits(&mut ws),
+        vec![Transmit::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into()
+        }))]
+    );
     ws.handle_close_frame(T0, &[0x03, 0xe8]).unwrap();
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(1000, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(1000, "", true), ReadyState::Closed)]
+    );
 }
 
 // ---- closing handshake ------------------------------------------------
@@ -338,12 +409,18 @@ fn server_initiated_close() {
     ws.handle_close_frame(T0, &[0x0f, 0xa1, b'b', b'y', b'e']).unwrap();
     assert_eq!(
         drain_transmits(&mut ws),
-        vec![Transmit::Close(Some(CloseFrame { code: 4001, reason: "bye".into() }))]
+        vec![Transmit::Close(Some(CloseFrame {
+            code: 4001,
+            reason: "bye".into()
+        }))]
     );
     assert_eq!(drain_events(&mut ws), vec![]);
     assert_eq!(ws.ready_state(), ReadyState::Closing);
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(4001, "bye", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(4001, "bye", true), ReadyState::Closed)]
+    );
 }
 
 // RFC 6455 §7.1.5: a Close with no body gives code 1005 (WPT Close-1000-reason? / oracle server-close-nocode).
@@ -353,7 +430,10 @@ fn server_close_without_code() {
     ws.handle_close_frame(T0, &[]).unwrap();
     assert_eq!(drain_transmits(&mut ws), vec![Transmit::Close(None)]);
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(1005, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(1005, "", true), ReadyState::Closed)]
+    );
 }
 
 // Both Close frames cross: the close event reports the code received (RFC 6455 §7.1.5).
@@ -362,9 +442,18 @@ fn crossing_close_frames() {
     let mut ws = open();
     ws.close(T0, Some(3000), None).unwrap();
     ws.handle_close_frame(T0, &[0x0f, 0xa0]).unwrap();
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Close(Some(CloseFrame { code: 3000, reason: "".into() }))]);
+    assert_eq!(
+        drain_transmits(&mut ws),
+        vec![Transmit::Close(Some(CloseFrame {
+            code: 3000,
+            reason: "".into()
+        }))]
+    );
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(4000, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(4000, "", true), ReadyState::Closed)]
+    );
 }
 
 // RFC 6455 §7.4, §5.5.1: invalid Close frames fail the connection with 1002 (1007 for a bad reason).
@@ -381,18 +470,30 @@ fn invalid_close_frames_fail() {
         ws.handle_close_frame(T0, payload).unwrap();
         assert_eq!(
             drain_transmits(&mut ws),
-            vec![Transmit::Close(Some(CloseFrame { code, reason: "".into() })), Transmit::CloseTransport]
+            vec![
+                Transmit::Close(Some(CloseFrame {
+                    code,
+                    reason: "".into()
+                })),
+                Transmit::CloseTransport
+            ]
         );
         assert_eq!(
             drain_events(&mut ws),
-            vec![(Event::Error(FailReason::BadClose(bad)), ReadyState::Closed), (abnormal(), ReadyState::Closed)]
+            vec![
+                (Event::Error(FailReason::BadClose(bad)), ReadyState::Closed),
+                (abnormal(), ReadyState::Closed)
+            ]
         );
     }
     // 1014 is valid (IANA "Bad Gateway"), though tungstenite rejects it
     let mut ws = open();
     ws.handle_close_frame(T0, &[0x03, 0xf6]).unwrap();
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(1014, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(1014, "", true), ReadyState::Closed)]
+    );
 }
 
 // RFC 6455 §7.1.1: the client waits for the server to close TCP, bounded by our timeout. A peer
@@ -417,7 +518,10 @@ fn closing_timeout_after_handshake_is_clean() {
     drain_transmits(&mut ws);
     ws.handle_timeout(Duration::from_secs(2));
     assert_eq!(drain_transmits(&mut ws), vec![Transmit::CloseTransport]);
-    assert_eq!(drain_events(&mut ws), vec![(close_event(1000, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(1000, "", true), ReadyState::Closed)]
+    );
 }
 
 // ---- failures and events ----------------------------------------------
@@ -436,7 +540,10 @@ fn transport_lost_fails() {
         assert_eq!(drain_transmits(&mut ws), vec![], "transport is gone: nothing to send");
         assert_eq!(
             drain_events(&mut ws),
-            vec![(Event::Error(FailReason::TransportLost), ReadyState::Closed), (abnormal(), ReadyState::Closed)]
+            vec![
+                (Event::Error(FailReason::TransportLost), ReadyState::Closed),
+                (abnormal(), ReadyState::Closed)
+            ]
         );
     }
 }
@@ -453,7 +560,13 @@ fn protocol_errors_send_their_codes() {
         ws.handle_protocol_error(T0, reason.clone()).unwrap();
         assert_eq!(
             drain_transmits(&mut ws),
-            vec![Transmit::Close(Some(CloseFrame { code, reason: "".into() })), Transmit::CloseTransport]
+            vec![
+                Transmit::Close(Some(CloseFrame {
+                    code,
+                    reason: "".into()
+                })),
+                Transmit::CloseTransport
+            ]
         );
         assert_eq!(drain_events(&mut ws)[0].0, Event::Error(reason));
     }
@@ -468,7 +581,16 @@ fn messages_before_failure_are_delivered() {
     ws.handle_protocol_error(T0, FailReason::InvalidUtf8).unwrap();
     ws.handle_message(T0, text("after")).unwrap();
     let events = drain_events(&mut ws);
-    assert_eq!(events[0], (Event::Message { data: text("a"), binary_type: None }, ReadyState::Open));
+    assert_eq!(
+        events[0],
+        (
+            Event::Message {
+                data: text("a"),
+                binary_type: None
+            },
+            ReadyState::Open
+        )
+    );
     assert_eq!(events[1], (Event::Error(FailReason::InvalidUtf8), ReadyState::Closed));
     assert_eq!(events[2], (abnormal(), ReadyState::Closed));
     assert_eq!(events.len(), 3);
@@ -484,7 +606,10 @@ fn messages_after_close_call_are_dropped() {
     ws.handle_message(T0, text("while closing")).unwrap();
     ws.handle_close_frame(T0, &[0x03, 0xe8]).unwrap();
     ws.handle_transport_closed(T0).unwrap();
-    assert_eq!(drain_events(&mut ws), vec![(close_event(1000, "", true), ReadyState::Closed)]);
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(1000, "", true), ReadyState::Closed)]
+    );
 }
 
 // Messages received before the server's Close are delivered, with readyState still OPEN; data after
@@ -497,7 +622,16 @@ fn messages_before_server_close_delivered() {
     ws.handle_message(T0, text("after close")).unwrap();
     ws.handle_transport_closed(T0).unwrap();
     let events = drain_events(&mut ws);
-    assert_eq!(events[0], (Event::Message { data: text("a"), binary_type: None }, ReadyState::Open));
+    assert_eq!(
+        events[0],
+        (
+            Event::Message {
+                data: text("a"),
+                binary_type: None
+            },
+            ReadyState::Open
+        )
+    );
     assert_eq!(events[1], (close_event(1005, "", true), ReadyState::Closed));
     assert_eq!(events.len(), 2);
 }
@@ -510,7 +644,10 @@ fn binary_type_read_at_delivery() {
     ws.set_binary_type(wsapi_model::BinaryType::ArrayBuffer);
     assert_eq!(
         ws.poll_event(),
-        Some(Event::Message { data: Data::Binary(vec![1]), binary_type: Some(wsapi_model::BinaryType::ArrayBuffer) })
+        Some(Event::Message {
+            data: Data::Binary(vec![1]),
+            binary_type: Some(wsapi_model::BinaryType::ArrayBuffer)
+        })
     );
 }
 
@@ -534,7 +671,11 @@ fn one_close_event_when_endings_race() {
 #[test]
 fn driver_misuse_is_an_error() {
     let mut ws = new("ws://h/");
-    assert_eq!(ws.handle_open(T0, None, None), Err(InputError::NotConnecting), "Connect not taken yet");
+    assert_eq!(
+        ws.handle_open(T0, None, None),
+        Err(InputError::NotConnecting),
+        "Connect not taken yet"
+    );
     drain_transmits(&mut ws);
     assert_eq!(ws.handle_message(T0, text("x")), Err(InputError::NotOpen));
     assert_eq!(ws.handle_close_frame(T0, &[]), Err(InputError::NotOpen));

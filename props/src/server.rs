@@ -199,7 +199,10 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
     let key = header("sec-websocket-key").into_iter().next().unwrap_or_default();
     let response = match &script.handshake {
         Handshake::Reject(status) => {
-            let _ = write!(tcp, "HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = write!(
+                tcp,
+                "HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
             let _ = tcp.shutdown(Shutdown::Both);
             return log;
         }
@@ -215,7 +218,11 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
                 ProtocolChoice::None => None,
                 ProtocolChoice::Named(n) => Some(n.clone()),
             };
-            switching(&derive_accept_key(key.as_bytes()), selected.as_deref(), extensions.as_deref())
+            switching(
+                &derive_accept_key(key.as_bytes()),
+                selected.as_deref(),
+                extensions.as_deref(),
+            )
         }
     };
     if tcp.write_all(response.as_bytes()).is_err() || !matches!(script.handshake, Handshake::Accept { .. }) {

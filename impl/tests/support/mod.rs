@@ -77,3 +77,34 @@ pub async fn with_limit<F: std::future::Future>(fut: F) -> F::Output {
 pub fn kinds(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(|e| e.type_name()).collect()
 }
+
+/// A TLS echo server for `localhost` with a certificate generated now;
+/// returns the port and the certificate (DER).
+pub async fn tls_echo_server() -> (u16, Vec<u8>) {
+    use futures_rustls::rustls;
+    use std::sync::Arc;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    let cert_der = cert.cert.der().to_vec();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone().into()], key)
+        .expect("certificate");
+    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    echo_on(tls).await;
+                }
+            });
+        }
+    });
+    (port, cert_der)
+}

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use wsapi::{Event, WebSocket};
 
 fn state(ws: &WebSocket) -> String {
-    format!("readyState={:?} bufferedAmount={}", ws.ready_state(), ws.buffered_amount())
+    format!(
+        "readyState={:?} bufferedAmount={}",
+        ws.ready_state(),
+        ws.buffered_amount()
+    )
 }
 
 pub async fn main() -> ExitCode {

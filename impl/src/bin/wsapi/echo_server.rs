@@ -9,7 +9,10 @@ use wsapi::runtime::{spawn, TcpListener};
 /// Selects the first subprotocol the client offers, as a server must when
 /// it supports them all.
 #[allow(clippy::result_large_err)] // the signature is tungstenite's callback type
-fn select_first_protocol(req: &Request, mut resp: Response) -> Result<Response, async_tungstenite::tungstenite::handshake::server::ErrorResponse> {
+fn select_first_protocol(
+    req: &Request,
+    mut resp: Response,
+) -> Result<Response, async_tungstenite::tungstenite::handshake::server::ErrorResponse> {
     let first = req
         .headers()
         .get("sec-websocket-protocol")

@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "wsapi", version, about = "A WebSocket client with the browser API's semantics")]
+#[command(
+    name = "wsapi",
+    version,
+    about = "A WebSocket client with the browser API's semantics"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]

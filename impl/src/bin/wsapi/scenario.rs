@@ -158,7 +158,12 @@ impl<'a> Runner<'a> {
     }
 
     async fn run(mut self) -> Vec<Value> {
-        let mut steps: Vec<Value> = self.scenario.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut steps: Vec<Value> = self
+            .scenario
+            .get("steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if steps.first().and_then(|s| s.get("op")).and_then(Value::as_str) != Some("construct") {
             steps.insert(0, json!({"op": "construct"}));
         }
@@ -206,7 +211,8 @@ impl<'a> Runner<'a> {
                 let ws = self.newest()?;
                 record_result(
                     rec,
-                    ws.close(code, reason.as_deref()).map_err(|e| (e.dom_exception(), e.to_string())),
+                    ws.close(code, reason.as_deref())
+                        .map_err(|e| (e.dom_exception(), e.to_string())),
                 );
                 Ok(())
             }
@@ -260,7 +266,9 @@ impl<'a> Runner<'a> {
                 let n = step.get("count").and_then(Value::as_u64).unwrap_or(1);
                 let target = self.consumed[ty] + n;
                 let ok = self
-                    .until(bound(step.get("timeout_ms"), DEFAULT_WAIT_MS), |r| r.counts[ty] >= target)
+                    .until(bound(step.get("timeout_ms"), DEFAULT_WAIT_MS), |r| {
+                        r.counts[ty] >= target
+                    })
                     .await;
                 self.consumed[ty] = self.counts[ty].min(target);
                 rec.insert("ok".into(), json!(ok));
@@ -288,7 +296,9 @@ impl<'a> Runner<'a> {
     }
 
     fn newest(&self) -> Result<&WebSocket, Skip> {
-        self.sockets.last().ok_or_else(|| Skip("no socket was constructed".into()))
+        self.sockets
+            .last()
+            .ok_or_else(|| Skip("no socket was constructed".into()))
     }
 
     fn construct(&mut self, step: &Value, rec: &mut Map<String, Value>) -> Result<(), Skip> {
@@ -321,7 +331,12 @@ impl<'a> Runner<'a> {
         }
         match WebSocket::new(&url, &protocols) {
             Ok(ws) => {
-                if let Some(bt) = self.scenario.get("binaryType").and_then(Value::as_str).and_then(BinaryType::parse) {
+                if let Some(bt) = self
+                    .scenario
+                    .get("binaryType")
+                    .and_then(Value::as_str)
+                    .and_then(BinaryType::parse)
+                {
                     ws.set_binary_type(bt);
                 }
                 self.sockets.push(ws);
@@ -473,13 +488,18 @@ fn record_result(rec: &mut Map<String, Value>, r: Result<(), (&'static str, Stri
             rec.insert("ok".into(), json!(true));
         }
         Err((name, message)) => {
-            rec.insert("threw".into(), json!({"name": name, "class": "DOMException", "message": message}));
+            rec.insert(
+                "threw".into(),
+                json!({"name": name, "class": "DOMException", "message": message}),
+            );
         }
     }
 }
 
 fn bound(v: Option<&Value>, default: u64) -> u64 {
-    v.and_then(Value::as_f64).map_or(default, |ms| ms.max(0.0) as u64).min(MAX_STEP_MS)
+    v.and_then(Value::as_f64)
+        .map_or(default, |ms| ms.max(0.0) as u64)
+        .min(MAX_STEP_MS)
 }
 
 /// Undoes [`mark_lone_surrogates`] for the trace: JSON output with U+FFFD.
@@ -494,7 +514,9 @@ fn unmark(v: &Value) -> Value {
 
 fn text_arg(s: &str) -> Result<Message, Skip> {
     if has_lone_surrogate(s) {
-        return Err(Skip("a Rust string cannot hold a lone surrogate (JavaScript's USVString conversion)".into()));
+        return Err(Skip(
+            "a Rust string cannot hold a lone surrogate (JavaScript's USVString conversion)".into(),
+        ));
     }
     Ok(Message::from(s))
 }
@@ -579,8 +601,10 @@ mod tests {
 
     #[test]
     fn lone_surrogates_are_marked_and_pairs_kept() {
-        let v: Value = serde_json::from_str(&mark_lone_surrogates(r#"["\ud800", "\ud83c\udf0d", "\\ud800", "\u00e9"]"#))
-            .unwrap();
+        let v: Value = serde_json::from_str(&mark_lone_surrogates(
+            r#"["\ud800", "\ud83c\udf0d", "\\ud800", "\u00e9"]"#,
+        ))
+        .unwrap();
         assert_eq!(v[0].as_str().unwrap(), LONE_SURROGATE.to_string());
         assert_eq!(v[1].as_str().unwrap(), "🌍");
         assert_eq!(v[2].as_str().unwrap(), "\\ud800");
@@ -591,8 +615,14 @@ mod tests {
     fn close_args_follow_the_scenario_format() {
         let args = |v: Value| close_args(&v).map_err(|Skip(s)| s);
         assert_eq!(args(json!({"op": "close"})).unwrap(), (None, None));
-        assert_eq!(args(json!({"code": 1000, "reason_len": 2})).unwrap(), (Some(1000), Some("aa".into())));
-        assert_eq!(args(json!({"args": ["$undefined", "why"]})).unwrap(), (None, Some("why".into())));
+        assert_eq!(
+            args(json!({"code": 1000, "reason_len": 2})).unwrap(),
+            (Some(1000), Some("aa".into()))
+        );
+        assert_eq!(
+            args(json!({"args": ["$undefined", "why"]})).unwrap(),
+            (None, Some("why".into()))
+        );
         assert!(args(json!({"code": 3000.4})).is_err());
         assert!(args(json!({"code": null})).is_err());
         assert!(args(json!({"code": 68536})).is_err());
