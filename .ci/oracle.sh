@@ -38,6 +38,7 @@ agree=0; differ_expected=0; differ_unexpected=0; agree_but_listed=0
 for scenario in "$@"; do
   name=$(basename "$scenario" .json)
   portfile=$(mktemp /tmp/wsapi-oracle-port.XXXXXX); rm -f "$portfile"
+  : > "$OUT/$name.wsapi.server.log"
   python3 "$ORACLE/server.py" --port-file "$portfile" --log "$OUT/$name.wsapi.server.log" --lifetime 120 > /dev/null 2>&1 &
   spid=$!
   for _ in $(seq 1 100); do [ -s "$portfile" ] && break; kill -0 $spid 2> /dev/null || break; sleep 0.1; done

@@ -91,9 +91,11 @@ impl Driver {
             progress |= self.dispatch_to_handlers();
             progress |= self.poll_connecting(cx);
             progress |= self.poll_write(cx);
+            // Right after the write, before reading can produce new transmits:
+            // whatever the model asked to send before closing was tried.
+            progress |= self.poll_close_transport();
             progress |= self.poll_read(cx);
             progress |= self.poll_wire_events();
-            progress |= self.poll_close_transport();
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 return Poll::Ready(());

@@ -42,7 +42,7 @@ mod shared;
 mod sink;
 pub mod socket;
 mod transport;
-#[path = "wire_stub.rs"]
+#[path = "wire_filter.rs"]
 pub(crate) mod wire;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
