@@ -30,7 +30,7 @@ RUNNER=${WSAPI_RUNNER:-$HERE/target/debug/wsapi}
 [ -x "$RUNNER" ] || (cd "$HERE" && cargo build -q -p wsapi --bin wsapi) || exit 2
 
 # The exceptions: scenario names whose API trace is expected to differ from Chromium's.
-EXPECTED=$(sed -n 's/^| `\([a-z0-9-]*\)` | differs .*/\1/p' "$HERE/spec-notes/oracle.md")
+EXPECTED=$(sed -n 's/^| `\([a-z0-9-]*\)` | differs.*/\1/p' "$HERE/spec-notes/oracle.md")
 
 if [ $# -eq 0 ]; then set -- "$ORACLE"/scenarios/*.json; fi
 status=0
