@@ -165,7 +165,7 @@ impl Driver {
             match event {
                 ModelEvent::Open => {
                     if let Some(h) = handlers.open.as_mut() {
-                        h(&handle)
+                        h(&handle, ())
                     }
                 }
                 ModelEvent::Message { data, binary_type } => {
@@ -231,7 +231,7 @@ impl Driver {
         while !self.outgoing.is_empty() {
             match ws.as_mut().poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return self.transport_failed(&e) || true,
+                Poll::Ready(Err(e)) => return self.transport_failed(&e),
                 Poll::Pending => break,
             }
             let msg = match self.outgoing.pop_front() {
@@ -248,7 +248,7 @@ impl Driver {
             progress = true;
             self.needs_flush = true;
             if let Err(e) = ws.as_mut().start_send(msg) {
-                return self.transport_failed(&e) || true;
+                return self.transport_failed(&e);
             }
         }
         if self.needs_flush {
@@ -264,7 +264,7 @@ impl Driver {
                         inner.wake_drain();
                     }
                 }
-                Poll::Ready(Err(e)) => return self.transport_failed(&e) || true,
+                Poll::Ready(Err(e)) => return self.transport_failed(&e),
                 Poll::Pending => {}
             }
         }

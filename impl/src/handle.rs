@@ -152,8 +152,8 @@ impl WebSocketHandle {
     /// `onopen`. Setting any handler makes the background task deliver
     /// every event to the handlers (those with no handler are dropped, as
     /// in a browser with no listener) instead of to the event stream.
-    pub fn on_open(&self, f: impl FnMut(&WebSocketHandle) + Send + 'static) {
-        self.set_handler(|h| h.open = Some(Box::new(f)));
+    pub fn on_open(&self, mut f: impl FnMut(&WebSocketHandle) + Send + 'static) {
+        self.set_handler(|h| h.open = Some(Box::new(move |ws, ()| f(ws))));
     }
 
     /// `onmessage`.

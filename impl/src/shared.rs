@@ -23,11 +23,14 @@ pub(crate) static LIVE_DRIVERS: AtomicUsize = AtomicUsize::new(0);
 /// event stream.
 #[derive(Default)]
 pub(crate) struct Handlers {
-    pub open: Option<Box<dyn FnMut(&WebSocketHandle) + Send>>,
-    pub message: Option<Box<dyn FnMut(&WebSocketHandle, MessageEvent) + Send>>,
-    pub error: Option<Box<dyn FnMut(&WebSocketHandle, FailReason) + Send>>,
-    pub close: Option<Box<dyn FnMut(&WebSocketHandle, CloseEvent) + Send>>,
+    pub open: Option<Handler<()>>,
+    pub message: Option<Handler<MessageEvent>>,
+    pub error: Option<Handler<FailReason>>,
+    pub close: Option<Handler<CloseEvent>>,
 }
+
+/// One event handler: it gets the socket and the event's data.
+pub(crate) type Handler<T> = Box<dyn FnMut(&WebSocketHandle, T) + Send>;
 
 pub(crate) struct Inner {
     /// Private: every change goes through [`Inner::input`] and the polls,

@@ -317,7 +317,9 @@ impl<S> Wire<S> {
 
     fn close_frame(&mut self, h: Header) -> bool {
         if !h.fin || h.masked || h.rsv1 || h.rsv23 {
-            self.fail(WireEvent::ProtocolError("malformed Close frame (fragmented, masked or reserved bits)".into()));
+            self.fail(WireEvent::ProtocolError(
+                "malformed Close frame (fragmented, masked or reserved bits)".into(),
+            ));
             return true;
         }
         if h.len > 125 {
@@ -350,7 +352,11 @@ impl<S> Wire<S> {
             return false;
         }
         let payload: Vec<u8> = self.input.drain(..total).skip(h.size).collect();
-        let limit = self.config.max_message_size.unwrap_or(usize::MAX).saturating_sub(self.inflated);
+        let limit = self
+            .config
+            .max_message_size
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.inflated);
         let mut plain = Vec::new();
         let mut result = inflate(&mut self.inflater, &payload, limit, &mut plain);
         if result.is_ok() && h.fin {
@@ -363,7 +369,9 @@ impl<S> Wire<S> {
                 return true;
             }
             Err(Inflate::Corrupt(why)) => {
-                self.fail(WireEvent::ProtocolError(format!("permessage-deflate data is corrupt: {why}")));
+                self.fail(WireEvent::ProtocolError(format!(
+                    "permessage-deflate data is corrupt: {why}"
+                )));
                 return true;
             }
         }

@@ -439,7 +439,8 @@ impl Conn {
                 }
                 Err(_) => return None,
             };
-            let got = self.classify(frame)?;
+            // `None`: a fragment of a message still being reassembled.
+            let Some(got) = self.classify(frame) else { continue };
             self.log.received.push(got.clone());
             return Some(got);
         }
