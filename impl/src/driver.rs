@@ -21,9 +21,9 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use futures::{Sink, Stream};
-use wsapi_model::{CloseFrame, Event as ModelEvent, FailReason, Input, Transmit};
+use wsapi_model::{CloseFrame, FailReason, Input, Transmit};
 
-use crate::handle::WebSocketHandle;
+use crate::dispatch::dispatch_to_handlers;
 use crate::runtime::{sleep, BoxFuture};
 use crate::shared::{Inner, LiveDriver, Shared};
 use crate::transport::{connect, Connected, TransportOptions};
@@ -88,7 +88,7 @@ impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             let mut progress = self.step_model(cx);
-            progress |= self.dispatch_to_handlers();
+            progress |= dispatch_to_handlers(&self.shared);
             progress |= self.poll_connecting(cx);
             progress |= self.poll_write(cx);
             // Right after the write, before reading can produce new transmits:
@@ -98,6 +98,9 @@ impl Driver {
             progress |= self.poll_wire_events();
             progress |= self.poll_timer(cx);
             if self.is_done() {
+                self.shared.lock().driver_done = true;
+                // Handlers set from now on are run by a task of their own.
+                dispatch_to_handlers(&self.shared);
                 return Poll::Ready(());
             }
             if !progress {
@@ -141,54 +144,6 @@ impl Driver {
             while inner.poll_event().is_some() {}
         } else if inner.handlers.is_none() && inner.model().has_pending_events() {
             inner.wake_event_reader();
-        }
-    }
-
-    /// Browser-style dispatch: runs handlers outside the lock, so that they
-    /// may call `send`/`close`.
-    fn dispatch_to_handlers(&mut self) -> bool {
-        let mut progress = false;
-        loop {
-            let (event, mut handlers) = {
-                let mut inner = self.shared.lock();
-                if inner.handlers.is_none() || inner.abandoned {
-                    return progress;
-                }
-                let Some(event) = inner.poll_event() else {
-                    return progress;
-                };
-                inner.dispatching = true;
-                (event, inner.handlers.take().unwrap_or_default())
-            };
-            progress = true;
-            let handle = WebSocketHandle::from_shared(self.shared.clone());
-            match event {
-                ModelEvent::Open => {
-                    if let Some(h) = handlers.open.as_mut() {
-                        h(&handle, ())
-                    }
-                }
-                ModelEvent::Message { data, binary_type } => {
-                    if let Some(h) = handlers.message.as_mut() {
-                        h(&handle, crate::MessageEvent { data, binary_type })
-                    }
-                }
-                ModelEvent::Error(reason) => {
-                    if let Some(h) = handlers.error.as_mut() {
-                        h(&handle, reason)
-                    }
-                }
-                ModelEvent::Close(close) => {
-                    if let Some(h) = handlers.close.as_mut() {
-                        h(&handle, close)
-                    }
-                }
-            }
-            let mut inner = self.shared.lock();
-            inner.dispatching = false;
-            // Handlers set from inside a handler replace the running ones.
-            let newer = inner.handlers.take();
-            inner.handlers = Some(merge_handlers(handlers, newer));
         }
     }
 
@@ -399,19 +354,6 @@ impl Driver {
         }
         // With handlers, the driver delivers the last events itself.
         !(inner.handlers.is_some() && !inner.abandoned && inner.model().has_pending_events())
-    }
-}
-
-/// Keeps the handlers that were replaced from inside a handler.
-fn merge_handlers(running: crate::shared::Handlers, newer: Option<crate::shared::Handlers>) -> crate::shared::Handlers {
-    let Some(newer) = newer else {
-        return running;
-    };
-    crate::shared::Handlers {
-        open: newer.open.or(running.open),
-        message: newer.message.or(running.message),
-        error: newer.error.or(running.error),
-        close: newer.close.or(running.close),
     }
 }
 

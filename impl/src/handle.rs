@@ -147,6 +147,15 @@ impl WebSocketHandle {
         f(&mut handlers);
         inner.handlers = Some(handlers);
         inner.wake_driver();
+        if inner.driver_done && inner.model().has_pending_events() {
+            // Events queued before the handler was set are still delivered,
+            // later (never inside this call), as in a browser.
+            let shared = self.shared.clone();
+            drop(inner);
+            crate::runtime::spawn(async move {
+                crate::dispatch::dispatch_to_handlers(&shared);
+            });
+        }
     }
 
     /// `onopen`. Setting any handler makes the background task deliver
@@ -191,6 +200,12 @@ impl WebSocketHandle {
 }
 
 impl WebSocketHandle {
+    /// Whether the connection's background task has ended (the transport is
+    /// closed; queued events may still wait to be taken).
+    pub fn driver_finished(&self) -> bool {
+        self.shared.lock().driver_done
+    }
+
     /// Everything the model was told and gave out, in order, if the socket
     /// was built with [`crate::WebSocketBuilder::record_journal`]; replay it
     /// with [`wsapi_model::replay`] to check a session against the model.

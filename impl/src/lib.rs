@@ -33,6 +33,7 @@
 //! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).
 #![warn(missing_docs)]
 
+mod dispatch;
 mod driver;
 mod event;
 pub mod handle;

@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub dispatching: bool,
     /// The owning `WebSocket` was dropped: nobody will take events.
     pub abandoned: bool,
+    /// The driver task has ended.
+    pub driver_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
 }
@@ -141,6 +143,7 @@ impl Shared {
                 handlers: None,
                 dispatching: false,
                 abandoned: false,
+                driver_done: false,
                 read_paused: false,
             }),
         })

@@ -286,3 +286,25 @@ fn stream_ends_after_close() {
         assert_eq!(kinds(&rest), ["close"]);
     });
 }
+
+#[test]
+fn handlers_set_after_the_driver_ended_still_fire() {
+    block_on(async {
+        // A blocked port fails at once: the driver may be gone before the handler is set.
+        let ws = WebSocket::new("ws://127.0.0.1:25/", &[] as &[&str]).unwrap();
+        with_limit(async {
+            while !ws.driver_finished() {
+                wsapi::runtime::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let (tx, rx) = futures::channel::oneshot::channel::<(u16, bool)>();
+        let tx = Mutex::new(Some(tx));
+        ws.on_close(move |_, c| {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send((c.code, c.was_clean));
+            }
+        });
+        assert_eq!(with_limit(rx).await.unwrap(), (1006, false));
+    });
+}
