@@ -492,3 +492,273 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
+    use futures::io::AsyncReadExt;
+
+    /// An inner stream that yields scripted chunks, then EOF (or pends for ever).
+    struct Chunks {
+        chunks: VecDeque<Vec<u8>>,
+        then_pending: bool,
+    }
+
+    impl AsyncRead for Chunks {
+        fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            match this.chunks.front_mut() {
+                Some(chunk) => {
+                    let n = buf.len().min(chunk.len());
+                    buf[..n].copy_from_slice(&chunk[..n]);
+                    chunk.drain(..n);
+                    if chunk.is_empty() {
+                        this.chunks.pop_front();
+                    }
+                    Poll::Ready(Ok(n))
+                }
+                None if this.then_pending => Poll::Pending,
+                None => Poll::Ready(Ok(0)),
+            }
+        }
+    }
+
+    const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+
+    fn wire(chunks: Vec<Vec<u8>>, then_pending: bool, max: Option<usize>) -> (Wire<Chunks>, WireHandle) {
+        let inner = Chunks {
+            chunks: chunks.into(),
+            then_pending,
+        };
+        Wire::new(
+            inner,
+            WireConfig {
+                max_message_size: max,
+                max_frame_size: None,
+            },
+        )
+    }
+
+    /// Everything the filter hands on until it ends or pends.
+    fn drain(w: &mut Wire<Chunks>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 7];
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match Pin::new(&mut *w).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(0)) | Poll::Pending | Poll::Ready(Err(_)) => return out,
+                Poll::Ready(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    fn events(h: &WireHandle) -> Vec<WireEvent> {
+        std::iter::from_fn(|| h.poll_event()).collect()
+    }
+
+    fn frame(fin: bool, opcode: u8, rsv1: bool, payload: &[u8]) -> Vec<u8> {
+        let mut out = VecDeque::new();
+        encode_header(fin, opcode, payload.len(), &mut out);
+        let mut v: Vec<u8> = out.into();
+        if rsv1 {
+            v[0] |= 0x40;
+        }
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// Compresses one message as a permessage-deflate sender does (sync
+    /// flush, trailing 00 00 ff ff removed), keeping the compressor's window.
+    fn deflate(c: &mut Compress, data: &[u8]) -> Vec<u8> {
+        let start = c.total_in();
+        let mut out = Vec::with_capacity(data.len() + 64);
+        loop {
+            let consumed = (c.total_in() - start) as usize;
+            c.compress_vec(&data[consumed..], &mut out, FlushCompress::Sync)
+                .unwrap();
+            if out.len() < out.capacity() && (c.total_in() - start) as usize == data.len() {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    #[test]
+    fn frames_split_at_every_byte_pass_through_unchanged() {
+        let text = frame(true, 1, false, b"hello");
+        let mut all = HEAD.to_vec();
+        all.extend_from_slice(&text);
+        let chunks: Vec<Vec<u8>> = all.iter().map(|b| vec![*b]).collect();
+        let (mut w, h) = wire(chunks, true, None);
+        assert_eq!(drain(&mut w), all);
+        assert!(events(&h).is_empty());
+    }
+
+    #[test]
+    fn close_frames_are_taken_out_and_eof_follows() {
+        let mut all = HEAD.to_vec();
+        all.extend_from_slice(&frame(true, 1, false, b"a"));
+        all.extend_from_slice(&frame(true, 8, false, &[0x03, 0xf6, b'x']));
+        all.extend_from_slice(&frame(true, 1, false, b"after close"));
+        let (mut w, h) = wire(vec![all], false, None);
+        let mut expected = HEAD.to_vec();
+        expected.extend_from_slice(&frame(true, 1, false, b"a"));
+        assert_eq!(
+            drain(&mut w),
+            expected,
+            "the Close and what follows never reach tungstenite"
+        );
+        assert_eq!(events(&h), [WireEvent::Close(vec![0x03, 0xf6, b'x']), WireEvent::Eof]);
+        assert_eq!(w.phase, Phase::Done, "tungstenite's reads now pend for ever (no EOF)");
+    }
+
+    #[test]
+    fn malformed_close_frames_are_protocol_errors() {
+        for bad in [
+            frame(false, 8, false, &[0x03, 0xe8]),
+            {
+                let mut f = frame(true, 8, false, &[0x03, 0xe8]);
+                f[1] |= 0x80;
+                f.splice(2..2, [1, 2, 3, 4]);
+                f
+            },
+            frame(true, 8, false, &[0u8; 126]),
+            frame(true, 8, true, &[0x03, 0xe8]),
+        ] {
+            let mut all = HEAD.to_vec();
+            all.extend_from_slice(&bad);
+            let (mut w, h) = wire(vec![all], false, None);
+            drain(&mut w);
+            assert!(matches!(events(&h)[0], WireEvent::ProtocolError(_)), "{bad:02x?}");
+        }
+    }
+
+    #[test]
+    fn eof_without_close_reaches_tungstenite() {
+        let (mut w, h) = wire(vec![HEAD.to_vec()], false, None);
+        assert_eq!(drain(&mut w), HEAD);
+        assert_eq!(events(&h), [WireEvent::Eof]);
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated_with_context_takeover() {
+        let mut c = Compress::new(Compression::default(), false);
+        let first = deflate(&mut c, b"hello hello hello");
+        let second = deflate(&mut c, b"hello hello hello");
+        assert!(
+            second.len() < first.len(),
+            "the second message refers to the first's window"
+        );
+        // A fragmented compressed message too.
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 7) as u8).collect();
+        let third = deflate(&mut c, &big);
+        let (a, b) = third.split_at(third.len() / 2);
+        let mut all = HEAD.to_vec();
+        all.extend_from_slice(&frame(true, 1, true, &first));
+        all.extend_from_slice(&frame(true, 1, true, &second));
+        all.extend_from_slice(&frame(false, 2, true, a));
+        all.extend_from_slice(&frame(true, 0, false, b));
+        let (mut w, h) = wire(vec![all], true, None);
+        h.set_extensions(Some(
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        ))
+        .unwrap();
+        let out = drain(&mut w);
+        let mut expected = HEAD.to_vec();
+        expected.extend_from_slice(&frame(true, 1, false, b"hello hello hello"));
+        expected.extend_from_slice(&frame(true, 1, false, b"hello hello hello"));
+        assert_eq!(&out[..expected.len()], &expected[..]);
+        // The fragments come out as two plain frames whose payloads make `big`.
+        let rest = &out[expected.len()..];
+        let h1 = parse_header(rest).unwrap();
+        assert!(!h1.fin && !h1.rsv1 && h1.opcode == 2);
+        let p1 = &rest[h1.size..h1.size + h1.len as usize];
+        let rest = &rest[h1.size + h1.len as usize..];
+        let h2 = parse_header(rest).unwrap();
+        assert!(h2.fin && h2.opcode == 0);
+        let mut joined = p1.to_vec();
+        joined.extend_from_slice(&rest[h2.size..]);
+        assert_eq!(joined, big);
+        assert!(events(&h).is_empty());
+    }
+
+    #[test]
+    fn decompression_bombs_are_stopped_at_the_limit() {
+        let mut c = Compress::new(Compression::best(), false);
+        let bomb = deflate(&mut c, &vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 20_000, "10 MiB of zeros compress to {} bytes", bomb.len());
+        let mut all = HEAD.to_vec();
+        all.extend_from_slice(&frame(true, 2, true, &bomb));
+        let (mut w, h) = wire(vec![all], true, Some(1 << 20));
+        h.set_extensions(Some("permessage-deflate")).unwrap();
+        assert_eq!(drain(&mut w), HEAD);
+        assert_eq!(events(&h), [WireEvent::MessageTooBig]);
+    }
+
+    #[test]
+    fn corrupt_deflate_data_is_a_protocol_error() {
+        let mut all = HEAD.to_vec();
+        all.extend_from_slice(&frame(true, 1, true, &[0xff, 0xff, 0xff, 0xff]));
+        let (mut w, h) = wire(vec![all], true, None);
+        h.set_extensions(Some("permessage-deflate")).unwrap();
+        drain(&mut w);
+        assert!(matches!(events(&h)[0], WireEvent::ProtocolError(_)));
+    }
+
+    #[test]
+    fn extension_headers() {
+        let h = wire(vec![], true, None).1;
+        for ok in [
+            None,
+            Some(""),
+            Some("permessage-deflate"),
+            Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"),
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+        ] {
+            assert!(h.set_extensions(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "x-unknown",
+            "permessage-deflate; foo=1",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate, permessage-deflate",
+        ] {
+            assert!(h.set_extensions(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostile_headers_do_not_panic() {
+        // Huge lengths, lengths with the top bit set, truncated frames.
+        for bytes in [
+            vec![0x81, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            vec![0xc1, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0],
+            vec![0x88, 0x7e, 0xff],
+            vec![0x81],
+        ] {
+            let mut all = HEAD.to_vec();
+            all.extend_from_slice(&bytes);
+            let (mut w, h) = wire(vec![all], false, Some(1 << 20));
+            h.set_extensions(Some("permessage-deflate")).unwrap();
+            let _ = drain(&mut w);
+            let _ = events(&h);
+        }
+    }
+
+    #[test]
+    fn read_through_async_read_ext() {
+        let mut all = HEAD.to_vec();
+        all.extend_from_slice(&frame(true, 2, false, &[1, 2, 3]));
+        let (mut w, _) = wire(vec![all.clone()], false, None);
+        let mut out = Vec::new();
+        futures::executor::block_on(w.read_to_end(&mut out)).unwrap();
+        assert_eq!(out, all);
+    }
+}
