@@ -36,7 +36,9 @@ async fn chat_server() -> std::io::Result<String> {
                 let Ok(mut ws) = async_tungstenite::accept_hdr_async(tcp, only_v2).await else {
                     return;
                 };
-                while let Some(Ok(WsMessage::Text(t))) = ws.next().await {
+                // Until the stream ends: tungstenite answers the client's Close meanwhile.
+                while let Some(Ok(msg)) = ws.next().await {
+                    let WsMessage::Text(t) = msg else { continue };
                     let reply = format!("server got {:?}", t.as_str());
                     if ws.send(WsMessage::text(reply)).await.is_err() {
                         break;
