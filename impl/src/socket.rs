@@ -253,6 +253,23 @@ impl WebSocketBuilder {
         config
     }
 
+    /// Trust the operating system's certificate store for `wss:` (feature
+    /// `native-roots`). Fails if no certificate could be loaded.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self) -> Result<Self, rustls::Error> {
+        let loaded = rustls_native_certs::load_native_certs();
+        let mut store = rustls::RootCertStore::empty();
+        let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
+        if added == 0 {
+            return Err(rustls::Error::General(format!(
+                "no usable certificate in the system store ({} errors)",
+                loaded.errors.len()
+            )));
+        }
+        self.tls = Some(tls_config_with_roots(store));
+        Ok(self)
+    }
+
     /// Validates, creates the [`WebSocket`] and starts connecting in the background.
     pub fn connect(self) -> Result<WebSocket, BuildError> {
         let mut headers = Vec::with_capacity(self.headers.len());
