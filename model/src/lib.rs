@@ -34,26 +34,138 @@
 //!
 //! ## Run loop (the driver contract)
 //!
-//! 1. Create the [`Connection`] with [`Connection::new`] (this is the
-//!    constructor: it may throw a [`ConstructError`]).
-//! 2. Drain [`Connection::poll_transmit`] and carry each [`Transmit`] out in
-//!    order: `Connect` (then report [`Connection::handle_open`] or
-//!    [`Connection::handle_connect_failed`]), `Message`, `Close`,
-//!    `CloseTransport`.
-//! 3. Report what the network did: [`Connection::handle_message`],
-//!    [`Connection::handle_close_frame`] (the *raw* payload),
-//!    [`Connection::handle_protocol_error`],
-//!    [`Connection::handle_transport_closed`], and
-//!    [`Connection::handle_written`] as message bytes reach the OS.
-//! 4. Call [`Connection::handle_timeout`] when [`Connection::poll_timeout`]
-//!    is reached.
-//! 5. Deliver events from [`Connection::poll_event`] to the user. The
-//!    observable `readyState` changes as events are taken out, so drain
-//!    events where the user will see them, not ahead of time.
+//! A driver owns the transport and the clock. It must:
 //!
-//! After every input or API call, go back to 2. Inputs that cannot happen in
-//! the reported state return an [`InputError`] and change nothing; the model
-//! never panics on any sequence of calls.
+//! 1. **Construct** with [`Connection::new`] (the constructor: it may throw a
+//!    [`ConstructError`]); `now` is the driver's time, as a [`Time`] (a
+//!    `Duration` since an epoch of the driver's choosing; it must not go
+//!    backwards).
+//! 2. **Drain transmits** with [`Connection::poll_transmit`] after every call
+//!    on the connection (API call or input), and carry them out **in
+//!    order**:
+//!    - `Connect { url, protocols }`: open TCP (TLS for `wss`), send the
+//!      opening handshake offering `protocols` (and any extensions named in
+//!      [`Config::offered_extensions`]); then report exactly one of
+//!      [`Connection::handle_open`] (with the response's
+//!      `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`) or
+//!      [`Connection::handle_connect_failed`]. A `Connect` not yet taken when
+//!      the connection fails is withdrawn: a driver never has to undo it.
+//!    - `Message(m)`: send it as one text or binary message; once its bytes
+//!      are handed to the OS, report [`Connection::handle_written`] with its
+//!      byte length (several at once is fine). This is what makes
+//!      `bufferedAmount` drain.
+//!    - `Close(frame)`: send a Close frame (`None`: empty body).
+//!    - `CloseTransport`: close the transport (after writing what came before
+//!      it, if the transport still takes it); nothing else will be asked.
+//! 3. **Report the network**, each as it happens, in the order it happened:
+//!    complete data messages with [`Connection::handle_message`] (text already
+//!    checked to be UTF-8), Close frames with [`Connection::handle_close_frame`]
+//!    and their **raw** payload (the model validates it: do not let a
+//!    library substitute codes), framing errors with
+//!    [`Connection::handle_protocol_error`] (the [`FailReason`] decides the
+//!    code sent), and the end of the transport (EOF, reset, I/O error) with
+//!    [`Connection::handle_transport_closed`]. Answer pings yourself.
+//! 4. **Keep time**: whenever [`Connection::poll_timeout`] is `Some(t)` and
+//!    the clock reaches `t`, call [`Connection::handle_timeout`]. Calling it
+//!    early or twice is harmless.
+//! 5. **Deliver events** from [`Connection::poll_event`] where the user sees
+//!    them. `readyState`, `protocol` and `extensions` change as events are
+//!    taken (as the spec's queued tasks change them), so take an event only
+//!    when handing it to the user.
+//!
+//! **Misuse** (an input that cannot happen in the state the driver itself
+//! reported, e.g. a message before `handle_open`, or more bytes written than
+//! were transmitted) returns an [`InputError`] and changes nothing. Races
+//! are not misuse: a handshake completing after `close()`, frames read after
+//! the model asked to close the transport, a timeout after the end, are all
+//! accepted and ignored as the spec says. No sequence of calls panics (the
+//! exhaustive check in `tests/model_check.rs` and the property tests of
+//! `wsapi-props` exercise this).
+//!
+//! A [`journal::Step`] log of every call lets a session be replayed and
+//! checked offline ([`replay`]).
+//!
+//! ### A complete minimal driver
+//!
+//! The network here is a fake echo server in memory, so the example runs
+//! anywhere; a real driver puts a socket where `Echo` is (the `wsapi` crate
+//! does so with async-tungstenite, and `wsapi-blocking` with `std::net`).
+//!
+//! ```
+//! use core::time::Duration;
+//! use wsapi_model::{Config, Connection, Data, Event, ReadyState, Transmit};
+//!
+//! /// A peer that echoes messages and answers a Close, then closes TCP.
+//! #[derive(Default)]
+//! struct Echo { inbox: Vec<Data>, closing: Option<Vec<u8>>, tcp_open: bool }
+//!
+//! fn drive(ws: &mut Connection<Data>, net: &mut Echo, now: Duration) -> Vec<Event<Data>> {
+//!     let mut events = Vec::new();
+//!     loop {
+//!         let mut progress = false;
+//!         while let Some(t) = ws.poll_transmit() {
+//!             progress = true;
+//!             match t {
+//!                 Transmit::Connect { .. } => {
+//!                     net.tcp_open = true;
+//!                     ws.handle_open(now, None, None).unwrap();
+//!                 }
+//!                 Transmit::Message(m) => {
+//!                     let len = match &m { Data::Text(s) => s.len(), Data::Binary(b) => b.len() };
+//!                     net.inbox.push(m);
+//!                     ws.handle_written(len as u64).unwrap();
+//!                 }
+//!                 Transmit::Close(frame) => {
+//!                     // The peer echoes our Close frame's payload.
+//!                     let mut payload = Vec::new();
+//!                     if let Some(f) = frame {
+//!                         payload.extend_from_slice(&f.code.to_be_bytes());
+//!                         payload.extend_from_slice(f.reason.as_bytes());
+//!                     }
+//!                     net.closing = Some(payload);
+//!                 }
+//!                 Transmit::CloseTransport => net.tcp_open = false,
+//!             }
+//!         }
+//!         // What the network did: echoes, then the Close reply and the end of TCP.
+//!         for m in net.inbox.drain(..) {
+//!             progress = true;
+//!             ws.handle_message(now, m).unwrap();
+//!         }
+//!         if let Some(payload) = net.closing.take() {
+//!             progress = true;
+//!             ws.handle_close_frame(now, &payload).unwrap();
+//!             ws.handle_transport_closed(now).unwrap();
+//!             net.tcp_open = false;
+//!         }
+//!         if ws.poll_timeout().is_some_and(|t| now >= t) {
+//!             ws.handle_timeout(now);
+//!         }
+//!         while let Some(e) = ws.poll_event() {
+//!             progress = true;
+//!             events.push(e);
+//!         }
+//!         if !progress {
+//!             return events;
+//!         }
+//!     }
+//! }
+//!
+//! let t0 = Duration::ZERO;
+//! let mut net = Echo::default();
+//! let mut ws = Connection::new("ws://example.com/echo", &[] as &[&str], Config::default(), t0).unwrap();
+//! assert_eq!(drive(&mut ws, &mut net, t0), vec![Event::Open]);
+//! ws.send(Data::Text("hi".into())).unwrap();
+//! assert_eq!(ws.buffered_amount(), 2);
+//! let events = drive(&mut ws, &mut net, t0);
+//! assert_eq!(ws.buffered_amount(), 0);
+//! assert!(matches!(&events[..], [Event::Message { data: Data::Text(t), .. }] if t == "hi"));
+//! ws.close(t0, Some(1000), Some("done")).unwrap();
+//! assert_eq!(ws.ready_state(), ReadyState::Closing);
+//! let events = drive(&mut ws, &mut net, t0);
+//! assert!(matches!(&events[..], [Event::Close(c)] if c.code == 1000 && c.was_clean));
+//! assert!(ws.is_finished() && !net.tcp_open);
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
