@@ -48,7 +48,7 @@ pub(crate) enum WireEvent {
     Eof,
 }
 
-/// Largest HTTP response head passed through as such.
+/// Largest HTTP response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest compressed frame when no frame limit is configured.
 const DEFAULT_MAX_FRAME: usize = 64 << 20;
@@ -213,6 +213,8 @@ pub(crate) struct Wire<S> {
     inflated: usize,
     inflater: Decompress,
     eof_reported: bool,
+    /// The HTTP response head went over [`MAX_HEAD`]: the handshake fails.
+    head_too_long: bool,
 }
 
 impl<S> Wire<S> {
@@ -232,6 +234,7 @@ impl<S> Wire<S> {
             inflated: 0,
             inflater: Decompress::new(false),
             eof_reported: false,
+            head_too_long: false,
         };
         (wire, handle)
     }
@@ -253,8 +256,8 @@ impl<S> Wire<S> {
                 Phase::Handshake => {
                     let Some(end) = self.input.windows(4).position(|w| w == b"\r\n\r\n") else {
                         if self.input.len() > MAX_HEAD {
-                            // Not HTTP as we know it: let tungstenite fail on it.
-                            self.output.extend(self.input.drain(..));
+                            // A server streaming headers for ever: stop it here.
+                            self.head_too_long = true;
                         }
                         return;
                     };
@@ -442,6 +445,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
             }
             let before = this.phase;
             this.process();
+            if this.head_too_long {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the HTTP response head is over 64 KiB",
+                )));
+            }
             if this.phase != before && this.phase == Phase::Discard {
                 // A Close frame or an error was queued: the driver must look.
                 cx.waker().wake_by_ref();
@@ -750,6 +759,19 @@ mod tests {
             let _ = drain(&mut w);
             let _ = events(&h);
         }
+    }
+
+    #[test]
+    fn endless_response_heads_are_refused() {
+        let chunks = vec![b"HTTP/1.1 101 OK\r\n".to_vec(), vec![b'x'; 70_000]];
+        let (mut w, _) = wire(chunks, true, None);
+        let mut buf = [0u8; 1024];
+        let waker = futures::task::noop_waker();
+        let r = Pin::new(&mut w).poll_read(&mut Context::from_waker(&waker), &mut buf);
+        assert!(
+            matches!(r, Poll::Ready(Err(ref e)) if e.kind() == io::ErrorKind::InvalidData),
+            "{r:?}"
+        );
     }
 
     #[test]
