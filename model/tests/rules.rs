@@ -53,6 +53,13 @@ fn close_event(code: u16, reason: &str, was_clean: bool) -> Event<Data> {
     })
 }
 
+fn text_message(s: &str) -> Event<Data> {
+    Event::Message {
+        data: text(s),
+        binary_type: None,
+    }
+}
+
 fn abnormal() -> Event<Data> {
     close_event(1006, "", false)
 }
@@ -581,16 +588,7 @@ fn messages_before_failure_are_delivered() {
     ws.handle_protocol_error(T0, FailReason::InvalidUtf8).unwrap();
     ws.handle_message(T0, text("after")).unwrap();
     let events = drain_events(&mut ws);
-    assert_eq!(
-        events[0],
-        (
-            Event::Message {
-                data: text("a"),
-                binary_type: None
-            },
-            ReadyState::Open
-        )
-    );
+    assert_eq!(events[0], (text_message("a"), ReadyState::Open));
     assert_eq!(events[1], (Event::Error(FailReason::InvalidUtf8), ReadyState::Closed));
     assert_eq!(events[2], (abnormal(), ReadyState::Closed));
     assert_eq!(events.len(), 3);
@@ -622,16 +620,7 @@ fn messages_before_server_close_delivered() {
     ws.handle_message(T0, text("after close")).unwrap();
     ws.handle_transport_closed(T0).unwrap();
     let events = drain_events(&mut ws);
-    assert_eq!(
-        events[0],
-        (
-            Event::Message {
-                data: text("a"),
-                binary_type: None
-            },
-            ReadyState::Open
-        )
-    );
+    assert_eq!(events[0], (text_message("a"), ReadyState::Open));
     assert_eq!(events[1], (close_event(1005, "", true), ReadyState::Closed));
     assert_eq!(events.len(), 2);
 }
