@@ -2,8 +2,11 @@
 //!
 //! - [`server`]: a scripted, possibly hostile, loopback WebSocket server
 //!   that records every frame it receives.
+//! - [`check`]: holds a recorded client session to the model, to the
+//!   test's observations and to the server's log.
 //!
 //! The property tests themselves are in `tests/`.
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod server;

@@ -9,7 +9,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -129,12 +130,24 @@ pub struct Log {
     pub saw_eof: bool,
     /// Whether the server sent a Close frame before the client did.
     pub server_closed_first: bool,
+    /// The payload of the first Close frame the server sent, if any.
+    pub close_sent: Option<Vec<u8>>,
 }
 
 /// A running server: one script per accepted connection, in order.
+/// Dropping it stops accepting (its connections finish by themselves).
 pub struct Server {
     port: u16,
     logs: mpsc::Receiver<Log>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake a blocked accept().
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
 }
 
 /// Longest a server thread waits for the client at any point.
@@ -146,9 +159,14 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let (tx, logs) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
         thread::spawn(move || {
             for script in scripts {
                 let Ok((tcp, _)) = listener.accept() else { return };
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
                 let tx = tx.clone();
                 thread::spawn(move || {
                     let log = serve(tcp, &script);
@@ -156,7 +174,7 @@ impl Server {
                 });
             }
         });
-        Ok(Server { port, logs })
+        Ok(Server { port, logs, stop })
     }
 
     /// `ws://127.0.0.1:PORT`.
@@ -325,7 +343,7 @@ impl Conn {
                 if !self.close_received {
                     self.log.server_closed_first = true;
                 }
-                self.close_sent = true;
+                self.note_close(payload);
                 self.write(&encode_frame(true, 8, payload))
             }
             Action::Raw(bytes) => {
@@ -392,13 +410,20 @@ impl Conn {
         if self.close_sent {
             return;
         }
-        self.close_sent = true;
         let mut payload = Vec::new();
         if let Some((code, reason)) = c {
             payload.extend_from_slice(&code.to_be_bytes());
             payload.extend_from_slice(reason.as_bytes());
         }
+        self.note_close(&payload);
         self.write(&encode_frame(true, 8, &payload));
+    }
+
+    fn note_close(&mut self, payload: &[u8]) {
+        self.close_sent = true;
+        if self.log.close_sent.is_none() {
+            self.log.close_sent = Some(payload.to_vec());
+        }
     }
 
     /// Reads until the client closes TCP (answering its Close if not yet
