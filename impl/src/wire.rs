@@ -727,7 +727,9 @@ impl<S> Wire<S> {
                 return true;
             }
             Err(InflateError::Corrupt(why)) => {
-                self.stop(WireEvent::ProtocolError(format!("invalid permessage-deflate data: {why}")));
+                self.stop(WireEvent::ProtocolError(format!(
+                    "invalid permessage-deflate data: {why}"
+                )));
                 return true;
             }
         }
@@ -859,5 +861,877 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
+    use futures::task::{noop_waker, waker, ArcWake};
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Waker;
+
+    const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+
+    /// What the scripted stream does once its chunks are used up.
+    #[derive(Clone, Copy)]
+    enum End {
+        Eof,
+        Pending,
+        Fail,
+    }
+
+    /// An inner stream yielding scripted chunks (each read returns at most
+    /// one chunk), recording what is written.
+    struct Script {
+        chunks: VecDeque<Vec<u8>>,
+        end: End,
+        written: Vec<u8>,
+        flushed: bool,
+        closed: bool,
+    }
+
+    impl Script {
+        fn new(chunks: Vec<Vec<u8>>, end: End) -> Self {
+            Script {
+                chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+                end,
+                written: Vec::new(),
+                flushed: false,
+                closed: false,
+            }
+        }
+    }
+
+    impl AsyncRead for Script {
+        fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            let Some(chunk) = this.chunks.front_mut() else {
+                return match this.end {
+                    End::Eof => Poll::Ready(Ok(0)),
+                    End::Pending => Poll::Pending,
+                    End::Fail => Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"))),
+                };
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            chunk.drain(..n);
+            if chunk.is_empty() {
+                this.chunks.pop_front();
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Script {
+        fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.get_mut().written.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.get_mut().flushed = true;
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.get_mut().closed = true;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// How a run of reads stopped.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Stop {
+        Pending,
+        Eof,
+        Error(io::ErrorKind),
+    }
+
+    /// Reads until Pending, EOF or an error; returns every read's bytes.
+    fn reads(wire: &mut Wire<Script>, waker: &Waker, buf_size: usize) -> (Vec<Vec<u8>>, Stop) {
+        let mut cx = Context::from_waker(waker);
+        let mut buf = vec![0; buf_size];
+        let mut out = Vec::new();
+        loop {
+            match Pin::new(&mut *wire).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(0)) => return (out, Stop::Eof),
+                Poll::Ready(Ok(n)) => out.push(buf[..n].to_vec()),
+                Poll::Ready(Err(e)) => return (out, Stop::Error(e.kind())),
+                Poll::Pending => return (out, Stop::Pending),
+            }
+        }
+    }
+
+    /// Reads as an executor would: until EOF, an error, or Pending without
+    /// a wake-up.
+    fn read_all(wire: &mut Wire<Script>, buf_size: usize) -> (Vec<u8>, Stop) {
+        let (count, waker) = counting_waker();
+        let mut all = Vec::new();
+        loop {
+            let woken = count.0.load(Ordering::SeqCst);
+            let (chunks, stop) = reads(wire, &waker, buf_size);
+            all.extend(chunks.concat());
+            if stop != Stop::Pending || count.0.load(Ordering::SeqCst) == woken {
+                return (all, stop);
+            }
+        }
+    }
+
+    fn events(handle: &WireHandle) -> Vec<WireEvent> {
+        std::iter::from_fn(|| handle.poll_event()).collect()
+    }
+
+    fn wire(chunks: Vec<Vec<u8>>, end: End) -> (Wire<Script>, WireHandle) {
+        Wire::new(Script::new(chunks, end), WireConfig::default())
+    }
+
+    fn deflate_wire(chunks: Vec<Vec<u8>>, end: End, config: WireConfig, ext: &str) -> (Wire<Script>, WireHandle) {
+        let (wire, handle) = Wire::new(Script::new(chunks, end), config);
+        handle.set_extensions(Some(ext)).unwrap();
+        (wire, handle)
+    }
+
+    fn one_byte_chunks(bytes: &[u8]) -> Vec<Vec<u8>> {
+        bytes.iter().map(|&b| vec![b]).collect()
+    }
+
+    /// An unmasked frame with first byte `b0` (FIN, RSV bits, opcode).
+    fn frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![b0];
+        match payload.len() {
+            n @ 0..=125 => f.push(n as u8),
+            n @ 126..=0xffff => {
+                f.push(126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Splits a stream of unmasked frames into (first byte, payload).
+    fn parse_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            let h = parse_header(bytes).expect("a complete header");
+            assert!(!h.masked);
+            let end = h.size + h.len as usize;
+            frames.push((bytes[0], bytes[h.size..end].to_vec()));
+            bytes = &bytes[end..];
+        }
+        frames
+    }
+
+    /// Compresses one message as a permessage-deflate sender does: sync
+    /// flush, trailing 00 00 ff ff removed.
+    fn deflate(c: &mut Compress, data: &[u8]) -> Vec<u8> {
+        let start = c.total_in();
+        let mut out = Vec::with_capacity(data.len().min(1 << 16) + 1024);
+        loop {
+            let consumed = (c.total_in() - start) as usize;
+            if out.capacity() - out.len() < 1024 {
+                out.reserve(out.capacity());
+            }
+            c.compress_vec(&data[consumed..], &mut out, FlushCompress::Sync)
+                .unwrap();
+            if (c.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        assert!(out.ends_with(&DEFLATE_TAIL));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    fn compressor() -> Compress {
+        Compress::new(Compression::default(), false)
+    }
+
+    struct CountingWaker(AtomicUsize);
+
+    impl ArcWake for CountingWaker {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+        let count = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (count.clone(), waker(count))
+    }
+
+    fn sample_frames() -> Vec<u8> {
+        let mut frames = frame(0x81, b"hello");
+        frames.extend(frame(0x82, &[7u8; 200]));
+        frames.extend(frame(0x89, b"ping"));
+        frames.extend(frame(0x01, b"frag"));
+        frames.extend(frame(0x80, b"ment"));
+        frames
+    }
+
+    // ---- handshake phase -------------------------------------------------
+
+    /// No read may hand over both head bytes and frame bytes.
+    fn assert_head_boundary_kept(reads: &[Vec<u8>], head_len: usize) {
+        let mut at = 0;
+        for r in reads {
+            assert!(
+                at >= head_len || at + r.len() <= head_len,
+                "a read crossed the end of the head"
+            );
+            at += r.len();
+        }
+    }
+
+    #[test]
+    fn head_and_frames_pass_through_split_at_every_byte() {
+        let mut stream = HEAD.to_vec();
+        stream.extend(sample_frames());
+        for split in 0..=stream.len() {
+            for buf_size in [1, 7, 4096] {
+                let chunks = vec![stream[..split].to_vec(), stream[split..].to_vec()];
+                let (mut wire, handle) = wire(chunks, End::Eof);
+                let (got, stop) = reads(&mut wire, &noop_waker(), buf_size);
+                assert_head_boundary_kept(&got, HEAD.len());
+                assert_eq!(got.concat(), stream, "split at {split}, buffer {buf_size}");
+                assert_eq!(stop, Stop::Eof);
+                assert_eq!(events(&handle), vec![WireEvent::Eof]);
+            }
+        }
+    }
+
+    #[test]
+    fn head_and_frames_pass_through_in_one_byte_chunks() {
+        let mut stream = HEAD.to_vec();
+        stream.extend(sample_frames());
+        let (mut wire, handle) = wire(one_byte_chunks(&stream), End::Eof);
+        let (got, stop) = reads(&mut wire, &noop_waker(), 4096);
+        assert_head_boundary_kept(&got, HEAD.len());
+        assert_eq!((got.concat(), stop), (stream, Stop::Eof));
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn first_read_stops_at_the_end_of_the_head() {
+        let bare_lf: &[u8] = b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\n";
+        let leading_crlf: &[u8] = b"\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        for head in [HEAD, bare_lf, leading_crlf] {
+            let mut stream = head.to_vec();
+            stream.extend(frame(0x81, b"x"));
+            let (mut wire, _) = wire(vec![stream], End::Pending);
+            let (got, stop) = reads(&mut wire, &noop_waker(), 4096);
+            assert_eq!(got, vec![head.to_vec(), frame(0x81, b"x")]);
+            assert_eq!(stop, Stop::Pending);
+        }
+    }
+
+    #[test]
+    fn head_over_64_kib_fails_the_read() {
+        let mut head = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        let (mut wire, _) = wire(vec![head], End::Pending);
+        let (got, stop) = read_all(&mut wire, 4096);
+        assert!(got.len() <= MAX_HEAD + 4096);
+        assert_eq!(stop, Stop::Error(io::ErrorKind::InvalidData));
+        assert_eq!(read_all(&mut wire, 4096).1, Stop::Error(io::ErrorKind::InvalidData));
+    }
+
+    // ---- plain frames ----------------------------------------------------
+
+    #[test]
+    fn large_frames_stream_through_unchanged() {
+        let mut stream = HEAD.to_vec();
+        let big: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+        stream.extend(frame(0x82, &big)); // 64-bit length form
+        stream.extend(frame(0x81, &[b'a'; 300])); // 16-bit length form
+        let chunks = stream.chunks(1000).map(<[u8]>::to_vec).collect();
+        let (mut wire, _) = wire(chunks, End::Eof);
+        let (got, stop) = read_all(&mut wire, 8192);
+        assert_eq!((got, stop), (stream, Stop::Eof));
+        // Passing through never buffers a whole frame.
+        assert!(wire.input.buf.capacity() <= 2 * READ_CHUNK);
+    }
+
+    #[test]
+    fn text_frame_passes_unchanged_via_async_read() {
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x81, b"hello"));
+        let (mut wire, _) = wire(vec![stream.clone()], End::Eof);
+        let mut got = Vec::new();
+        futures::executor::block_on(wire.read_to_end(&mut got)).unwrap();
+        assert_eq!(got, stream);
+    }
+
+    #[test]
+    fn eof_without_close_reaches_tungstenite_once() {
+        let (mut wire, handle) = wire(vec![HEAD.to_vec(), frame(0x81, b"a")], End::Eof);
+        let (_, stop) = read_all(&mut wire, 4096);
+        assert_eq!(stop, Stop::Eof);
+        assert_eq!(read_all(&mut wire, 4096).1, Stop::Eof);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn read_error_without_close_reaches_tungstenite() {
+        let (mut wire, handle) = wire(vec![HEAD.to_vec()], End::Fail);
+        let (got, stop) = read_all(&mut wire, 4096);
+        assert_eq!(got, HEAD);
+        assert_eq!(stop, Stop::Error(io::ErrorKind::ConnectionReset));
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+        assert_eq!(read_all(&mut wire, 4096).1, Stop::Eof);
+    }
+
+    #[test]
+    fn frames_tungstenite_rejects_pass_through() {
+        // RSV1 without deflate, masked, reserved opcodes, RSV2: tungstenite's to reject.
+        let mut frames = frame(0xc1, b"rsv1");
+        frames.extend(frame(0x83, b"reserved"));
+        frames.extend(frame(0x8b, b"reserved control"));
+        frames.extend(frame(0xa1, b"rsv2"));
+        frames.extend([0x81, 0x82, 1, 2, 3, 4, 0x49, 0x6b]); // masked "Hi"
+        let (mut wire, handle) = wire(vec![HEAD.to_vec(), frames.clone()], End::Eof);
+        let (got, stop) = read_all(&mut wire, 4096);
+        assert_eq!(got[HEAD.len()..], frames[..]);
+        assert_eq!(stop, Stop::Eof);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn length_with_top_bit_set_is_a_protocol_error() {
+        let mut bad = vec![0x82, 127];
+        bad.extend(u64::MAX.to_be_bytes());
+        let (mut wire, handle) = wire(vec![HEAD.to_vec(), bad, vec![0; 100]], End::Eof);
+        let (got, stop) = read_all(&mut wire, 4096);
+        assert_eq!((got.as_slice(), stop), (HEAD, Stop::Pending));
+        let events = events(&handle);
+        assert!(
+            matches!(events.as_slice(), [WireEvent::ProtocolError(_), WireEvent::Eof]),
+            "{events:?}"
+        );
+    }
+
+    // ---- Close frames ----------------------------------------------------
+
+    #[test]
+    fn close_frame_is_taken_out_and_eof_reported_after_it() {
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x81, b"before"));
+        stream.extend(frame(0x88, &[0x03, 0xf6, b'x']));
+        stream.extend(frame(0x81, b"after: dropped"));
+        let (count, waker) = counting_waker();
+        let (mut wire, handle) = wire(vec![stream], End::Eof);
+        let (got, stop) = reads(&mut wire, &waker, 4096);
+        let mut expected = HEAD.to_vec();
+        expected.extend(frame(0x81, b"before"));
+        assert_eq!((got.concat(), stop), (expected, Stop::Pending));
+        assert!(count.0.load(Ordering::SeqCst) >= 1, "the reader's task must be woken");
+        assert_eq!(
+            events(&handle),
+            vec![WireEvent::Close(vec![0x03, 0xf6, b'x']), WireEvent::Eof]
+        );
+        // tungstenite never sees EOF.
+        for _ in 0..3 {
+            assert_eq!(read_all(&mut wire, 4096), (Vec::new(), Stop::Pending));
+        }
+        assert!(events(&handle).is_empty());
+    }
+
+    #[test]
+    fn close_frame_is_found_at_every_split() {
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x82, &[1; 130]));
+        stream.extend(frame(0x88, &[0x03, 0xe8, b'b', b'y', b'e']));
+        for split in 0..=stream.len() {
+            let chunks = vec![stream[..split].to_vec(), stream[split..].to_vec()];
+            let (mut wire, handle) = wire(chunks, End::Eof);
+            let (got, stop) = read_all(&mut wire, 64);
+            assert_eq!(got.len(), HEAD.len() + 134);
+            assert_eq!(stop, Stop::Pending);
+            assert_eq!(
+                events(&handle),
+                vec![WireEvent::Close(vec![0x03, 0xe8, b'b', b'y', b'e']), WireEvent::Eof]
+            );
+        }
+        let (mut wire, handle) = wire(one_byte_chunks(&stream), End::Eof);
+        assert_eq!(read_all(&mut wire, 64).1, Stop::Pending);
+        assert_eq!(events(&handle).len(), 2);
+    }
+
+    #[test]
+    fn close_frame_is_reported_while_the_stream_stays_open() {
+        let (count, waker) = counting_waker();
+        let (mut wire, handle) = wire(vec![HEAD.to_vec(), vec![0x88, 0x00]], End::Pending);
+        let (got, stop) = reads(&mut wire, &waker, 4096);
+        assert_eq!((got.concat().as_slice(), stop), (HEAD, Stop::Pending));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(events(&handle), vec![WireEvent::Close(Vec::new())]);
+        // No new event, no new wake-up.
+        assert_eq!(reads(&mut wire, &waker, 4096).1, Stop::Pending);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn close_frame_before_a_read_error_still_hides_the_error() {
+        let (mut wire, handle) = wire(vec![HEAD.to_vec(), vec![0x88, 0x02, 0x03, 0xe8]], End::Fail);
+        assert_eq!(read_all(&mut wire, 4096).1, Stop::Pending);
+        assert_eq!(
+            events(&handle),
+            vec![WireEvent::Close(vec![0x03, 0xe8]), WireEvent::Eof]
+        );
+    }
+
+    #[test]
+    fn malformed_close_frames_are_protocol_errors() {
+        let mut long = vec![0x88, 126, 0, 126];
+        long.extend([0u8; 126]);
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("fin=0", vec![0x08, 0x02, 0x03, 0xe8]),
+            ("masked", vec![0x88, 0x82, 1, 2, 3, 4, 0x02, 0xea]),
+            ("rsv1", vec![0xc8, 0x02, 0x03, 0xe8]),
+            ("rsv3", vec![0x98, 0x02, 0x03, 0xe8]),
+            ("len 126", long),
+        ];
+        for (name, close) in cases {
+            let (mut wire, handle) = wire(vec![HEAD.to_vec(), close, frame(0x81, b"after")], End::Eof);
+            let (got, stop) = read_all(&mut wire, 4096);
+            assert_eq!((got.as_slice(), stop), (HEAD, Stop::Pending), "{name}");
+            let events = events(&handle);
+            assert!(
+                matches!(events.as_slice(), [WireEvent::ProtocolError(_), WireEvent::Eof]),
+                "{name}: {events:?}"
+            );
+        }
+    }
+
+    // ---- permessage-deflate ----------------------------------------------
+
+    const DEFLATE: &str = "permessage-deflate; client_max_window_bits=15";
+
+    #[test]
+    fn compressed_message_is_inflated_into_a_plain_frame() {
+        let plain = b"Hello, hello, hello, hello!".repeat(20);
+        let compressed = deflate(&mut compressor(), &plain);
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0xc1, &compressed));
+        for chunks in [vec![stream.clone()], one_byte_chunks(&stream)] {
+            let (mut wire, handle) = deflate_wire(chunks, End::Eof, WireConfig::default(), DEFLATE);
+            let (got, stop) = read_all(&mut wire, 4096);
+            assert_eq!(stop, Stop::Eof);
+            assert_eq!(&got[..HEAD.len()], HEAD);
+            assert_eq!(got[HEAD.len()..], frame(0x81, &plain)[..]);
+            assert_eq!(events(&handle), vec![WireEvent::Eof]);
+        }
+    }
+
+    #[test]
+    fn fragmented_compressed_message_is_inflated_frame_by_frame() {
+        let plain = b"fragmented and compressed, fragmented and compressed".repeat(10);
+        let compressed = deflate(&mut compressor(), &plain);
+        let third = compressed.len() / 3;
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x42, &compressed[..third])); // binary, RSV1, no FIN
+        stream.extend(frame(0x89, b"ping")); // interleaved control frame
+        stream.extend(frame(0x00, &compressed[third..2 * third]));
+        stream.extend(frame(0x80, &compressed[2 * third..]));
+        let (mut wire, _) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), DEFLATE);
+        let (got, _) = read_all(&mut wire, 4096);
+        let frames = parse_frames(&got[HEAD.len()..]);
+        let firsts: Vec<u8> = frames.iter().map(|f| f.0).collect();
+        assert_eq!(firsts, vec![0x02, 0x89, 0x00, 0x80]);
+        assert_eq!(frames[1].1, b"ping");
+        let inflated: Vec<u8> = [&frames[0].1[..], &frames[2].1, &frames[3].1].concat();
+        assert_eq!(inflated, plain);
+    }
+
+    #[test]
+    fn context_is_kept_across_messages() {
+        let mut c = compressor();
+        let text = b"the same sentence, sent twice over one connection".to_vec();
+        let first = deflate(&mut c, &text);
+        let second = deflate(&mut c, &text);
+        assert!(
+            second.len() < first.len() / 2,
+            "the second message refers back to the first"
+        );
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0xc1, &first));
+        stream.extend(frame(0xc1, &second));
+        let (mut wire, handle) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), DEFLATE);
+        let (got, _) = read_all(&mut wire, 4096);
+        let frames = parse_frames(&got[HEAD.len()..]);
+        assert_eq!(frames, vec![(0x81, text.clone()), (0x81, text)]);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn server_no_context_takeover_resets_the_window() {
+        let text = b"every message on its own, every message on its own".to_vec();
+        let mut stream = HEAD.to_vec();
+        for _ in 0..3 {
+            stream.extend(frame(0xc1, &deflate(&mut compressor(), &text)));
+        }
+        let ext = "permessage-deflate; server_no_context_takeover";
+        let (mut wire, handle) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), ext);
+        let (got, _) = read_all(&mut wire, 4096);
+        assert_eq!(parse_frames(&got[HEAD.len()..]), vec![(0x81, text.clone()); 3]);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn a_deflate_stream_ended_with_bfinal_is_followed_by_a_new_one() {
+        let text = b"finished with a final block".to_vec();
+        let mut c = compressor();
+        let mut finished = Vec::with_capacity(1024);
+        c.compress_vec(&text, &mut finished, FlushCompress::Finish).unwrap();
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0xc1, &finished));
+        stream.extend(frame(0xc1, &deflate(&mut compressor(), &text)));
+        let (mut wire, handle) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), DEFLATE);
+        let (got, _) = read_all(&mut wire, 4096);
+        assert_eq!(parse_frames(&got[HEAD.len()..]), vec![(0x81, text.clone()); 2]);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn uncompressed_messages_pass_through_with_deflate_on() {
+        let mut frames = frame(0x81, b"plain");
+        frames.extend(frame(0x01, b"plain "));
+        frames.extend(frame(0x80, b"fragments"));
+        frames.extend(frame(0xc9, b"ping with rsv1")); // tungstenite rejects it
+        let (mut wire, _) = deflate_wire(
+            vec![HEAD.to_vec(), frames.clone()],
+            End::Eof,
+            WireConfig::default(),
+            DEFLATE,
+        );
+        let (got, _) = read_all(&mut wire, 4096);
+        assert_eq!(got[HEAD.len()..], frames[..]);
+    }
+
+    #[test]
+    fn rsv1_on_a_continuation_passes_through() {
+        let compressed = deflate(&mut compressor(), b"abcdef");
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x41, &compressed));
+        stream.extend(frame(0xc0, b"rsv1 continuation"));
+        let (mut wire, _) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), DEFLATE);
+        let (got, _) = read_all(&mut wire, 4096);
+        let frames = parse_frames(&got[HEAD.len()..]);
+        assert_eq!(
+            frames,
+            vec![(0x01, b"abcdef".to_vec()), (0xc0, b"rsv1 continuation".to_vec())]
+        );
+    }
+
+    #[test]
+    fn corrupt_deflate_data_is_a_protocol_error() {
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0xc1, &[0xff; 40]));
+        stream.extend(frame(0x81, b"after"));
+        let (mut wire, handle) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), DEFLATE);
+        let (got, stop) = read_all(&mut wire, 4096);
+        assert_eq!((got.as_slice(), stop), (HEAD, Stop::Pending));
+        let events = events(&handle);
+        assert!(
+            matches!(events.as_slice(), [WireEvent::ProtocolError(_), WireEvent::Eof]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn decompression_bomb_is_message_too_big() {
+        let bomb = deflate(&mut compressor(), &vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 64 * 1024);
+        let config = WireConfig {
+            max_message_size: Some(1 << 20),
+            max_frame_size: None,
+        };
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0xc2, &bomb));
+        let (count, waker) = counting_waker();
+        let (mut wire, handle) = deflate_wire(vec![stream], End::Eof, config, DEFLATE);
+        let (got, stop) = reads(&mut wire, &waker, 4096);
+        assert_eq!((got.concat().as_slice(), stop), (HEAD, Stop::Pending));
+        assert!(count.0.load(Ordering::SeqCst) >= 1);
+        assert_eq!(events(&handle), vec![WireEvent::MessageTooBig, WireEvent::Eof]);
+    }
+
+    #[test]
+    fn inflating_never_allocates_past_the_budget() {
+        let bomb = deflate(&mut compressor(), &vec![0u8; 10 << 20]);
+        let budget = 1 << 20;
+        let mut inflater = Inflater::new();
+        let mut out = Vec::new();
+        assert_eq!(inflater.inflate(&bomb, budget, &mut out), Err(InflateError::TooBig));
+        assert!(out.len() <= budget && out.capacity() <= budget, "{}", out.capacity());
+    }
+
+    #[test]
+    fn message_limit_counts_every_fragment() {
+        let plain = vec![b'z'; 3000];
+        let compressed = deflate(&mut compressor(), &plain);
+        let half = compressed.len() / 2;
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x41, &compressed[..half]));
+        stream.extend(frame(0x80, &compressed[half..]));
+        let config = WireConfig {
+            max_message_size: Some(2000),
+            max_frame_size: None,
+        };
+        let (mut wire, handle) = deflate_wire(vec![stream], End::Eof, config, DEFLATE);
+        read_all(&mut wire, 4096);
+        assert_eq!(events(&handle), vec![WireEvent::MessageTooBig, WireEvent::Eof]);
+    }
+
+    #[test]
+    fn compressed_frame_over_max_frame_size_is_not_buffered() {
+        let mut header = vec![0xc2, 127];
+        header.extend((10u64 << 20).to_be_bytes());
+        let config = WireConfig {
+            max_message_size: None,
+            max_frame_size: Some(1 << 20),
+        };
+        let (mut wire, handle) = deflate_wire(vec![HEAD.to_vec(), header, vec![0; 5000]], End::Eof, config, DEFLATE);
+        assert_eq!(read_all(&mut wire, 4096).1, Stop::Pending);
+        assert_eq!(events(&handle), vec![WireEvent::MessageTooBig, WireEvent::Eof]);
+        assert!(wire.input.buf.capacity() <= 2 * READ_CHUNK);
+    }
+
+    #[test]
+    fn inflated_frame_over_max_frame_size_is_fragmented() {
+        let plain: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8 + b'a').collect();
+        let compressed = deflate(&mut compressor(), &plain);
+        let config = WireConfig {
+            max_message_size: None,
+            max_frame_size: Some(1000),
+        };
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0xc1, &compressed));
+        let (mut wire, _) = deflate_wire(vec![stream], End::Eof, config, DEFLATE);
+        let (got, _) = read_all(&mut wire, 4096);
+        let frames = parse_frames(&got[HEAD.len()..]);
+        assert_eq!(frames.len(), 5);
+        assert_eq!(frames[0].0, 0x01);
+        assert!(frames[1..4].iter().all(|f| f.0 == 0x00));
+        assert_eq!(frames[4].0, 0x80);
+        assert!(frames.iter().all(|f| f.1.len() <= 1000));
+        assert_eq!(frames.iter().flat_map(|f| f.1.clone()).collect::<Vec<u8>>(), plain);
+    }
+
+    #[test]
+    fn synthesized_headers_use_the_shortest_length_form() {
+        for (len, header_len) in [(0, 2), (125, 2), (126, 4), (0xffff, 4), (0x10000, 10)] {
+            let header = encode_header(true, OP_BINARY, len);
+            assert_eq!(header.len(), header_len);
+            let parsed = parse_header(&header).unwrap();
+            assert_eq!(
+                (parsed.len, parsed.fin, parsed.opcode, parsed.rsv1),
+                (len as u64, true, OP_BINARY, false)
+            );
+        }
+    }
+
+    // ---- robustness ------------------------------------------------------
+
+    /// A small deterministic generator (xorshift).
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        for seed in 0..200u64 {
+            let mut stream = HEAD.to_vec();
+            let bytes = noise(seed, 3000);
+            // Bias towards frame starts the filter inspects.
+            let mut bytes_with_headers = Vec::new();
+            for (i, chunk) in bytes.chunks(97).enumerate() {
+                bytes_with_headers.push([0xc1, 0xc2, 0x88, 0x40, 0x00, 0x80][i % 6]);
+                bytes_with_headers.extend_from_slice(chunk);
+            }
+            stream.extend(bytes_with_headers);
+            let chunk_size = 1 + (seed as usize % 50);
+            let chunks = stream.chunks(chunk_size).map(<[u8]>::to_vec).collect();
+            let config = WireConfig {
+                max_message_size: Some(1 << 16),
+                max_frame_size: Some(1 << 16),
+            };
+            let ext = if seed % 2 == 0 {
+                DEFLATE
+            } else {
+                "permessage-deflate; server_no_context_takeover"
+            };
+            let (mut wire, handle) = deflate_wire(chunks, End::Eof, config, ext);
+            let (_, stop) = read_all(&mut wire, 1 + seed as usize % 300);
+            let events = events(&handle);
+            assert_eq!(events.last(), Some(&WireEvent::Eof), "seed {seed}");
+            assert!(stop == Stop::Eof || stop == Stop::Pending);
+        }
+    }
+
+    // ---- extensions and writes -------------------------------------------
+
+    #[test]
+    fn set_extensions_accepts_what_can_be_honoured() {
+        let handle = WireHandle::default();
+        let accepted = [
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+            "permessage-deflate",
+            "PerMessage-Deflate ; client_max_window_bits=\"15\"",
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=8",
+        ];
+        for value in accepted {
+            assert_eq!(handle.set_extensions(Some(value)), Ok(()), "{value}");
+            assert!(handle.deflate().is_some(), "{value}");
+        }
+        assert_eq!(handle.set_extensions(None), Ok(()));
+        assert_eq!(handle.deflate(), None);
+        assert_eq!(handle.set_extensions(Some("  ")), Ok(()));
+        assert_eq!(handle.deflate(), None);
+        handle
+            .set_extensions(Some("permessage-deflate; server_no_context_takeover"))
+            .unwrap();
+        assert_eq!(
+            handle.deflate(),
+            Some(Deflate {
+                server_no_context_takeover: true
+            })
+        );
+    }
+
+    #[test]
+    fn set_extensions_rejects_what_cannot_be_honoured() {
+        let rejected = [
+            "permessage-deflate; foo=1",
+            "x-unknown",
+            "permessage-deflate, x-unknown",
+            "permessage-deflate, permessage-deflate",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=08",
+            "permessage-deflate; server_max_window_bits=+9",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; client_max_window_bits=10; client_max_window_bits=10",
+            "permessage-deflate;",
+        ];
+        for value in rejected {
+            let handle = WireHandle::default();
+            assert!(handle.set_extensions(Some(value)).is_err(), "{value}");
+            assert_eq!(handle.deflate(), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn writes_pass_through() {
+        let (mut wire, _) = wire(Vec::new(), End::Pending);
+        futures::executor::block_on(async {
+            wire.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+            wire.flush().await.unwrap();
+            wire.close().await.unwrap();
+        });
+        assert_eq!(wire.inner.written, b"GET / HTTP/1.1\r\n\r\n");
+        assert!(wire.inner.flushed && wire.inner.closed);
+    }
+
+    // ---- end to end ------------------------------------------------------
+
+    #[cfg(feature = "async-std-runtime")]
+    #[test]
+    fn tungstenite_client_over_wire_sees_inflated_messages_and_raw_close() {
+        use async_std::net::{TcpListener, TcpStream};
+        use async_tungstenite::tungstenite::client::IntoClientRequest;
+        use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+        use async_tungstenite::tungstenite::http::HeaderValue;
+        use async_tungstenite::tungstenite::Message;
+        use futures::StreamExt;
+
+        #[derive(Debug, PartialEq)]
+        enum Seen {
+            Message(Message),
+            Event(WireEvent),
+            Failed(String),
+        }
+
+        let run = async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = async_std::task::spawn(async move {
+                let (tcp, _) = listener.accept().await.unwrap();
+                // tungstenite's callback type has a large error variant.
+                #[allow(clippy::result_large_err)]
+                let accept = |_: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+                    let ext = HeaderValue::from_static("permessage-deflate; client_max_window_bits=15");
+                    response.headers_mut().insert("sec-websocket-extensions", ext);
+                    Ok(response)
+                };
+                let mut ws = async_tungstenite::accept_hdr_async(tcp, accept).await.unwrap();
+                ws.send(Message::text("plain")).await.unwrap();
+                let mut raw = frame(0xc1, &deflate(&mut compressor(), b"inflated, inflated, inflated"));
+                raw.extend(frame(0x88, &[0x03, 0xf6, b'x'])); // 1014, "x"
+                ws.get_mut().write_all(&raw).await.unwrap();
+                ws.get_mut().flush().await.unwrap();
+                // Dropping the stream closes TCP.
+            });
+
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let config = WireConfig {
+                max_message_size: Some(1 << 20),
+                max_frame_size: Some(1 << 20),
+            };
+            let (wire, handle) = Wire::new(tcp, config);
+            let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+            let offer = HeaderValue::from_static("permessage-deflate; client_max_window_bits");
+            request.headers_mut().insert("sec-websocket-extensions", offer);
+            let (mut ws, response) = async_tungstenite::client_async(request, wire).await.unwrap();
+            let ext = response.headers().get("sec-websocket-extensions");
+            handle.set_extensions(ext.map(|v| v.to_str().unwrap())).unwrap();
+
+            // As the driver does: tungstenite first, then the filter's events.
+            let mut seen = Vec::new();
+            while seen.last() != Some(&Seen::Event(WireEvent::Eof)) && seen.len() < 10 {
+                let next = futures::future::poll_fn(|cx| {
+                    match ws.poll_next_unpin(cx) {
+                        Poll::Ready(Some(Ok(message))) => return Poll::Ready(Seen::Message(message)),
+                        Poll::Ready(other) => return Poll::Ready(Seen::Failed(format!("{other:?}"))),
+                        Poll::Pending => {}
+                    }
+                    handle
+                        .poll_event()
+                        .map_or(Poll::Pending, |e| Poll::Ready(Seen::Event(e)))
+                })
+                .await;
+                seen.push(next);
+            }
+            server.await;
+            seen
+        };
+        let seen = async_std::task::block_on(async_std::future::timeout(std::time::Duration::from_secs(20), run))
+            .expect("the end-to-end exchange timed out");
+        assert_eq!(
+            seen,
+            vec![
+                Seen::Message(Message::text("plain")),
+                Seen::Message(Message::text("inflated, inflated, inflated")),
+                Seen::Event(WireEvent::Close(vec![0x03, 0xf6, b'x'])),
+                Seen::Event(WireEvent::Eof),
+            ]
+        );
     }
 }
