@@ -211,7 +211,8 @@ pub(crate) struct Wire<S> {
     in_compressed: bool,
     /// Bytes inflated so far in the current compressed message.
     inflated: usize,
-    inflater: Decompress,
+    /// Created with the first compressed message: its state is tens of KiB.
+    inflater: Option<Box<Decompress>>,
     eof_reported: bool,
     /// The HTTP response head went over [`MAX_HEAD`]: the handshake fails.
     head_too_long: bool,
@@ -232,7 +233,7 @@ impl<S> Wire<S> {
             passing: 0,
             in_compressed: false,
             inflated: 0,
-            inflater: Decompress::new(false),
+            inflater: None,
             eof_reported: false,
             head_too_long: false,
         };
@@ -361,9 +362,10 @@ impl<S> Wire<S> {
             .unwrap_or(usize::MAX)
             .saturating_sub(self.inflated);
         let mut plain = Vec::new();
-        let mut result = inflate(&mut self.inflater, &payload, limit, &mut plain);
+        let inflater = self.inflater.get_or_insert_with(|| Box::new(Decompress::new(false)));
+        let mut result = inflate(inflater, &payload, limit, &mut plain);
         if result.is_ok() && h.fin {
-            result = inflate(&mut self.inflater, &[0x00, 0x00, 0xff, 0xff], limit, &mut plain);
+            result = inflate(inflater, &[0x00, 0x00, 0xff, 0xff], limit, &mut plain);
         }
         match result {
             Ok(()) => {}
@@ -385,7 +387,9 @@ impl<S> Wire<S> {
         if h.fin {
             self.inflated = 0;
             if reset_after {
-                self.inflater.reset(false);
+                if let Some(inflater) = self.inflater.as_mut() {
+                    inflater.reset(false);
+                }
             }
         }
         true

@@ -1,0 +1,380 @@
+//! wsapi against a hand-written raw async-tungstenite client, in one run,
+//! on the same in-process loopback echo server and the same runtime.
+//!
+//! `cargo bench -p wsapi --bench compare` (async-std), and
+//! `cargo bench -p wsapi --bench compare --no-default-features --features smol-runtime`.
+//! `WSAPI_BENCH_SCALE=0.1` scales every workload down (default 1.0).
+//!
+//! Both clients are measured the same way: messages are sent without
+//! waiting while a concurrent task receives the echoes (a client that only
+//! starts reading after sending everything deadlocks on TCP buffers once
+//! the echo server blocks writing). The raw client batches writes (`feed`
+//! many, `flush` once). wsapi is built with `deflate(false)`, as the raw
+//! client does not offer compression.
+
+use std::time::{Duration, Instant};
+
+use async_tungstenite::tungstenite::Message as WsMessage;
+use async_tungstenite::WebSocketStream;
+use futures::channel::oneshot;
+use futures::{SinkExt, StreamExt};
+use wsapi::runtime::{block_on, spawn, TcpListener, TcpStream};
+use wsapi::{Event, Message, WebSocket};
+
+fn scale() -> f64 {
+    std::env::var("WSAPI_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0)
+}
+
+fn scaled(n: usize) -> usize {
+    ((n as f64 * scale()) as usize).max(1)
+}
+
+/// A fast echo server: reads everything available, echoes with one flush per batch.
+async fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("ws://{}", listener.local_addr().expect("addr"));
+    spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
+            spawn(async move {
+                let Ok(ws) = async_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let (mut tx, mut rx) = ws.split();
+                while let Some(Ok(first)) = rx.next().await {
+                    let mut batch = vec![first];
+                    while let Some(Some(Ok(m))) = futures::FutureExt::now_or_never(rx.next()) {
+                        batch.push(m);
+                        if batch.len() >= 1024 {
+                            break;
+                        }
+                    }
+                    for m in batch {
+                        if matches!(m, WsMessage::Text(_) | WsMessage::Binary(_)) && tx.feed(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    if tx.flush().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+async fn raw_connect(base: &str) -> WebSocketStream<TcpStream> {
+    let addr = base.trim_start_matches("ws://");
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let (ws, _) = async_tungstenite::client_async(format!("{base}/raw"), tcp)
+        .await
+        .expect("handshake");
+    ws
+}
+
+async fn wsapi_connect(base: &str) -> WebSocket {
+    let ws = WebSocket::builder(&format!("{base}/wsapi"))
+        .deflate(false)
+        .connect()
+        .expect("url");
+    match ws.next_event().await {
+        Some(Event::Open) => ws,
+        other => panic!("no open: {other:?}"),
+    }
+}
+
+/// Sends `n` copies of `msg`, a concurrent reader counts `n` echoes. Messages/s.
+async fn raw_throughput(base: &str, n: usize, msg: WsMessage) -> f64 {
+    let ws = raw_connect(base).await;
+    let (mut tx, mut rx) = ws.split();
+    let (done_tx, done_rx) = oneshot::channel();
+    let start = Instant::now();
+    spawn(async move {
+        let mut got = 0;
+        while got < n {
+            match rx.next().await {
+                Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_))) => got += 1,
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        let _ = done_tx.send(got);
+    });
+    for i in 0..n {
+        tx.feed(msg.clone()).await.expect("feed");
+        if i % 256 == 255 {
+            tx.flush().await.expect("flush");
+        }
+    }
+    tx.flush().await.expect("flush");
+    let got = done_rx.await.expect("reader");
+    assert_eq!(got, n, "raw: echoes lost");
+    let secs = start.elapsed().as_secs_f64();
+    let _ = tx.close(None).await;
+    n as f64 / secs
+}
+
+async fn wsapi_throughput(base: &str, n: usize, msg: Message) -> f64 {
+    let ws = wsapi_connect(base).await;
+    let reader = ws.handle();
+    let (done_tx, done_rx) = oneshot::channel();
+    let start = Instant::now();
+    spawn(async move {
+        let mut got = 0;
+        while got < n {
+            match reader.next_event().await {
+                Some(Event::Message(_)) => got += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let _ = done_tx.send(got);
+    });
+    for _ in 0..n {
+        ws.send(msg.clone()).expect("open");
+    }
+    let got = done_rx.await.expect("reader");
+    assert_eq!(got, n, "wsapi: echoes lost");
+    let secs = start.elapsed().as_secs_f64();
+    ws.close(Some(1000), None).expect("valid");
+    n as f64 / secs
+}
+
+/// Sequential round trips; returns (p50, p99) in µs.
+async fn raw_latency(base: &str, n: usize) -> (f64, f64) {
+    let mut ws = raw_connect(base).await;
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        ws.send(WsMessage::text("0123456789abcdef")).await.expect("send");
+        loop {
+            if let Some(Ok(WsMessage::Text(_))) = ws.next().await {
+                break;
+            }
+        }
+        samples.push(t.elapsed());
+    }
+    let _ = ws.close(None).await;
+    percentiles(samples)
+}
+
+async fn wsapi_latency(base: &str, n: usize) -> (f64, f64) {
+    let ws = wsapi_connect(base).await;
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        ws.send("0123456789abcdef").expect("open");
+        loop {
+            if let Some(Event::Message(_)) = ws.next_event().await {
+                break;
+            }
+        }
+        samples.push(t.elapsed());
+    }
+    ws.close(Some(1000), None).expect("valid");
+    percentiles(samples)
+}
+
+fn percentiles(mut s: Vec<Duration>) -> (f64, f64) {
+    s.sort();
+    let at = |q: f64| s[((s.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+async fn raw_setup(base: &str, n: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut ws = raw_connect(base).await;
+        ws.close(None).await.expect("close");
+        while let Some(Ok(_)) = ws.next().await {}
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn wsapi_setup(base: &str, n: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        let ws = wsapi_connect(base).await;
+        ws.close(None, None).expect("valid");
+        while ws.next_event().await.is_some() {}
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// KiB of resident memory per idle open connection (client and server side
+/// both in this process, the same for both clients).
+async fn raw_idle(base: &str, n: usize) -> f64 {
+    let before = rss_kib();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(raw_connect(base).await);
+    }
+    wsapi::runtime::sleep(Duration::from_millis(200)).await;
+    let per = (rss_kib().saturating_sub(before)) as f64 / n as f64;
+    for mut c in conns {
+        let _ = c.close(None).await;
+    }
+    per
+}
+
+async fn wsapi_idle(base: &str, n: usize) -> f64 {
+    let before = rss_kib();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(wsapi_connect(base).await);
+    }
+    wsapi::runtime::sleep(Duration::from_millis(200)).await;
+    let per = (rss_kib().saturating_sub(before)) as f64 / n as f64;
+    drop(conns);
+    per
+}
+
+struct Row {
+    name: &'static str,
+    unit: &'static str,
+    wsapi: f64,
+    raw: f64,
+    /// Target on wsapi/raw, and whether higher is better.
+    target: f64,
+    higher_is_better: bool,
+}
+
+fn print(rows: &[Row]) {
+    println!("| figure | unit | wsapi | raw | wsapi/raw | target | |");
+    println!("|---|---|---:|---:|---:|---|---|");
+    for r in rows {
+        let ratio = r.wsapi / r.raw;
+        let ok = if r.higher_is_better {
+            ratio >= r.target
+        } else {
+            ratio <= r.target
+        };
+        let cmp = if r.higher_is_better { "≥" } else { "≤" };
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.3} | {cmp} {} | {} |",
+            r.name,
+            r.unit,
+            r.wsapi,
+            r.raw,
+            ratio,
+            r.target,
+            if ok { "PASS" } else { "MISS" }
+        );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
+    let runtime = if cfg!(feature = "smol-runtime") {
+        "smol"
+    } else {
+        "async-std"
+    };
+    println!("wsapi vs raw async-tungstenite on {runtime}, scale {}", scale());
+    block_on(async {
+        let base = echo_server().await;
+        let small = scaled(1_000_000);
+        let kib = scaled(1_000_000);
+        let mib = scaled(1024);
+        let trips = scaled(10_000);
+        let setups = scaled(1000);
+        let idle = scaled(1000);
+        let text16 = "0123456789abcdef";
+        let text1k = "x".repeat(1024);
+        let bin1m = vec![7u8; 1 << 20];
+        // Alternate the order so that neither client always runs on a warmer machine.
+        let raw_small = raw_throughput(&base, small, WsMessage::text(text16)).await;
+        let ws_small = wsapi_throughput(&base, small, Message::from(text16)).await;
+        let ws_kib = wsapi_throughput(&base, kib, Message::from(text1k.clone())).await;
+        let raw_kib = raw_throughput(&base, kib, WsMessage::text(text1k)).await;
+        let raw_mib = raw_throughput(&base, mib, WsMessage::binary(bin1m.clone())).await;
+        let ws_mib = wsapi_throughput(&base, mib, Message::from(bin1m)).await;
+        let peak_before = status_kib("VmHWM:");
+        let (ws_p50, ws_p99) = wsapi_latency(&base, trips).await;
+        let (raw_p50, raw_p99) = raw_latency(&base, trips).await;
+        let raw_conn = raw_setup(&base, setups).await;
+        let ws_conn = wsapi_setup(&base, setups).await;
+        let raw_mem = raw_idle(&base, idle).await;
+        let ws_mem = wsapi_idle(&base, idle).await;
+        let rows = [
+            Row {
+                name: "16 B text messages",
+                unit: "msg/s",
+                wsapi: ws_small,
+                raw: raw_small,
+                target: 1.0,
+                higher_is_better: true,
+            },
+            Row {
+                name: "1 KiB text messages",
+                unit: "msg/s",
+                wsapi: ws_kib,
+                raw: raw_kib,
+                target: 1.0,
+                higher_is_better: true,
+            },
+            Row {
+                name: "1 MiB binary messages",
+                unit: "MB/s",
+                wsapi: ws_mib * 1.048576,
+                raw: raw_mib * 1.048576,
+                target: 0.95,
+                higher_is_better: true,
+            },
+            Row {
+                name: "round trip p50",
+                unit: "µs",
+                wsapi: ws_p50,
+                raw: raw_p50,
+                target: 1.1,
+                higher_is_better: false,
+            },
+            Row {
+                name: "round trip p99",
+                unit: "µs",
+                wsapi: ws_p99,
+                raw: raw_p99,
+                target: f64::INFINITY,
+                higher_is_better: false,
+            },
+            Row {
+                name: "connect+handshake+close",
+                unit: "conn/s",
+                wsapi: ws_conn,
+                raw: raw_conn,
+                target: 0.9,
+                higher_is_better: true,
+            },
+            Row {
+                name: "idle connection",
+                unit: "KiB/conn",
+                wsapi: ws_mem,
+                raw: raw_mem,
+                target: 1.2,
+                higher_is_better: false,
+            },
+        ];
+        print(&rows);
+        println!(
+            "peak RSS (VmHWM) after the 1 MiB run, both clients and server in one process: {} MiB",
+            peak_before / 1024
+        );
+    });
+}
