@@ -673,3 +673,108 @@ fn driver_misuse_is_an_error() {
     assert_eq!(ws.handle_connect_failed(T0, "x"), Err(InputError::NotConnecting));
     assert_eq!(ws.poll_event(), Some(Event::Open));
 }
+
+// ---- guards found by cargo-mutants ------------------------------------
+
+// Attribute getters and error names.
+#[test]
+fn getters_and_names() {
+    let mut ws = open();
+    assert_eq!(ws.binary_type(), wsapi_model::BinaryType::Blob);
+    ws.set_binary_type(wsapi_model::BinaryType::ArrayBuffer);
+    assert_eq!(ws.binary_type(), wsapi_model::BinaryType::ArrayBuffer);
+    assert_eq!(ws.config().closing_timeout, Some(Duration::from_secs(2)));
+    assert_eq!(SendError::InvalidState.dom_exception(), "InvalidStateError");
+    assert!(!ws.has_pending_events());
+    ws.handle_message(T0, text("x")).unwrap();
+    assert!(ws.has_pending_events());
+}
+
+// WHATWG "close the WebSocket" step 1: close() once CLOSED does nothing (readyState stays CLOSED).
+#[test]
+fn close_after_closed_changes_nothing() {
+    let mut ws = open();
+    ws.handle_transport_closed(T0).unwrap();
+    drain_events(&mut ws);
+    assert_eq!(ws.ready_state(), ReadyState::Closed);
+    ws.close(T0, Some(1000), None).unwrap();
+    assert_eq!(ws.ready_state(), ReadyState::Closed);
+    assert_eq!(drain_transmits(&mut ws), vec![]);
+}
+
+// WHATWG "close the WebSocket" step 4: the peer's Close arrived (its task not yet run):
+// close() sets CLOSING and sends nothing more; likewise once the transport is gone.
+#[test]
+fn close_after_the_closing_handshake_started_sends_nothing() {
+    let mut ws = open();
+    ws.handle_close_frame(T0, &[0x03, 0xe8]).unwrap();
+    drain_transmits(&mut ws);
+    ws.close(T0, Some(3000), None).unwrap();
+    assert_eq!(ws.ready_state(), ReadyState::Closing);
+    assert_eq!(drain_transmits(&mut ws), vec![]);
+
+    let mut ws = open();
+    ws.handle_transport_closed(T0).unwrap();
+    ws.close(T0, Some(3000), None).unwrap();
+    assert_eq!(ws.ready_state(), ReadyState::Closing);
+    assert_eq!(
+        drain_transmits(&mut ws),
+        vec![],
+        "no Close frame on a transport that is gone"
+    );
+}
+
+// Late handshake outcomes: accepted (ignored) after close() during CONNECTING, refused
+// (driver misuse) once the connection had been established, or before Connect was taken.
+#[test]
+fn late_handshake_outcomes() {
+    let mut ws = new("ws://h/");
+    assert_eq!(
+        ws.handle_connect_failed(T0, "x"),
+        Err(InputError::NotConnecting),
+        "Connect not taken"
+    );
+    drain_transmits(&mut ws);
+    ws.close(T0, None, None).unwrap();
+    assert_eq!(ws.handle_connect_failed(T0, "late"), Ok(()));
+    assert_eq!(ws.handle_open(T0, None, None), Ok(()));
+
+    let mut ws = open();
+    ws.handle_transport_closed(T0).unwrap();
+    assert_eq!(ws.handle_open(T0, None, None), Err(InputError::NotConnecting));
+    assert_eq!(ws.handle_connect_failed(T0, "x"), Err(InputError::NotConnecting));
+}
+
+// RFC 6455 §5.5.1: after the peer's Close, data and protocol errors are ignored, a second Close
+// changes nothing, and nothing is queued (no memory held for messages that cannot be delivered).
+#[test]
+fn nothing_counts_after_the_peers_close() {
+    let mut ws = open();
+    ws.handle_close_frame(T0, &[0x0f, 0xa1]).unwrap();
+    ws.handle_message(T0, text("late")).unwrap();
+    assert_eq!(ws.queued_message_bytes(), 0);
+    ws.handle_protocol_error(T0, FailReason::InvalidUtf8).unwrap();
+    ws.handle_close_frame(T0, &[0x0f, 0xa2]).unwrap();
+    ws.handle_transport_closed(T0).unwrap();
+    assert_eq!(
+        drain_events(&mut ws),
+        vec![(close_event(4001, "", true), ReadyState::Closed)]
+    );
+
+    // Once readyState left OPEN (close() called), received data is not kept either.
+    let mut ws = open();
+    ws.close(T0, None, None).unwrap();
+    ws.handle_message(T0, text("late")).unwrap();
+    assert_eq!(ws.queued_message_bytes(), 0);
+}
+
+// A timeout with no timer due changes nothing.
+#[test]
+fn early_timeouts_do_nothing() {
+    let mut ws = open();
+    assert_eq!(ws.poll_timeout(), None);
+    ws.handle_timeout(Duration::from_secs(1_000_000));
+    assert_eq!(ws.ready_state(), ReadyState::Open);
+    assert_eq!(drain_transmits(&mut ws), vec![]);
+    assert!(drain_events(&mut ws).is_empty());
+}
