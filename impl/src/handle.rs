@@ -199,7 +199,39 @@ impl WebSocketHandle {
     }
 }
 
+/// All attributes, read at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `readyState`.
+    pub ready_state: ReadyState,
+    /// `bufferedAmount`.
+    pub buffered_amount: u64,
+    /// `protocol`.
+    pub protocol: String,
+    /// `extensions`.
+    pub extensions: String,
+    /// `binaryType`.
+    pub binary_type: BinaryType,
+    /// How many steps the journal had then (0 when not recording).
+    pub journal_len: usize,
+}
+
 impl WebSocketHandle {
+    /// Every attribute at one instant (separate getters may straddle a
+    /// change made by the background task in between).
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = self.shared.lock();
+        let m = inner.model();
+        Snapshot {
+            ready_state: m.ready_state(),
+            buffered_amount: m.buffered_amount(),
+            protocol: m.protocol().to_string(),
+            extensions: m.extensions().to_string(),
+            binary_type: m.binary_type(),
+            journal_len: inner.journal_len(),
+        }
+    }
+
     /// Whether the connection's background task has ended (the transport is
     /// closed; queued events may still wait to be taken).
     pub fn driver_finished(&self) -> bool {

@@ -43,12 +43,11 @@ mod shared;
 mod sink;
 pub mod socket;
 mod transport;
-#[path = "wire_filter.rs"]
 pub(crate) mod wire;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-pub use handle::WebSocketHandle;
+pub use handle::{Snapshot, WebSocketHandle};
 pub use message::Message;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};

@@ -102,6 +102,11 @@ impl Inner {
         transmit
     }
 
+    /// The journal's length (0 unless recording).
+    pub fn journal_len(&self) -> usize {
+        self.journal.as_ref().map_or(0, Vec::len)
+    }
+
     /// The journal so far (empty unless recording was asked for).
     pub fn journal(&self) -> Vec<Step<Message>> {
         self.journal.clone().unwrap_or_default()

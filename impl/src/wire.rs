@@ -371,12 +371,13 @@ impl Inflater {
                 .decompress
                 .decompress(input, &mut self.scratch, FlushDecompress::Sync)
                 .map_err(|e| InflateError::Corrupt(e.to_string()))?;
-            let used = (self.decompress.total_in() - in_before) as usize;
-            let produced = (self.decompress.total_out() - out_before) as usize;
+            let used = ((self.decompress.total_in() - in_before) as usize).min(input.len());
+            let produced = ((self.decompress.total_out() - out_before) as usize).min(self.scratch.len());
             input = &input[used..];
             append_bounded(out, &self.scratch[..produced], budget)?;
             if status == Status::StreamEnd {
-                // BFINAL (RFC 7692 §7.2.3.3): whatever follows is a new stream.
+                // A block with BFINAL ended the deflate stream (RFC 7692 lets
+                // a sender do so): whatever follows starts a new one.
                 self.decompress.reset(false);
                 self.at_stream_end = true;
                 if input.is_empty() {
@@ -652,6 +653,7 @@ impl<S> Wire<S> {
         let deflate = self.handle.deflate();
         match self.route(&h, deflate.is_some()) {
             Route::Pass => {
+                self.track_message(&h, Route::Pass);
                 self.passing = h.size as u64 + h.len;
                 true
             }
@@ -659,21 +661,24 @@ impl<S> Wire<S> {
         }
     }
 
-    /// Decides what to do with a non-Close frame and tracks fragmented
-    /// messages.
-    fn route(&mut self, h: &Header, deflate: bool) -> Route {
+    /// Decides what to do with a frame that is not a Close frame.
+    fn route(&self, h: &Header, deflate: bool) -> Route {
         let well_formed = !h.masked && !h.rsv23;
-        let route = match h.opcode {
+        match h.opcode {
             OP_TEXT | OP_BINARY if well_formed && deflate && h.rsv1 => Route::Inflate,
             OP_CONTINUATION if well_formed && !h.rsv1 && self.message == Some(true) => Route::Inflate,
             _ => Route::Pass,
-        };
+        }
+    }
+
+    /// Tracks fragmented messages, once a frame is taken (a frame's header
+    /// may be parsed several times while its payload arrives).
+    fn track_message(&mut self, h: &Header, route: Route) {
         match h.opcode {
             OP_TEXT | OP_BINARY => self.message = (!h.fin).then_some(route == Route::Inflate),
             OP_CONTINUATION if h.fin => self.message = None,
             _ => {}
         }
-        route
     }
 
     /// Takes a Close frame out of the stream; `false` if more input is
@@ -709,6 +714,7 @@ impl<S> Wire<S> {
             self.input.reserve_total(total);
             return false;
         }
+        self.track_message(h, Route::Inflate);
         let budget = self
             .config
             .max_message_size
@@ -1338,14 +1344,16 @@ mod tests {
         stream.extend(frame(0x89, b"ping")); // interleaved control frame
         stream.extend(frame(0x00, &compressed[third..2 * third]));
         stream.extend(frame(0x80, &compressed[2 * third..]));
-        let (mut wire, _) = deflate_wire(vec![stream], End::Eof, WireConfig::default(), DEFLATE);
-        let (got, _) = read_all(&mut wire, 4096);
-        let frames = parse_frames(&got[HEAD.len()..]);
-        let firsts: Vec<u8> = frames.iter().map(|f| f.0).collect();
-        assert_eq!(firsts, vec![0x02, 0x89, 0x00, 0x80]);
-        assert_eq!(frames[1].1, b"ping");
-        let inflated: Vec<u8> = [&frames[0].1[..], &frames[2].1, &frames[3].1].concat();
-        assert_eq!(inflated, plain);
+        for chunks in [vec![stream.clone()], one_byte_chunks(&stream)] {
+            let (mut wire, _) = deflate_wire(chunks, End::Eof, WireConfig::default(), DEFLATE);
+            let (got, _) = read_all(&mut wire, 4096);
+            let frames = parse_frames(&got[HEAD.len()..]);
+            let firsts: Vec<u8> = frames.iter().map(|f| f.0).collect();
+            assert_eq!(firsts, vec![0x02, 0x89, 0x00, 0x80]);
+            assert_eq!(frames[1].1, b"ping");
+            let inflated: Vec<u8> = [&frames[0].1[..], &frames[2].1, &frames[3].1].concat();
+            assert_eq!(inflated, plain);
+        }
     }
 
     #[test]

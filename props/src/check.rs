@@ -56,14 +56,17 @@ pub struct Attrs {
 }
 
 impl Attrs {
-    /// Reads them from the client.
-    pub fn of(ws: &wsapi::WebSocketHandle) -> Attrs {
-        Attrs {
-            ready_state: ws.ready_state(),
-            buffered_amount: ws.buffered_amount(),
-            protocol: ws.protocol(),
-            extensions: ws.extensions(),
-        }
+    /// Reads them from the client at one instant, with the journal length
+    /// at that instant.
+    pub fn of(ws: &wsapi::WebSocketHandle) -> (Attrs, usize) {
+        let s = ws.snapshot();
+        let attrs = Attrs {
+            ready_state: s.ready_state,
+            buffered_amount: s.buffered_amount,
+            protocol: s.protocol,
+            extensions: s.extensions,
+        };
+        (attrs, s.journal_len)
     }
 
     fn of_model(m: &Connection<Message>) -> Attrs {
@@ -433,14 +436,18 @@ fn check_buffered_amount(s: &Session<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// After a clean close every transmitted byte was written (our Close went
-/// out after them and was answered), so the driver must have said so.
+/// After a clean close in which the server read our Close, every
+/// transmitted byte was written, so the driver must have said so.
 fn check_all_written(s: &Session<'_>) -> Result<(), String> {
     let clean = s
         .observations
         .iter()
         .any(|o| matches!(o, Observation::Event { event: Event::Close(c), .. } if c.was_clean));
-    if !clean {
+    // Only when the server read our Close: it followed all the data, so
+    // every byte before it reached the socket (a server that resets TCP
+    // right after its own Close may never read our reply or our data).
+    let server_read_our_close = s.log.received.iter().any(|r| matches!(r, Received::Close(_)));
+    if !clean || !server_read_our_close {
         return Ok(());
     }
     let written: u64 = s

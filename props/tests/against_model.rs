@@ -230,11 +230,11 @@ fn run(case: &Case) -> Result<(), String> {
     let mut ran_to_close = false;
     let mut closed = false;
     let observe_event = |e: &Event, h: &wsapi::WebSocketHandle, obs: &mut Vec<Observation>| {
-        let attrs = Attrs::of(h);
+        let (attrs, at) = Attrs::of(h);
         obs.push(Observation::Event {
             event: model_event(e),
             attrs,
-            at: h.journal().len(),
+            at,
         });
     };
     wsapi::runtime::block_on(async {
@@ -266,10 +266,10 @@ fn run(case: &Case) -> Result<(), String> {
                         result: Ok(()),
                     });
                 }
-                Op::Attrs => observations.push(Observation::Attrs {
-                    attrs: Attrs::of(&handle),
-                    at: handle.journal().len(),
-                }),
+                Op::Attrs => {
+                    let (attrs, at) = Attrs::of(&handle);
+                    observations.push(Observation::Attrs { attrs, at });
+                }
                 Op::WaitEvent => {
                     if closed {
                         continue;
@@ -320,10 +320,8 @@ fn run(case: &Case) -> Result<(), String> {
                         }
                     )
                 });
-            observations.push(Observation::Attrs {
-                attrs: Attrs::of(&handle),
-                at: handle.journal().len(),
-            });
+            let (attrs, at) = Attrs::of(&handle);
+            observations.push(Observation::Attrs { attrs, at });
         }
         Ok(())
     })?;
