@@ -778,3 +778,89 @@ fn early_timeouts_do_nothing() {
     assert_eq!(drain_transmits(&mut ws), vec![]);
     assert!(drain_events(&mut ws).is_empty());
 }
+
+// The IDL values (WHATWG: CONNECTING 0 ... CLOSED 3; binaryType "blob" / "arraybuffer").
+#[test]
+fn idl_values() {
+    use wsapi_model::BinaryType;
+    let states = [
+        ReadyState::Connecting,
+        ReadyState::Open,
+        ReadyState::Closing,
+        ReadyState::Closed,
+    ];
+    assert_eq!(states.map(ReadyState::as_u16), [0, 1, 2, 3]);
+    assert_eq!(BinaryType::parse("blob"), Some(BinaryType::Blob));
+    assert_eq!(BinaryType::parse("arraybuffer"), Some(BinaryType::ArrayBuffer));
+    assert_eq!(BinaryType::parse("Blob"), None, "enum values are case-sensitive");
+    assert_eq!(BinaryType::Blob.as_str(), "blob");
+    assert_eq!(BinaryType::ArrayBuffer.as_str(), "arraybuffer");
+}
+
+// Extensions: only offered ones, each once (RFC 6455 §9.1).
+#[test]
+fn extension_names_must_be_offered_once() {
+    let cfg = || Config {
+        offered_extensions: vec!["permessage-deflate".into()],
+        ..Config::default()
+    };
+    for (ext, ok) in [
+        ("permessage-deflate", true),
+        ("permessage-deflate; server_max_window_bits=12", true),
+        ("", true),
+        ("permessage-deflate, permessage-deflate", false),
+        ("x-other", false),
+        ("permessage-deflate, x-other", false),
+    ] {
+        let mut ws = Connection::<Data>::new("ws://h/", &[] as &[&str], cfg(), T0).unwrap();
+        drain_transmits(&mut ws);
+        ws.handle_open(T0, None, Some(ext)).unwrap();
+        assert_eq!(ws.poll_event() == Some(Event::Open), ok, "{ext:?}");
+    }
+}
+
+// The journal: inputs as values, and a replay that notices a different history.
+#[test]
+fn journal_replay_detects_divergence() {
+    use wsapi_model::{replay, Input, Refusal, Step};
+    let mut ws = new("ws://h/");
+    assert_eq!(
+        ws.handle_input(T0, Input::Send(text("x"))),
+        Err(Refusal::Send(SendError::InvalidState))
+    );
+    assert_eq!(
+        ws.handle_input(
+            T0,
+            Input::Close {
+                code: Some(1),
+                reason: None
+            }
+        ),
+        Err(Refusal::Close(wsapi_model::CloseError::InvalidAccess(1)))
+    );
+    let good: Vec<Step<Data>> = vec![
+        Step::Transmit(Some(Transmit::Connect {
+            url: ws.url().clone(),
+            protocols: vec![],
+        })),
+        Step::Input {
+            now: T0,
+            input: Input::Open {
+                protocol: None,
+                extensions: None,
+            },
+            result: Ok(()),
+        },
+        Step::Event(Some(Event::Open)),
+    ];
+    let replayed = replay("ws://h/", &[] as &[&str], Config::default(), T0, &good)
+        .unwrap()
+        .unwrap();
+    assert_eq!(replayed.ready_state(), ReadyState::Open);
+    let mut bad = good.clone();
+    bad[2] = Step::Event(None);
+    let d = replay("ws://h/", &[] as &[&str], Config::default(), T0, &bad)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((d.index, d.replayed), (2, Step::Event(Some(Event::Open))));
+}
