@@ -590,7 +590,8 @@ impl<M: Payload> Connection<M> {
         let mut seen: Vec<&str> = Vec::new();
         for ext in extensions.split(',') {
             let name = ext.split(';').next().unwrap_or("").trim();
-            if name.is_empty() && extensions.trim().is_empty() {
+            // RFC 7230 §7: empty list elements are ignored.
+            if name.is_empty() {
                 continue;
             }
             let offered = self

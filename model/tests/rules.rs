@@ -811,6 +811,8 @@ fn extension_names_must_be_offered_once() {
         ("permessage-deflate, permessage-deflate", false),
         ("x-other", false),
         ("permessage-deflate, x-other", false),
+        // RFC 7230 §7: empty list elements are ignored.
+        ("permessage-deflate, ,", true),
     ] {
         let mut ws = Connection::<Data>::new("ws://h/", &[] as &[&str], cfg(), T0).unwrap();
         drain_transmits(&mut ws);
@@ -863,4 +865,34 @@ fn journal_replay_detects_divergence() {
         .unwrap()
         .unwrap_err();
     assert_eq!((d.index, d.replayed), (2, Step::Event(Some(Event::Open))));
+}
+
+// A failure after our Close was sent sends no second Close frame (RFC 6455 §5.5.1: one Close).
+#[test]
+fn failing_after_our_close_sends_no_second_close() {
+    let mut ws = open();
+    ws.close(T0, None, None).unwrap();
+    ws.handle_protocol_error(T0, FailReason::InvalidUtf8).unwrap();
+    assert_eq!(
+        drain_transmits(&mut ws),
+        vec![Transmit::Close(None), Transmit::CloseTransport]
+    );
+}
+
+// The configuration given is the one kept; queued bytes count undelivered messages.
+#[test]
+fn config_and_queued_bytes() {
+    let cfg = Config {
+        closing_timeout: Some(Duration::from_secs(7)),
+        ..Config::default()
+    };
+    let mut ws = Connection::<Data>::new("ws://h/", &[] as &[&str], cfg, T0).unwrap();
+    assert_eq!(ws.config().closing_timeout, Some(Duration::from_secs(7)));
+    drain_transmits(&mut ws);
+    ws.handle_open(T0, None, None).unwrap();
+    ws.poll_event();
+    ws.handle_message(T0, text("abc")).unwrap();
+    assert_eq!(ws.queued_message_bytes(), 3);
+    ws.poll_event();
+    assert_eq!(ws.queued_message_bytes(), 0);
 }
