@@ -34,6 +34,8 @@ pub enum Handshake {
     BadAcceptKey,
     /// Never answer (until the client gives up); the connection then ends.
     Hang,
+    /// Wait this long, then accept as `Accept` with the first offered subprotocol.
+    Delay(Duration),
 }
 
 /// The subprotocol a server selects.
@@ -230,6 +232,14 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
             return log;
         }
         Handshake::BadAcceptKey => switching(&derive_accept_key(b"not the key"), None, None),
+        Handshake::Delay(d) => {
+            thread::sleep(*d);
+            switching(
+                &derive_accept_key(key.as_bytes()),
+                log.offered_protocols.first().map(String::as_str),
+                None,
+            )
+        }
         Handshake::Accept { protocol, extensions } => {
             let selected = match protocol {
                 ProtocolChoice::FirstOffered => log.offered_protocols.first().cloned(),
@@ -243,7 +253,9 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
             )
         }
     };
-    if tcp.write_all(response.as_bytes()).is_err() || !matches!(script.handshake, Handshake::Accept { .. }) {
+    if tcp.write_all(response.as_bytes()).is_err()
+        || !matches!(script.handshake, Handshake::Accept { .. } | Handshake::Delay(_))
+    {
         return log;
     }
     let Ok(clone) = tcp.try_clone() else { return log };

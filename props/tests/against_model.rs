@@ -26,10 +26,10 @@ enum Op {
     Drop,
 }
 
-const SIZES: [usize; 7] = [0, 1, 125, 126, 1000, 65535, 65536];
+const SIZES: [usize; 8] = [0, 1, 125, 126, 1000, 65535, 65536, 200_000];
 
 fn size() -> impl Strategy<Value = usize> {
-    prop_oneof![8 => (0usize..5).prop_map(|i| SIZES[i]), 1 => (5usize..7).prop_map(|i| SIZES[i])]
+    prop_oneof![8 => (0usize..5).prop_map(|i| SIZES[i]), 1 => (5usize..8).prop_map(|i| SIZES[i])]
 }
 
 fn close_code() -> impl Strategy<Value = Option<u16>> {
@@ -126,6 +126,7 @@ fn handshake() -> impl Strategy<Value = (Handshake, Vec<String>)> {
         1 => Just((accept(ProtocolChoice::None), vec!["chat".to_string()])),
         1 => Just((Handshake::Reject(403), vec![])),
         1 => Just((Handshake::BadAcceptKey, vec![])),
+        1 => Just((Handshake::Delay(Duration::from_millis(30)), vec!["chat".to_string()])),
     ]
 }
 
