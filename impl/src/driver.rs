@@ -186,7 +186,10 @@ impl Driver {
         while !self.outgoing.is_empty() {
             match ws.as_mut().poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return self.transport_failed(&e),
+                Poll::Ready(Err(_)) => {
+                    self.transport_failed();
+                    return true;
+                }
                 Poll::Pending => break,
             }
             let msg = match self.outgoing.pop_front() {
@@ -202,8 +205,9 @@ impl Driver {
             };
             progress = true;
             self.needs_flush = true;
-            if let Err(e) = ws.as_mut().start_send(msg) {
-                return self.transport_failed(&e);
+            if ws.as_mut().start_send(msg).is_err() {
+                self.transport_failed();
+                return true;
             }
         }
         if self.needs_flush {
@@ -219,7 +223,10 @@ impl Driver {
                         inner.wake_drain();
                     }
                 }
-                Poll::Ready(Err(e)) => return self.transport_failed(&e),
+                Poll::Ready(Err(_)) => {
+                    self.transport_failed();
+                    return true;
+                }
                 Poll::Pending => {}
             }
         }
@@ -332,7 +339,8 @@ impl Driver {
         false
     }
 
-    fn transport_failed(&mut self, _e: &WsError) -> bool {
+    /// The write side failed: the transport is gone.
+    fn transport_failed(&mut self) {
         self.read_done = true;
         self.outgoing.clear();
         self.needs_flush = false;
@@ -341,19 +349,15 @@ impl Driver {
         let r = inner.input(Input::TransportClosed);
         debug_assert!(r.is_ok(), "{r:?}");
         Self::after_model_change(&mut inner);
-        true
     }
 
     fn is_done(&self) -> bool {
         if self.conn.is_some() || self.connecting.is_some() {
             return false;
         }
-        let inner = self.shared.lock();
-        if inner.model().phase() != wsapi_model::Phase::Closed {
-            return false;
-        }
-        // With handlers, the driver delivers the last events itself.
-        !(inner.handlers.is_some() && !inner.abandoned && inner.model().has_pending_events())
+        // Events still queued are taken by the stream, or delivered to the
+        // handlers by the last dispatch in `poll`.
+        self.shared.lock().model().phase() == wsapi_model::Phase::Closed
     }
 }
 
@@ -368,5 +372,38 @@ fn read_error_reason(e: &WsError) -> Option<FailReason> {
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         WsError::Protocol(p) => Some(FailReason::Protocol(p.to_string())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn read_errors_map_to_the_failure_they_are() {
+        assert_eq!(
+            read_error_reason(&WsError::Utf8("bad".into())),
+            Some(FailReason::InvalidUtf8)
+        );
+        let too_long = CapacityError::MessageTooLong { size: 2, max_size: 1 };
+        assert_eq!(
+            read_error_reason(&WsError::Capacity(too_long)),
+            Some(FailReason::MessageTooBig)
+        );
+        assert_eq!(
+            read_error_reason(&WsError::Capacity(CapacityError::TooManyHeaders)),
+            Some(FailReason::Protocol("Too many headers".into()))
+        );
+        assert_eq!(
+            read_error_reason(&WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
+            Some(FailReason::Protocol(ProtocolError::UnmaskedFrameFromClient.to_string()))
+        );
+        // The transport just ended: not a protocol error.
+        assert_eq!(
+            read_error_reason(&WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
+            None
+        );
+        assert_eq!(read_error_reason(&WsError::ConnectionClosed), None);
     }
 }

@@ -1,0 +1,211 @@
+//! The parts of the client's API that the generated sequences do not read
+//! directly: attribute getters, `try_next_event`, `on_error`, and waiting
+//! for `bufferedAmount` while the connection goes away under the waiter.
+//! (Several of these were found by cargo-mutants: a getter replaced by a
+//! constant survived every other test.)
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::Poll;
+use std::thread;
+use std::time::Duration;
+
+use wsapi::runtime::{block_on, sleep};
+use wsapi::{BinaryType, Event, FailReason, Message, ReadyState, WebSocket};
+use wsapi_props::server::{Action, Handshake, ProtocolChoice, Script, Server};
+
+/// Every wait is bounded by this; the tests do not depend on it otherwise.
+const LIMIT: Duration = Duration::from_secs(10);
+
+async fn with_limit<F: std::future::Future>(fut: F) -> F::Output {
+    match futures::future::select(Box::pin(fut), sleep(LIMIT)).await {
+        futures::future::Either::Left((out, _)) => out,
+        futures::future::Either::Right(_) => panic!("step took longer than {LIMIT:?}"),
+    }
+}
+
+/// A server that completes the handshake, then holds the connection
+/// without reading or writing until told to go (it then drops TCP with
+/// unread data, which resets it).
+struct HoldServer {
+    base: String,
+    release: mpsc::Sender<()>,
+}
+
+fn hold_server() -> HoldServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("ws://{}", listener.local_addr().expect("addr"));
+    let (release, released) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let Ok((tcp, _)) = listener.accept() else { return };
+        tcp.set_read_timeout(Some(LIMIT)).expect("timeout");
+        let mut reader = BufReader::new(tcp.try_clone().expect("clone"));
+        let mut key = None;
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("sec-websocket-key") {
+                    key = Some(value.trim().to_string());
+                }
+            }
+            line.clear();
+        }
+        let Some(key) = key else { return };
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let reply = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        if (&tcp).write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+        // Hold until released, or until the test ended (sender dropped).
+        let _ = released.recv();
+        drop(reader);
+        drop(tcp);
+    });
+    HoldServer { base, release }
+}
+
+async fn open(ws: &WebSocket) {
+    assert_eq!(with_limit(ws.next_event()).await, Some(Event::Open));
+}
+
+#[test]
+fn attributes_read_what_the_handshake_and_setters_said() {
+    let server = Server::start(vec![Script {
+        handshake: Handshake::Accept {
+            protocol: ProtocolChoice::FirstOffered,
+            extensions: Some("permessage-deflate".into()),
+        },
+        actions: vec![Action::AwaitClose { reply: true }],
+        finish_reading: false,
+    }])
+    .expect("server");
+    let url = format!("{}/attrs?q=1", server.base());
+    let ws = WebSocket::new(&url, &["chat", "other"]).expect("valid");
+    let authority = url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
+    assert_eq!(ws.url().as_str(), url);
+    assert_eq!(ws.origin(), format!("ws://{authority}"));
+    assert_eq!((ws.protocol(), ws.extensions()), (String::new(), String::new()));
+    assert_eq!(ws.binary_type(), BinaryType::Blob, "the spec's default");
+    let debug = format!("{ws:?}");
+    assert!(debug.contains(&url) && debug.contains("Connecting"), "{debug}");
+    block_on(async {
+        open(&ws).await;
+        assert_eq!(ws.protocol(), "chat");
+        assert_eq!(ws.extensions(), "permessage-deflate");
+        ws.set_binary_type(BinaryType::ArrayBuffer);
+        assert_eq!(ws.binary_type(), BinaryType::ArrayBuffer);
+        assert!(format!("{ws:?}").contains("Open"));
+        ws.close(None, None).unwrap();
+        let mut last = None;
+        while let Some(e) = with_limit(ws.next_event()).await {
+            last = Some(e);
+        }
+        assert!(matches!(last, Some(Event::Close(c)) if c.code == 1005 && c.was_clean));
+    });
+}
+
+#[test]
+fn try_next_event_takes_what_is_ready_without_waiting() {
+    let server = Server::start(vec![Script::accept(vec![Action::Text("a".into()), Action::DropTcp])]).expect("server");
+    let ws = WebSocket::new(&format!("{}/", server.base()), &[] as &[&str]).expect("valid");
+    block_on(with_limit(async {
+        while !ws.driver_finished() {
+            sleep(Duration::from_millis(5)).await;
+        }
+    }));
+    // The driver ended: every event is queued; none of them needs waiting for.
+    let mut events = Vec::new();
+    while let Some(e) = ws.try_next_event() {
+        events.push(e);
+    }
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(events[0], Event::Open);
+    assert!(matches!(&events[1], Event::Message(m) if m.data == Message::Text("a".into())));
+    assert!(matches!(&events[2], Event::Error(_)));
+    assert!(matches!(&events[3], Event::Close(c) if c.code == 1006 && !c.was_clean));
+    assert_eq!(ws.ready_state(), ReadyState::Closed);
+}
+
+#[test]
+fn on_error_fires_before_on_close_when_the_connection_fails() {
+    let invalid_utf8 = vec![0x81, 0x02, 0xc3, 0x28];
+    let server = Server::start(vec![Script::accept(vec![Action::Raw(invalid_utf8)])]).expect("server");
+    let ws = WebSocket::new(&format!("{}/", server.base()), &[] as &[&str]).expect("valid");
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
+    let done_tx = Mutex::new(Some(done_tx));
+    let s = seen.clone();
+    ws.on_open(move |_| s.lock().unwrap().push("open".into()));
+    let s = seen.clone();
+    ws.on_error(move |ws, reason| {
+        s.lock()
+            .unwrap()
+            .push(format!("error {reason:?} {:?}", ws.ready_state()))
+    });
+    let s = seen.clone();
+    ws.on_close(move |_, c| {
+        s.lock().unwrap().push(format!("close {} {}", c.code, c.was_clean));
+        if let Some(tx) = done_tx.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+    });
+    block_on(with_limit(done_rx)).expect("close handler ran");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "open".to_string(),
+            format!("error {:?} Closed", FailReason::InvalidUtf8),
+            "close 1006 false".to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_drain_waiter_is_released_when_the_peer_vanishes() {
+    let server = hold_server();
+    let ws = WebSocket::builder(&format!("{}/", server.base))
+        .deflate(false)
+        .connect()
+        .expect("valid");
+    block_on(async {
+        open(&ws).await;
+        // Far more than loopback's socket buffers: the flush cannot finish
+        // while the server does not read, so bufferedAmount stays up.
+        ws.send(vec![7u8; 32 << 20]).unwrap();
+        let mut drained = Box::pin(ws.buffered_at_most(0));
+        assert_eq!(futures::poll!(drained.as_mut()), Poll::Pending);
+        server.release.send(()).expect("server waiting");
+        // Only the connection's end can wake this waiter now.
+        with_limit(drained).await;
+        let mut kinds = Vec::new();
+        while let Some(e) = with_limit(ws.next_event()).await {
+            kinds.push(e.type_name());
+        }
+        assert_eq!(kinds, ["error", "close"]);
+        assert!(ws.buffered_amount() > 0, "never written, never reset");
+    });
+}
+
+#[test]
+fn a_drain_waiter_does_not_wait_for_the_closing_handshake() {
+    let server = hold_server();
+    let ws = WebSocket::builder(&format!("{}/", server.base))
+        .closing_timeout(Duration::from_secs(600))
+        .connect()
+        .expect("valid");
+    block_on(async {
+        open(&ws).await;
+        ws.close(Some(1000), None).unwrap();
+        ws.send("after close").unwrap();
+        assert_eq!(ws.buffered_amount(), 11);
+        // CLOSING: nothing more will be written, so there is nothing to wait
+        // for, although the peer has not answered (and will not for 600 s).
+        with_limit(ws.buffered_at_most(0)).await;
+        assert_eq!(ws.ready_state(), ReadyState::Closing);
+    });
+    drop(server);
+}
