@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p wsapi --bench compare` (async-std), and
 //! `cargo bench -p wsapi --bench compare --no-default-features --features smol-runtime`.
-//! `WSAPI_BENCH_SCALE=0.1` scales every workload down (default 1.0).
+//! `WSAPI_BENCH_SCALE=0.1` scales every workload down (default 1.0);
+//! `WSAPI_BENCH_ONLY=small-wsapi` runs one figure of one client (see [`selected`]).
 //!
 //! Both clients are measured the same way: messages are sent without
 //! waiting while a concurrent task receives the echoes (a client that only
@@ -12,8 +13,11 @@
 //! many, `flush` once). wsapi is built with `deflate(false)`, as the raw
 //! client does not offer compression.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::Message as WsMessage;
 use async_tungstenite::WebSocketStream;
 use futures::channel::oneshot;
@@ -71,10 +75,28 @@ async fn raw_connect(base: &str) -> WebSocketStream<TcpStream> {
     let addr = base.trim_start_matches("ws://");
     let tcp = TcpStream::connect(addr).await.expect("connect");
     tcp.set_nodelay(true).expect("nodelay");
-    let (ws, _) = async_tungstenite::client_async(format!("{base}/raw"), tcp)
+    let config = WebSocketConfig::default().read_buffer_size(RAW_READ_BUFFER);
+    let (ws, _) = async_tungstenite::client_async_with_config(format!("{base}/raw"), tcp, Some(config))
         .await
         .expect("handshake");
     ws
+}
+
+/// The raw client's read buffer: the same as wsapi's (16 KiB; tungstenite's
+/// default is 128 KiB, which it zero-fills before every read), so that the
+/// comparison measures the API layer, not a tuning either client could use.
+const RAW_READ_BUFFER: usize = 16 * 1024;
+
+/// A raw connection kept open the way a real client keeps it: a task reads
+/// it (to see messages and answer pings), as wsapi's background task does.
+async fn raw_connect_reading(base: &str) -> oneshot::Sender<()> {
+    let mut ws = raw_connect(base).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    spawn(async move {
+        let read = async { while let Some(Ok(_)) = ws.next().await {} };
+        futures::future::select(Box::pin(read), stopped).await;
+    });
+    stop
 }
 
 async fn wsapi_connect(base: &str) -> WebSocket {
@@ -206,6 +228,31 @@ async fn wsapi_setup(base: &str, n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `WSAPI_BENCH_ONLY=small-wsapi,latency-raw,...` runs only those figures
+/// (for profiling one of them); the others print as NaN.
+fn selected(name: &str) -> bool {
+    match std::env::var("WSAPI_BENCH_ONLY") {
+        Ok(only) => only.split(',').any(|o| name.starts_with(o.trim())),
+        Err(_) => true,
+    }
+}
+
+async fn run_if(name: &str, fut: impl std::future::Future<Output = f64>) -> f64 {
+    if selected(name) {
+        fut.await
+    } else {
+        f64::NAN
+    }
+}
+
+async fn run_if2(name: &str, fut: impl std::future::Future<Output = (f64, f64)>) -> (f64, f64) {
+    if selected(name) {
+        fut.await
+    } else {
+        (f64::NAN, f64::NAN)
+    }
+}
+
 fn rss_kib() -> u64 {
     status_kib("VmRSS:")
 }
@@ -218,32 +265,81 @@ fn status_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// KiB of resident memory per idle open connection (client and server side
-/// both in this process, the same for both clients).
-async fn raw_idle(base: &str, n: usize) -> f64 {
-    let before = rss_kib();
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        conns.push(raw_connect(base).await);
+/// Counts live heap bytes when [`COUNTING`] is on (only in the child
+/// processes that measure idle connections).
+struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
     }
-    wsapi::runtime::sleep(Duration::from_millis(200)).await;
-    let per = (rss_kib().saturating_sub(before)) as f64 / n as f64;
-    for mut c in conns {
-        let _ = c.close(None).await;
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
     }
-    per
 }
 
-async fn wsapi_idle(base: &str, n: usize) -> f64 {
-    let before = rss_kib();
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Opens `n` connections with `open` and keeps them idle; returns KiB of
+/// resident memory and of live heap per connection. Runs in a child
+/// process of its own (see [`idle_in_child`]), so that neither client
+/// reuses memory the other freed and the server's share is not counted.
+async fn idle<C, F: std::future::Future<Output = C>>(n: usize, open: impl Fn() -> F) -> (f64, f64) {
+    // One connection first: runtime threads, reactor and TLS-free statics exist before measuring.
+    let warm = open().await;
+    let (rss_before, heap_before) = (rss_kib(), LIVE_BYTES.load(Ordering::Relaxed));
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
-        conns.push(wsapi_connect(base).await);
+        conns.push(open().await);
     }
     wsapi::runtime::sleep(Duration::from_millis(200)).await;
-    let per = (rss_kib().saturating_sub(before)) as f64 / n as f64;
+    let rss = rss_kib().saturating_sub(rss_before) as f64 / n as f64;
+    let heap = (LIVE_BYTES.load(Ordering::Relaxed) - heap_before) as f64 / 1024.0 / n as f64;
     drop(conns);
-    per
+    drop(warm);
+    (rss, heap)
+}
+
+/// In a child process: measures idle connections of `which` client against
+/// `base`, prints "rss heap" (KiB per connection).
+fn idle_child(which: &str, base: &str, n: usize) {
+    COUNTING.store(true, Ordering::Relaxed);
+    let (rss, heap) = block_on(async {
+        match which {
+            "raw" => idle(n, || raw_connect_reading(base)).await,
+            _ => idle(n, || wsapi_connect(base)).await,
+        }
+    });
+    println!("{rss} {heap}");
+}
+
+/// Runs [`idle_child`] in a fresh process against this process's server.
+fn idle_in_child(which: &str, base: &str, n: usize) -> (f64, f64) {
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .env("WSAPI_BENCH_IDLE_CHILD", which)
+        .env("WSAPI_BENCH_BASE", base)
+        .env("WSAPI_BENCH_IDLE_N", n.to_string())
+        .output()
+        .expect("child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().filter_map(|v| v.parse::<f64>().ok());
+    match (it.next(), it.next()) {
+        (Some(rss), Some(heap)) => (rss, heap),
+        _ => panic!("idle child failed: {text} {}", String::from_utf8_lossy(&out.stderr)),
+    }
 }
 
 struct Row {
@@ -281,6 +377,14 @@ fn print(rows: &[Row]) {
 }
 
 fn main() {
+    if let Ok(which) = std::env::var("WSAPI_BENCH_IDLE_CHILD") {
+        let base = std::env::var("WSAPI_BENCH_BASE").expect("base");
+        let n = std::env::var("WSAPI_BENCH_IDLE_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        return idle_child(&which, &base, n);
+    }
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
     let runtime = if cfg!(feature = "smol-runtime") {
         "smol"
@@ -300,19 +404,19 @@ fn main() {
         let text1k = "x".repeat(1024);
         let bin1m = vec![7u8; 1 << 20];
         // Alternate the order so that neither client always runs on a warmer machine.
-        let raw_small = raw_throughput(&base, small, WsMessage::text(text16)).await;
-        let ws_small = wsapi_throughput(&base, small, Message::from(text16)).await;
-        let ws_kib = wsapi_throughput(&base, kib, Message::from(text1k.clone())).await;
-        let raw_kib = raw_throughput(&base, kib, WsMessage::text(text1k)).await;
-        let raw_mib = raw_throughput(&base, mib, WsMessage::binary(bin1m.clone())).await;
-        let ws_mib = wsapi_throughput(&base, mib, Message::from(bin1m)).await;
+        let raw_small = run_if("small-raw", raw_throughput(&base, small, WsMessage::text(text16))).await;
+        let ws_small = run_if("small-wsapi", wsapi_throughput(&base, small, Message::from(text16))).await;
+        let ws_kib = run_if("kib-wsapi", wsapi_throughput(&base, kib, Message::from(text1k.clone()))).await;
+        let raw_kib = run_if("kib-raw", raw_throughput(&base, kib, WsMessage::text(text1k))).await;
+        let raw_mib = run_if("mib-raw", raw_throughput(&base, mib, WsMessage::binary(bin1m.clone()))).await;
+        let ws_mib = run_if("mib-wsapi", wsapi_throughput(&base, mib, Message::from(bin1m))).await;
         let peak_before = status_kib("VmHWM:");
-        let (ws_p50, ws_p99) = wsapi_latency(&base, trips).await;
-        let (raw_p50, raw_p99) = raw_latency(&base, trips).await;
-        let raw_conn = raw_setup(&base, setups).await;
-        let ws_conn = wsapi_setup(&base, setups).await;
-        let raw_mem = raw_idle(&base, idle).await;
-        let ws_mem = wsapi_idle(&base, idle).await;
+        let (ws_p50, ws_p99) = run_if2("latency-wsapi", wsapi_latency(&base, trips)).await;
+        let (raw_p50, raw_p99) = run_if2("latency-raw", raw_latency(&base, trips)).await;
+        let raw_conn = run_if("setup-raw", raw_setup(&base, setups)).await;
+        let ws_conn = run_if("setup-wsapi", wsapi_setup(&base, setups)).await;
+        let (raw_mem, raw_heap) = run_if2("idle-raw", async { idle_in_child("raw", &base, idle) }).await;
+        let (ws_mem, ws_heap) = run_if2("idle-wsapi", async { idle_in_child("wsapi", &base, idle) }).await;
         let rows = [
             Row {
                 name: "16 B text messages",
@@ -363,11 +467,19 @@ fn main() {
                 higher_is_better: true,
             },
             Row {
-                name: "idle connection",
+                name: "idle connection, resident",
                 unit: "KiB/conn",
                 wsapi: ws_mem,
                 raw: raw_mem,
                 target: 1.2,
+                higher_is_better: false,
+            },
+            Row {
+                name: "idle connection, live heap",
+                unit: "KiB/conn",
+                wsapi: ws_heap,
+                raw: raw_heap,
+                target: f64::INFINITY,
                 higher_is_better: false,
             },
         ];

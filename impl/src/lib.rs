@@ -38,6 +38,7 @@ mod driver;
 mod event;
 pub mod handle;
 mod message;
+mod reader;
 pub mod runtime;
 mod shared;
 mod sink;

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     model: Connection<Message>,
     journal: Option<Vec<Step<Message>>>,
     epoch: Instant,
+    /// The last time read from the clock (given to inputs that ignore it).
+    last_now: Duration,
     /// The driver task, to be woken after any user call.
     pub driver_waker: Option<Waker>,
     /// A task waiting in `next_event`.
@@ -52,14 +54,22 @@ pub(crate) struct Inner {
     pub abandoned: bool,
     /// The driver task has ended.
     pub driver_done: bool,
-    /// The driver stopped reading because too many messages wait for delivery.
+    /// The reader stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
+    /// The reader task, to be woken when events are taken while it pauses,
+    /// or when it must stop.
+    pub reader_waker: Option<Waker>,
+    /// The driver dropped its half of the transport: the reader must end.
+    pub reader_stop: bool,
+    /// The reader task runs (it holds half of the transport).
+    pub reader_running: bool,
 }
 
 impl Inner {
     /// The model's clock: time since this connection was created.
-    pub fn now(&self) -> Duration {
-        self.epoch.elapsed()
+    pub fn now(&mut self) -> Duration {
+        self.last_now = self.epoch.elapsed().max(self.last_now);
+        self.last_now
     }
 
     /// The model, for reading attributes.
@@ -68,8 +78,11 @@ impl Inner {
     }
 
     /// Feeds one input to the model at the current time.
+    ///
+    /// The clock is read only for inputs that use it: a clock read per
+    /// message is a measurable share of the small-message cost.
     pub fn input(&mut self, input: Input<Message>) -> Result<(), Refusal> {
-        let now = self.now();
+        let now = if input.reads_clock() { self.now() } else { self.last_now };
         match self.journal.as_mut() {
             None => self.model.handle_input(now, input),
             Some(journal) => {
@@ -118,6 +131,12 @@ impl Inner {
         }
     }
 
+    pub fn wake_reader(&mut self) {
+        if let Some(w) = self.reader_waker.take() {
+            w.wake();
+        }
+    }
+
     pub fn wake_event_reader(&mut self) {
         if let Some(w) = self.event_waker.take() {
             w.wake();
@@ -128,6 +147,19 @@ impl Inner {
         for w in self.drain_wakers.drain(..) {
             w.wake();
         }
+    }
+}
+
+/// After the model changed: lets whoever takes events know there are some
+/// (or drops them if nobody will), and releases drain waiters once closed.
+pub(crate) fn after_model_change(inner: &mut Inner) {
+    if inner.model().phase() == wsapi_model::Phase::Closed {
+        inner.wake_drain();
+    }
+    if inner.abandoned {
+        while inner.poll_event().is_some() {}
+    } else if inner.handlers.is_none() && inner.model().has_pending_events() {
+        inner.wake_event_reader();
     }
 }
 
@@ -142,6 +174,7 @@ impl Shared {
                 model,
                 journal: journal.then(Vec::new),
                 epoch: Instant::now(),
+                last_now: Duration::ZERO,
                 driver_waker: None,
                 event_waker: None,
                 drain_wakers: Vec::new(),
@@ -150,6 +183,9 @@ impl Shared {
                 abandoned: false,
                 driver_done: false,
                 read_paused: false,
+                reader_waker: None,
+                reader_stop: false,
+                reader_running: false,
             }),
         })
     }

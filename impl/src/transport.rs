@@ -83,8 +83,12 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
-/// The tungstenite stream the driver uses.
+/// The tungstenite stream of a connection.
 pub(crate) type WsStream = WebSocketStream<Wire<MaybeTls>>;
+/// Its sending half (the driver's).
+pub(crate) type WsSender = async_tungstenite::WebSocketSender<Wire<MaybeTls>>;
+/// Its receiving half (the reader's).
+pub(crate) type WsReceiver = async_tungstenite::WebSocketReceiver<Wire<MaybeTls>>;
 
 /// An open connection and what the handshake said.
 pub(crate) struct Connected {
@@ -157,7 +161,12 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     if opts.deflate {
         headers.insert("sec-websocket-extensions", HeaderValue::from_static(DEFLATE_OFFER));
     }
+    // tungstenite zero-fills its read buffer up to this size before every
+    // read; the Wire filter hands it at most READ_CHUNK bytes per read, so a
+    // larger buffer only costs memset time and, once touched, resident
+    // memory on every idle connection.
     let config = WebSocketConfig::default()
+        .read_buffer_size(crate::wire::READ_CHUNK)
         .max_message_size(opts.max_message_size)
         .max_frame_size(opts.max_frame_size);
     let (ws, response) = async_tungstenite::client_async_with_config(request, wire_stream, Some(config))

@@ -67,7 +67,7 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Largest compressed frame buffered when no `max_frame_size` is set.
 const DEFAULT_MAX_COMPRESSED_FRAME: usize = 64 << 20;
 /// Bytes asked of the inner stream per read.
-const READ_CHUNK: usize = 16 * 1024;
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Bytes inflated per step, so that a bomb is caught early.
 const INFLATE_CHUNK: usize = 32 * 1024;
 /// Appended to every compressed message before inflating (RFC 7692 §7.2.2).
@@ -463,8 +463,16 @@ impl Input {
     fn consume(&mut self, n: usize) {
         self.start += n.min(self.len());
         if self.start == self.buf.len() {
-            self.clear();
+            self.release();
         }
+    }
+
+    /// Empties the buffer and frees it: an idle connection holds no read
+    /// buffer here (tungstenite has its own), which is most of what an
+    /// idle connection costs beyond a raw one.
+    fn release(&mut self) {
+        self.buf = Vec::new();
+        self.start = 0;
     }
 
     fn clear(&mut self) {
@@ -496,6 +504,9 @@ impl Input {
             _ => 0,
         };
         self.buf.truncate(old + n);
+        if self.buf.is_empty() {
+            self.release();
+        }
         result.map_ok(|_| n)
     }
 }
@@ -633,6 +644,30 @@ impl<S> Wire<S> {
         buf[..n].copy_from_slice(&self.input.data()[..n]);
         self.input.consume(n);
         self.passing -= n as u64;
+        n
+    }
+
+    /// Hands over the rest of the current passed-through frame, then every
+    /// following frame that is passed through unchanged, as far as `buf` and
+    /// `input` go: small messages then cost tungstenite one read per batch,
+    /// not one per frame. Stops before any frame that needs a look of its
+    /// own (Close, compressed, malformed), so that its event still comes
+    /// after tungstenite took every byte before it.
+    fn pass_plain_frames(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = self.pass_frame_bytes(buf);
+        let mut deflate = None;
+        while self.passing == 0 && n < buf.len() && !self.input.is_empty() {
+            let Some(h) = parse_header(self.input.data()) else {
+                break;
+            };
+            let deflate = *deflate.get_or_insert_with(|| self.handle.deflate().is_some());
+            if h.opcode == OP_CLOSE || h.len >> 63 != 0 || self.route(&h, deflate) != Route::Pass {
+                break;
+            }
+            self.track_message(&h, Route::Pass);
+            self.passing = h.size as u64 + h.len;
+            n += self.pass_frame_bytes(&mut buf[n..]);
+        }
         n
     }
 
@@ -805,7 +840,7 @@ impl<S: AsyncRead + Unpin> Wire<S> {
                 Phase::Frames => {
                     if self.passing > 0 {
                         if !self.input.is_empty() {
-                            return Poll::Ready(Ok(self.pass_frame_bytes(buf)));
+                            return Poll::Ready(Ok(self.pass_plain_frames(buf)));
                         }
                     } else if self.next_frame() {
                         continue;

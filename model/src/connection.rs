@@ -16,6 +16,7 @@
 //! `readyState`, and at the wire state where it speaks of the connection
 //! being established or the closing handshake having started.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -215,7 +216,7 @@ impl<M: Payload> Connection<M> {
         } else {
             conn.connect_deadline = conn.config.connect_timeout.map(|d| now.saturating_add(d));
             conn.transmits.push_back(Transmit::Connect {
-                url: conn.url.clone(),
+                url: Box::new(conn.url.clone()),
                 protocols: conn.requested_protocols.clone(),
             });
         }

@@ -1,6 +1,7 @@
 //! What a driver feeds in and takes out, apart from the connection itself:
 //! events, transmits, failure reasons and the small value types of the API.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use url::Url;
@@ -175,8 +176,9 @@ pub enum Transmit<M> {
     /// handshake for this URL, offering these subprotocols. Then report
     /// [`crate::Connection::handle_open`] or [`crate::Connection::handle_connect_failed`].
     Connect {
-        /// The normalised URL.
-        url: Url,
+        /// The normalised URL (boxed: it is the largest field by far, and
+        /// every queued message would otherwise pay for its size).
+        url: Box<Url>,
         /// Subprotocols to offer (may be empty).
         protocols: Vec<String>,
     },

@@ -52,6 +52,23 @@ pub enum Input<M> {
     Timeout,
 }
 
+impl<M> Input<M> {
+    /// Whether handling this input reads its `now`: only those that arm or
+    /// fire a timer do (`close()`, a received Close frame, a timeout). For
+    /// every other input the time is not used, so a driver may pass the
+    /// last time it read instead of reading the clock on each message;
+    /// times must still never go backwards.
+    ///
+    /// ```
+    /// use wsapi_model::{Data, Input};
+    /// assert!(!Input::<Data>::Send(Data::Text("hi".into())).reads_clock());
+    /// assert!(Input::<Data>::Timeout.reads_clock());
+    /// ```
+    pub fn reads_clock(&self) -> bool {
+        matches!(self, Input::Close { .. } | Input::CloseFrame(_) | Input::Timeout)
+    }
+}
+
 /// Why an [`Input`] was refused (what the corresponding method returned).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Refusal {

@@ -842,7 +842,7 @@ fn journal_replay_detects_divergence() {
     );
     let good: Vec<Step<Data>> = vec![
         Step::Transmit(Some(Transmit::Connect {
-            url: ws.url().clone(),
+            url: Box::new(ws.url().clone()),
             protocols: vec![],
         })),
         Step::Input {
@@ -895,4 +895,72 @@ fn config_and_queued_bytes() {
     assert_eq!(ws.queued_message_bytes(), 3);
     ws.poll_event();
     assert_eq!(ws.queued_message_bytes(), 0);
+}
+
+/// `Input::reads_clock`: an input that says it ignores the time must give
+/// the same connection at any two times; each one that says it reads the
+/// time must make a difference in some state (else the flag is wrong).
+#[test]
+fn inputs_that_do_not_read_the_clock_ignore_it() {
+    use wsapi_model::Input;
+    let config = Config {
+        closing_timeout: Some(Duration::from_secs(1)),
+        connect_timeout: Some(Duration::from_secs(1)),
+        ..Config::default()
+    };
+    let connecting = || {
+        let mut ws = Connection::<Data>::new("ws://example.com/", &[] as &[&str], config.clone(), T0).unwrap();
+        ws.poll_transmit();
+        ws
+    };
+    let opened = || {
+        let mut ws = connecting();
+        ws.handle_open(T0, None, None).unwrap();
+        ws.poll_event();
+        ws
+    };
+    let closing = || {
+        let mut ws = opened();
+        ws.close(T0, None, None).unwrap();
+        ws
+    };
+    let states: Vec<Connection<Data>> = vec![connecting(), opened(), closing()];
+    let inputs: Vec<Input<Data>> = vec![
+        Input::Send(text("abc")),
+        Input::Close {
+            code: None,
+            reason: None,
+        },
+        Input::Close {
+            code: Some(1000),
+            reason: Some("r".into()),
+        },
+        Input::SetBinaryType(wsapi_model::BinaryType::ArrayBuffer),
+        Input::Open {
+            protocol: None,
+            extensions: None,
+        },
+        Input::ConnectFailed("refused".into()),
+        Input::Message(text("m")),
+        Input::CloseFrame(vec![0x03, 0xe8]),
+        Input::ProtocolError(FailReason::InvalidUtf8),
+        Input::TransportClosed,
+        Input::Written(0),
+        Input::Timeout,
+    ];
+    let (early, late) = (Duration::from_millis(10), Duration::from_secs(5));
+    for input in inputs {
+        let mut differs_somewhere = false;
+        for state in &states {
+            let (mut a, mut b) = (state.clone(), state.clone());
+            let ra = a.handle_input(early, input.clone());
+            let rb = b.handle_input(late, input.clone());
+            assert_eq!(ra, rb, "{input:?}");
+            differs_somewhere |= a != b;
+            if !input.reads_clock() {
+                assert_eq!(a, b, "{input:?} in {state:?} depends on the time");
+            }
+        }
+        assert_eq!(differs_somewhere, input.reads_clock(), "{input:?}");
+    }
 }
