@@ -237,19 +237,28 @@ fn selected(name: &str) -> bool {
     }
 }
 
-async fn run_if(name: &str, fut: impl std::future::Future<Output = f64>) -> f64 {
-    if selected(name) {
-        fut.await
-    } else {
+/// What an unselected figure prints as.
+trait Missing {
+    fn missing() -> Self;
+}
+
+impl Missing for f64 {
+    fn missing() -> Self {
         f64::NAN
     }
 }
 
-async fn run_if2(name: &str, fut: impl std::future::Future<Output = (f64, f64)>) -> (f64, f64) {
+impl Missing for (f64, f64) {
+    fn missing() -> Self {
+        (f64::NAN, f64::NAN)
+    }
+}
+
+async fn run_if<T: Missing>(name: &str, fut: impl std::future::Future<Output = T>) -> T {
     if selected(name) {
         fut.await
     } else {
-        (f64::NAN, f64::NAN)
+        T::missing()
     }
 }
 
@@ -331,7 +340,7 @@ fn idle_in_child(which: &str, base: &str, n: usize) -> (f64, f64) {
     let out = std::process::Command::new(std::env::current_exe().expect("own path"))
         .env("WSAPI_BENCH_IDLE_CHILD", which)
         .env("WSAPI_BENCH_BASE", base)
-        .env("WSAPI_BENCH_IDLE_N", n.to_string())
+        .env("WSAPI_BENCH_N", n.to_string())
         .output()
         .expect("child runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -345,45 +354,113 @@ fn idle_in_child(which: &str, base: &str, n: usize) -> (f64, f64) {
 struct Row {
     name: &'static str,
     unit: &'static str,
-    wsapi: f64,
-    raw: f64,
+    /// One (wsapi, raw) pair per round.
+    rounds: Vec<(f64, f64)>,
     /// Target on wsapi/raw, and whether higher is better.
     target: f64,
     higher_is_better: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| !x.is_nan());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+impl Row {
+    /// Medians over the rounds; the ratio is the median of each round's own
+    /// ratio (both clients measured back to back), which is what noise on a
+    /// shared machine disturbs least.
+    fn figures(&self) -> (f64, f64, f64) {
+        let wsapi = median(self.rounds.iter().map(|r| r.0).collect());
+        let raw = median(self.rounds.iter().map(|r| r.1).collect());
+        let ratio = median(self.rounds.iter().map(|r| r.0 / r.1).collect());
+        (wsapi, raw, ratio)
+    }
 }
 
 fn print(rows: &[Row]) {
     println!("| figure | unit | wsapi | raw | wsapi/raw | target | |");
     println!("|---|---|---:|---:|---:|---|---|");
     for r in rows {
-        let ratio = r.wsapi / r.raw;
+        let (wsapi, raw, ratio) = r.figures();
         let ok = if r.higher_is_better {
             ratio >= r.target
         } else {
             ratio <= r.target
         };
         let cmp = if r.higher_is_better { "≥" } else { "≤" };
+        let target = if r.target.is_finite() {
+            format!("{cmp} {}", r.target)
+        } else {
+            "-".to_string()
+        };
+        let verdict = match (r.target.is_finite(), ok) {
+            (false, _) => "",
+            (true, true) => "PASS",
+            (true, false) => "MISS",
+        };
         println!(
-            "| {} | {} | {:.1} | {:.1} | {:.3} | {cmp} {} | {} |",
-            r.name,
-            r.unit,
-            r.wsapi,
-            r.raw,
-            ratio,
-            r.target,
-            if ok { "PASS" } else { "MISS" }
+            "| {} | {} | {wsapi:.1} | {raw:.1} | {ratio:.3} | {target} | {verdict} |",
+            r.name, r.unit
         );
     }
+}
+
+fn rounds() -> usize {
+    std::env::var("WSAPI_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+/// In a child process: streams `mib` 1 MiB messages through `which` client
+/// against `base`, prints the process's peak resident memory (KiB).
+fn stream_child(which: &str, base: &str, mib: usize) {
+    block_on(async {
+        let bin1m = vec![7u8; 1 << 20];
+        match which {
+            "raw" => drop(raw_throughput(base, mib, WsMessage::binary(bin1m)).await),
+            _ => drop(wsapi_throughput(base, mib, Message::from(bin1m)).await),
+        }
+    });
+    println!("{}", status_kib("VmHWM:"));
+}
+
+/// Runs [`stream_child`] in a fresh process against this process's server.
+fn stream_in_child(which: &str, base: &str, mib: usize) -> f64 {
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .env("WSAPI_BENCH_STREAM_CHILD", which)
+        .env("WSAPI_BENCH_BASE", base)
+        .env("WSAPI_BENCH_N", mib.to_string())
+        .output()
+        .expect("child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.trim().parse::<f64>() {
+        Ok(kib) => kib / 1024.0,
+        Err(_) => panic!("stream child failed: {text} {}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+fn child_n() -> usize {
+    std::env::var("WSAPI_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
 }
 
 fn main() {
     if let Ok(which) = std::env::var("WSAPI_BENCH_IDLE_CHILD") {
         let base = std::env::var("WSAPI_BENCH_BASE").expect("base");
-        let n = std::env::var("WSAPI_BENCH_IDLE_N")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000);
-        return idle_child(&which, &base, n);
+        return idle_child(&which, &base, child_n());
+    }
+    if let Ok(which) = std::env::var("WSAPI_BENCH_STREAM_CHILD") {
+        let base = std::env::var("WSAPI_BENCH_BASE").expect("base");
+        return stream_child(&which, &base, child_n());
     }
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
     let runtime = if cfg!(feature = "smol-runtime") {
@@ -391,7 +468,11 @@ fn main() {
     } else {
         "async-std"
     };
-    println!("wsapi vs raw async-tungstenite on {runtime}, scale {}", scale());
+    let rounds = rounds();
+    println!(
+        "wsapi vs raw async-tungstenite on {runtime}, scale {}, {rounds} rounds (medians)",
+        scale()
+    );
     block_on(async {
         let base = echo_server().await;
         let small = scaled(1_000_000);
@@ -403,90 +484,81 @@ fn main() {
         let text16 = "0123456789abcdef";
         let text1k = "x".repeat(1024);
         let bin1m = vec![7u8; 1 << 20];
-        // Alternate the order so that neither client always runs on a warmer machine.
-        let raw_small = run_if("small-raw", raw_throughput(&base, small, WsMessage::text(text16))).await;
-        let ws_small = run_if("small-wsapi", wsapi_throughput(&base, small, Message::from(text16))).await;
-        let ws_kib = run_if("kib-wsapi", wsapi_throughput(&base, kib, Message::from(text1k.clone()))).await;
-        let raw_kib = run_if("kib-raw", raw_throughput(&base, kib, WsMessage::text(text1k))).await;
-        let raw_mib = run_if("mib-raw", raw_throughput(&base, mib, WsMessage::binary(bin1m.clone()))).await;
-        let ws_mib = run_if("mib-wsapi", wsapi_throughput(&base, mib, Message::from(bin1m))).await;
-        let peak_before = status_kib("VmHWM:");
-        let (ws_p50, ws_p99) = run_if2("latency-wsapi", wsapi_latency(&base, trips)).await;
-        let (raw_p50, raw_p99) = run_if2("latency-raw", raw_latency(&base, trips)).await;
-        let raw_conn = run_if("setup-raw", raw_setup(&base, setups)).await;
-        let ws_conn = run_if("setup-wsapi", wsapi_setup(&base, setups)).await;
-        let (raw_mem, raw_heap) = run_if2("idle-raw", async { idle_in_child("raw", &base, idle) }).await;
-        let (ws_mem, ws_heap) = run_if2("idle-wsapi", async { idle_in_child("wsapi", &base, idle) }).await;
+        let mut m: [Vec<(f64, f64)>; 9] = Default::default();
+        for round in 0..rounds {
+            // Alternate which client goes first, so that neither always runs on a warmer machine.
+            let raw_first = round % 2 == 0;
+            macro_rules! pair {
+                ($name:literal, $wsapi:expr, $raw:expr) => {{
+                    if raw_first {
+                        let r = run_if(concat!($name, "-raw"), $raw).await;
+                        (run_if(concat!($name, "-wsapi"), $wsapi).await, r)
+                    } else {
+                        let w = run_if(concat!($name, "-wsapi"), $wsapi).await;
+                        (w, run_if(concat!($name, "-raw"), $raw).await)
+                    }
+                }};
+            }
+            m[0].push(pair!(
+                "small",
+                wsapi_throughput(&base, small, Message::from(text16)),
+                raw_throughput(&base, small, WsMessage::text(text16))
+            ));
+            m[1].push(pair!(
+                "kib",
+                wsapi_throughput(&base, kib, Message::from(text1k.clone())),
+                raw_throughput(&base, kib, WsMessage::text(text1k.clone()))
+            ));
+            let (w, r) = pair!(
+                "mib",
+                wsapi_throughput(&base, mib, Message::from(bin1m.clone())),
+                raw_throughput(&base, mib, WsMessage::binary(bin1m.clone()))
+            );
+            m[2].push((w * 1.048576, r * 1.048576));
+            let ((w50, w99), (r50, r99)) = pair!("latency", wsapi_latency(&base, trips), raw_latency(&base, trips));
+            m[3].push((w50, r50));
+            m[4].push((w99, r99));
+            m[5].push(pair!("setup", wsapi_setup(&base, setups), raw_setup(&base, setups)));
+            let (wi, ri) = pair!("idle", async { idle_in_child("wsapi", &base, idle) }, async {
+                idle_in_child("raw", &base, idle)
+            });
+            m[6].push((wi.0, ri.0));
+            m[7].push((wi.1, ri.1));
+            m[8].push(pair!("peak", async { stream_in_child("wsapi", &base, mib) }, async {
+                stream_in_child("raw", &base, mib)
+            }));
+        }
+        let [small_r, kib_r, mib_r, p50, p99, setup, idle_rss, idle_heap, peak] = m;
+        let row = |name, unit, rounds, target, higher_is_better| Row {
+            name,
+            unit,
+            rounds,
+            target,
+            higher_is_better,
+        };
         let rows = [
-            Row {
-                name: "16 B text messages",
-                unit: "msg/s",
-                wsapi: ws_small,
-                raw: raw_small,
-                target: 1.0,
-                higher_is_better: true,
-            },
-            Row {
-                name: "1 KiB text messages",
-                unit: "msg/s",
-                wsapi: ws_kib,
-                raw: raw_kib,
-                target: 1.0,
-                higher_is_better: true,
-            },
-            Row {
-                name: "1 MiB binary messages",
-                unit: "MB/s",
-                wsapi: ws_mib * 1.048576,
-                raw: raw_mib * 1.048576,
-                target: 0.95,
-                higher_is_better: true,
-            },
-            Row {
-                name: "round trip p50",
-                unit: "µs",
-                wsapi: ws_p50,
-                raw: raw_p50,
-                target: 1.1,
-                higher_is_better: false,
-            },
-            Row {
-                name: "round trip p99",
-                unit: "µs",
-                wsapi: ws_p99,
-                raw: raw_p99,
-                target: f64::INFINITY,
-                higher_is_better: false,
-            },
-            Row {
-                name: "connect+handshake+close",
-                unit: "conn/s",
-                wsapi: ws_conn,
-                raw: raw_conn,
-                target: 0.9,
-                higher_is_better: true,
-            },
-            Row {
-                name: "idle connection, resident",
-                unit: "KiB/conn",
-                wsapi: ws_mem,
-                raw: raw_mem,
-                target: 1.2,
-                higher_is_better: false,
-            },
-            Row {
-                name: "idle connection, live heap",
-                unit: "KiB/conn",
-                wsapi: ws_heap,
-                raw: raw_heap,
-                target: f64::INFINITY,
-                higher_is_better: false,
-            },
+            row("16 B text messages", "msg/s", small_r, 1.0, true),
+            row("1 KiB text messages", "msg/s", kib_r, 1.0, true),
+            row("1 MiB binary messages", "MB/s", mib_r, 0.95, true),
+            row("round trip p50", "µs", p50, 1.1, false),
+            row("round trip p99", "µs", p99, f64::INFINITY, false),
+            row("connect+handshake+close", "conn/s", setup, 0.9, true),
+            row("idle connection, resident", "KiB/conn", idle_rss, 1.2, false),
+            row(
+                "idle connection, live heap",
+                "KiB/conn",
+                idle_heap,
+                f64::INFINITY,
+                false,
+            ),
+            row(
+                "peak resident, 1 GiB of 1 MiB messages",
+                "MiB",
+                peak,
+                f64::INFINITY,
+                false,
+            ),
         ];
         print(&rows);
-        println!(
-            "peak RSS (VmHWM) after the 1 MiB run, both clients and server in one process: {} MiB",
-            peak_before / 1024
-        );
     });
 }

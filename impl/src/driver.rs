@@ -7,9 +7,9 @@
 //!
 //! Writes are batched: all queued messages are fed to tungstenite, then
 //! flushed once, and `bufferedAmount` drops by their bytes when that flush
-//! has handed them to the OS. Reading is the job of a second task
-//! ([`crate::reader`]), started when the connection opens and stopped when
-//! the driver drops the transport; the driver ends after it.
+//! has handed them to the OS. Reads pause while too many received bytes
+//! wait for the user, so a slow reader slows the peer down (TCP flow
+//! control) instead of growing memory.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -19,15 +19,15 @@ use std::time::Duration;
 
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
-use async_tungstenite::tungstenite::Message as WsMessage;
-use futures::Sink;
-use wsapi_model::{CloseFrame, Input, Transmit};
+use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use futures::{Sink, Stream};
+use wsapi_model::{CloseFrame, FailReason, Input, Transmit};
 
 use crate::dispatch::dispatch_to_handlers;
-use crate::reader::Reader;
-use crate::runtime::{sleep, spawn, BoxFuture};
-use crate::shared::{after_model_change, Inner, LiveDriver, Shared};
-use crate::transport::{connect, Connected, TransportOptions, WsSender};
+use crate::runtime::{sleep, BoxFuture};
+use crate::shared::{after_model_change, LiveDriver, Shared};
+use crate::transport::{connect, Connected, TransportOptions};
+use crate::wire::WireEvent;
 use crate::Message;
 
 /// Options the driver itself needs.
@@ -47,19 +47,25 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     opts: DriverOptions,
     connecting: Option<BoxFuture<Result<Connected, String>>>,
-    /// The sending half of the open connection (the reader has the other).
-    tx: Option<WsSender>,
+    conn: Option<Connected>,
     outgoing: VecDeque<Outgoing>,
+    /// Messages read and not yet given to the model (reused buffer).
+    read_batch: Vec<Message>,
     /// Message bytes given to tungstenite and not yet flushed.
     fed_bytes: u64,
     needs_flush: bool,
     /// The model said CloseTransport, or the transport is gone.
     close_transport: bool,
+    /// Stop polling tungstenite's read side (it failed or ended).
+    read_done: bool,
     timer: Option<(Duration, BoxFuture<()>)>,
     /// Counted while the connection's work is not done (released before
     /// `driver_done` is set, so that whoever sees that sees it released).
     live: Option<LiveDriver>,
 }
+
+/// Most messages read in one go before the other duties get a turn.
+const READ_BATCH: usize = 256;
 
 impl Driver {
     pub fn new(shared: Arc<Shared>, opts: DriverOptions) -> Driver {
@@ -67,11 +73,13 @@ impl Driver {
             shared,
             opts,
             connecting: None,
-            tx: None,
+            conn: None,
             outgoing: VecDeque::new(),
+            read_batch: Vec::new(),
             fed_bytes: 0,
             needs_flush: false,
             close_transport: false,
+            read_done: false,
             timer: None,
             live: Some(LiveDriver::start()),
         }
@@ -91,6 +99,8 @@ impl Driver {
             // Right after the write, before reading can produce new transmits:
             // whatever the model asked to send before closing was tried.
             progress |= self.poll_close_transport();
+            progress |= self.poll_read(cx);
+            progress |= self.poll_wire_events();
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 self.live = None;
@@ -127,13 +137,6 @@ impl Driver {
                 Transmit::CloseTransport => self.close_transport = true,
             }
         }
-        // Closed without a CloseTransport (the transport ended under us):
-        // seen here, under the same lock as the transmits, so that whatever
-        // was queued before is written first even if the reader closes the
-        // model concurrently.
-        if inner.model().phase() == wsapi_model::Phase::Closed {
-            self.close_transport = true;
-        }
         after_model_change(&mut inner);
         progress
     }
@@ -158,11 +161,7 @@ impl Driver {
                     protocol: connected.protocol.clone(),
                     extensions: connected.extensions.clone(),
                 });
-                let (tx, rx) = connected.ws.split();
-                self.tx = Some(tx);
-                inner.reader_running = true;
-                let reader = Reader::new(self.shared.clone(), rx, connected.wire, self.opts.max_queued_bytes);
-                spawn(reader.run());
+                self.conn = Some(connected);
                 r
             }
             Err(why) => inner.input(Input::ConnectFailed(why)),
@@ -173,11 +172,11 @@ impl Driver {
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(tx) = self.tx.as_mut() else {
+        let Some(conn) = self.conn.as_mut() else {
             return false;
         };
         let mut progress = false;
-        let mut ws = Pin::new(tx);
+        let mut ws = Pin::new(&mut conn.ws);
         while !self.outgoing.is_empty() {
             match ws.as_mut().poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
@@ -228,25 +227,108 @@ impl Driver {
         progress
     }
 
+    /// Reads a batch of messages without the lock, then feeds them to the
+    /// model under one lock (a lock per message costs more than the parse).
+    /// Reading stops while `max_queued_bytes` of messages wait for the user.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.read_done {
+            return false;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let max = self.opts.max_queued_bytes;
+        let budget = {
+            let mut inner = self.shared.lock();
+            let queued = inner.model().queued_message_bytes();
+            inner.read_paused = queued >= max;
+            max.saturating_sub(queued)
+        };
+        let mut progress = false;
+        let mut batch_bytes = 0u64;
+        let mut end = None;
+        for _ in 0..READ_BATCH {
+            if batch_bytes >= budget {
+                break;
+            }
+            let item = match Pin::new(&mut conn.ws).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(item) => item,
+            };
+            progress = true;
+            let message = match item {
+                Some(Ok(WsMessage::Text(t))) => Message::Text(t),
+                Some(Ok(WsMessage::Binary(b))) => Message::Binary(b),
+                // Pings are answered by tungstenite; Close frames never reach
+                // it (the Wire filter takes them).
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    end = Some(match read_error_reason(&e) {
+                        Some(reason) => Input::ProtocolError(reason),
+                        None => Input::TransportClosed,
+                    });
+                    break;
+                }
+                None => {
+                    end = Some(Input::TransportClosed);
+                    break;
+                }
+            };
+            batch_bytes += message.len() as u64;
+            self.read_batch.push(message);
+        }
+        if !progress {
+            return false;
+        }
+        self.read_done = end.is_some();
+        let mut inner = self.shared.lock();
+        for message in self.read_batch.drain(..) {
+            let r = inner.input(Input::Message(message));
+            debug_assert!(r.is_ok(), "{r:?}");
+        }
+        if let Some(input) = end {
+            let r = inner.input(input);
+            debug_assert!(r.is_ok(), "{r:?}");
+        }
+        inner.read_paused = inner.model().queued_message_bytes() >= max;
+        after_model_change(&mut inner);
+        true
+    }
+
+    /// What the Wire filter saw that tungstenite does not report.
+    fn poll_wire_events(&mut self) -> bool {
+        let Some(conn) = self.conn.as_ref() else {
+            return false;
+        };
+        let mut progress = false;
+        while let Some(event) = conn.wire.poll_event() {
+            progress = true;
+            let mut inner = self.shared.lock();
+            let input = match event {
+                WireEvent::Close(payload) => inner.input(Input::CloseFrame(payload)),
+                WireEvent::ProtocolError(why) => inner.input(Input::ProtocolError(FailReason::Protocol(why))),
+                WireEvent::MessageTooBig => inner.input(Input::ProtocolError(FailReason::MessageTooBig)),
+                WireEvent::Eof => inner.input(Input::TransportClosed),
+            };
+            debug_assert!(input.is_ok(), "{input:?}");
+            after_model_change(&mut inner);
+        }
+        progress
+    }
+
     /// Drops the transport once the model is done with it. `poll_write` ran
     /// just before, so a Close frame queued ahead of `CloseTransport` had its
     /// chance to be written; a peer that does not read cannot hold us.
     fn poll_close_transport(&mut self) -> bool {
-        if self.tx.is_none() {
+        if self.conn.is_none() {
             return false;
         }
-        if self.close_transport {
-            self.tx = None;
-            Self::stop_reader(&mut self.shared.lock());
+        let model_closed = self.shared.lock().model().phase() == wsapi_model::Phase::Closed;
+        if self.close_transport || model_closed {
+            self.conn = None;
             return true;
         }
         false
-    }
-
-    /// Tells the reader to drop its half of the transport and end.
-    fn stop_reader(inner: &mut Inner) {
-        inner.reader_stop = true;
-        inner.wake_reader();
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
@@ -271,24 +353,69 @@ impl Driver {
 
     /// The write side failed: the transport is gone.
     fn transport_failed(&mut self) {
+        self.read_done = true;
         self.outgoing.clear();
         self.needs_flush = false;
-        self.tx = None;
+        self.conn = None;
         let mut inner = self.shared.lock();
-        Self::stop_reader(&mut inner);
         let r = inner.input(Input::TransportClosed);
         debug_assert!(r.is_ok(), "{r:?}");
         after_model_change(&mut inner);
     }
 
     fn is_done(&self) -> bool {
-        if self.tx.is_some() || self.connecting.is_some() {
+        if self.conn.is_some() || self.connecting.is_some() {
             return false;
         }
         // Events still queued are taken by the stream, or delivered to the
-        // handlers by the last dispatch in `poll`. The reader holds half of
-        // the transport until it ends.
-        let inner = self.shared.lock();
-        inner.model().phase() == wsapi_model::Phase::Closed && !inner.reader_running
+        // handlers by the last dispatch in `poll`.
+        self.shared.lock().model().phase() == wsapi_model::Phase::Closed
+    }
+}
+
+/// Maps a tungstenite read error to the failure it is (`None`: the
+/// transport just ended).
+fn read_error_reason(e: &WsError) -> Option<FailReason> {
+    use async_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+    match e {
+        WsError::Utf8(_) => Some(FailReason::InvalidUtf8),
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => Some(FailReason::MessageTooBig),
+        WsError::Capacity(other) => Some(FailReason::Protocol(other.to_string())),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(p) => Some(FailReason::Protocol(p.to_string())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn read_errors_map_to_the_failure_they_are() {
+        assert_eq!(
+            read_error_reason(&WsError::Utf8("bad".into())),
+            Some(FailReason::InvalidUtf8)
+        );
+        let too_long = CapacityError::MessageTooLong { size: 2, max_size: 1 };
+        assert_eq!(
+            read_error_reason(&WsError::Capacity(too_long)),
+            Some(FailReason::MessageTooBig)
+        );
+        assert_eq!(
+            read_error_reason(&WsError::Capacity(CapacityError::TooManyHeaders)),
+            Some(FailReason::Protocol("Too many headers".into()))
+        );
+        assert_eq!(
+            read_error_reason(&WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
+            Some(FailReason::Protocol(ProtocolError::UnmaskedFrameFromClient.to_string()))
+        );
+        // The transport just ended: not a protocol error.
+        assert_eq!(
+            read_error_reason(&WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
+            None
+        );
+        assert_eq!(read_error_reason(&WsError::ConnectionClosed), None);
     }
 }

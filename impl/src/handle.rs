@@ -116,7 +116,7 @@ impl WebSocketHandle {
         let mut inner = self.shared.lock();
         if let Some(event) = inner.poll_event() {
             if inner.read_paused {
-                inner.wake_reader();
+                inner.wake_driver();
             }
             return Poll::Ready(Some(Event::from_model(event)));
         }

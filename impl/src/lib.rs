@@ -27,7 +27,9 @@
 //!
 //! ## Layout
 //! - [`WebSocket`] / [`WebSocketHandle`]: the API ([`handle`], [`socket`]).
-//! - `driver`: the background task carrying out the model's transmits.
+//! - `driver`: the connection's background task: connects, writes what the
+//!   model transmits, reads and feeds what arrives to the model, fires its
+//!   timers, runs the `on_*` handlers.
 //! - `wire`: a filter under tungstenite that hands raw Close frames to the
 //!   model and inflates `permessage-deflate` messages.
 //! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).
@@ -38,7 +40,6 @@ mod driver;
 mod event;
 pub mod handle;
 mod message;
-mod reader;
 pub mod runtime;
 mod shared;
 mod sink;

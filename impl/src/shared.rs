@@ -54,15 +54,8 @@ pub(crate) struct Inner {
     pub abandoned: bool,
     /// The driver task has ended.
     pub driver_done: bool,
-    /// The reader stopped reading because too many messages wait for delivery.
+    /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
-    /// The reader task, to be woken when events are taken while it pauses,
-    /// or when it must stop.
-    pub reader_waker: Option<Waker>,
-    /// The driver dropped its half of the transport: the reader must end.
-    pub reader_stop: bool,
-    /// The reader task runs (it holds half of the transport).
-    pub reader_running: bool,
 }
 
 impl Inner {
@@ -131,12 +124,6 @@ impl Inner {
         }
     }
 
-    pub fn wake_reader(&mut self) {
-        if let Some(w) = self.reader_waker.take() {
-            w.wake();
-        }
-    }
-
     pub fn wake_event_reader(&mut self) {
         if let Some(w) = self.event_waker.take() {
             w.wake();
@@ -183,9 +170,6 @@ impl Shared {
                 abandoned: false,
                 driver_done: false,
                 read_paused: false,
-                reader_waker: None,
-                reader_stop: false,
-                reader_running: false,
             }),
         })
     }

@@ -85,10 +85,6 @@ impl AsyncWrite for MaybeTls {
 
 /// The tungstenite stream of a connection.
 pub(crate) type WsStream = WebSocketStream<Wire<MaybeTls>>;
-/// Its sending half (the driver's).
-pub(crate) type WsSender = async_tungstenite::WebSocketSender<Wire<MaybeTls>>;
-/// Its receiving half (the reader's).
-pub(crate) type WsReceiver = async_tungstenite::WebSocketReceiver<Wire<MaybeTls>>;
 
 /// An open connection and what the handshake said.
 pub(crate) struct Connected {
