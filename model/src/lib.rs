@@ -67,7 +67,9 @@
 //!    [`Connection::handle_transport_closed`]. Answer pings yourself.
 //! 4. **Keep time**: whenever [`Connection::poll_timeout`] is `Some(t)` and
 //!    the clock reaches `t`, call [`Connection::handle_timeout`]. Calling it
-//!    early or twice is harmless.
+//!    early or twice is harmless. Only `close()`, a received Close frame and
+//!    a timeout use their `now` ([`Input::reads_clock`]); a driver on a hot
+//!    path may pass the last time it read to every other input.
 //! 5. **Deliver events** from [`Connection::poll_event`] where the user sees
 //!    them. `readyState`, `protocol` and `extensions` change as events are
 //!    taken (as the spec's queued tasks change them), so take an event only
