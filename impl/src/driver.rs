@@ -290,7 +290,8 @@ impl Driver {
             let r = inner.input(input);
             debug_assert!(r.is_ok(), "{r:?}");
         }
-        inner.read_paused = inner.model().queued_message_bytes() >= max;
+        // `read_paused` is brought up to date by the next call, which comes
+        // right away since this one made progress.
         after_model_change(&mut inner);
         true
     }

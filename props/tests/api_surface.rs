@@ -209,3 +209,61 @@ fn a_drain_waiter_does_not_wait_for_the_closing_handshake() {
     });
     drop(server);
 }
+
+#[test]
+fn reading_pauses_for_a_slow_reader_and_resumes_as_events_are_taken() {
+    // 40 distinct 1000-byte messages; the client may hold 4096 bytes of
+    // them before it stops reading from the network.
+    let texts: Vec<String> = (0..40).map(|i| format!("{i:04}{}", "m".repeat(996))).collect();
+    let mut actions: Vec<Action> = texts.iter().cloned().map(Action::Text).collect();
+    actions.push(Action::AwaitClose { reply: true });
+    let script = Script {
+        finish_reading: false,
+        ..Script::accept(actions)
+    };
+    let server = Server::start(vec![script]).expect("server");
+    let ws = WebSocket::builder(&format!("{}/", server.base()))
+        .max_queued_bytes(4096)
+        .record_journal(true)
+        .connect()
+        .expect("valid");
+    let received = |ws: &WebSocket| {
+        ws.journal()
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    wsapi_model::Step::Input {
+                        input: wsapi_model::Input::Message(_),
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    block_on(async {
+        open(&ws).await;
+        // Wait (bounded) until the client stopped reading: 5 messages reach
+        // the 4096-byte limit, and nothing is taken meanwhile.
+        with_limit(async {
+            while received(&ws) < 5 {
+                sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await;
+        assert_eq!(received(&ws), 5, "reading stops at the limit");
+        // Taking events must resume reading, until every message arrived.
+        for text in &texts {
+            match with_limit(ws.next_event()).await {
+                Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some(text.as_str())),
+                other => panic!("expected message {}, got {other:?}", &text[..4]),
+            }
+        }
+        ws.close(Some(1000), None).unwrap();
+        let mut last = None;
+        while let Some(e) = with_limit(ws.next_event()).await {
+            last = Some(e);
+        }
+        assert!(matches!(&last, Some(Event::Close(c)) if c.was_clean), "{last:?}");
+    });
+}
