@@ -335,20 +335,28 @@ fn idle_child(which: &str, base: &str, n: usize) {
     println!("{rss} {heap}");
 }
 
-/// Runs [`idle_child`] in a fresh process against this process's server.
-fn idle_in_child(which: &str, base: &str, n: usize) -> (f64, f64) {
+/// Runs this binary again as a child (`mode`: `IDLE` or `STREAM`) that
+/// measures `which` client against this process's server, and returns the
+/// numbers it prints.
+fn run_child(mode: &str, which: &str, base: &str, n: usize) -> Vec<f64> {
     let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .env("WSAPI_BENCH_IDLE_CHILD", which)
+        .env(format!("WSAPI_BENCH_{mode}_CHILD"), which)
         .env("WSAPI_BENCH_BASE", base)
         .env("WSAPI_BENCH_N", n.to_string())
         .output()
         .expect("child runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().filter_map(|v| v.parse::<f64>().ok());
-    match (it.next(), it.next()) {
-        (Some(rss), Some(heap)) => (rss, heap),
-        _ => panic!("idle child failed: {text} {}", String::from_utf8_lossy(&out.stderr)),
+    let numbers: Vec<f64> = text.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    if numbers.is_empty() {
+        panic!("{mode} child failed: {text} {}", String::from_utf8_lossy(&out.stderr));
     }
+    numbers
+}
+
+/// KiB resident and KiB of live heap per idle connection (see [`idle_child`]).
+fn idle_in_child(which: &str, base: &str, n: usize) -> (f64, f64) {
+    let v = run_child("IDLE", which, base, n);
+    (v[0], v.get(1).copied().unwrap_or(f64::NAN))
 }
 
 struct Row {
@@ -431,19 +439,9 @@ fn stream_child(which: &str, base: &str, mib: usize) {
     println!("{}", status_kib("VmHWM:"));
 }
 
-/// Runs [`stream_child`] in a fresh process against this process's server.
+/// Peak resident MiB of a process streaming `mib` messages (see [`stream_child`]).
 fn stream_in_child(which: &str, base: &str, mib: usize) -> f64 {
-    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .env("WSAPI_BENCH_STREAM_CHILD", which)
-        .env("WSAPI_BENCH_BASE", base)
-        .env("WSAPI_BENCH_N", mib.to_string())
-        .output()
-        .expect("child runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    match text.trim().parse::<f64>() {
-        Ok(kib) => kib / 1024.0,
-        Err(_) => panic!("stream child failed: {text} {}", String::from_utf8_lossy(&out.stderr)),
-    }
+    run_child("STREAM", which, base, mib)[0] / 1024.0
 }
 
 fn child_n() -> usize {
