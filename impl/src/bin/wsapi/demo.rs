@@ -49,7 +49,11 @@ pub async fn main() -> ExitCode {
             }
             Event::Message(m) => {
                 echoed += 1;
-                println!("event message {:?}  {}", m.data, state(&ws));
+                let data = match m.data.as_text() {
+                    Some(text) => format!("text {text:?}"),
+                    None => format!("binary {:?}", m.data.as_bytes()),
+                };
+                println!("event message {data}  {}", state(&ws));
                 if echoed == 3 {
                     if let Err(e) = ws.close(Some(999), None) {
                         println!("close(999) -> {e}");
