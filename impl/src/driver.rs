@@ -7,9 +7,15 @@
 //!
 //! Writes are batched: all queued messages are fed to tungstenite, then
 //! flushed once, and `bufferedAmount` drops by their bytes when that flush
-//! has handed them to the OS. Reads pause while too many received bytes
-//! wait for the user, so a slow reader slows the peer down (TCP flow
-//! control) instead of growing memory.
+//! has handed them to the OS. Reads are batched too: up to [`READ_BATCH`]
+//! messages are parsed without the lock and given to the model under one.
+//! Reads pause while too many received bytes wait for the user, so a slow
+//! reader slows the peer down (TCP flow control) instead of growing memory.
+//!
+//! Why one task does both: a second task reading (the stream split in two
+//! halves) and framing in `send()` on the caller's thread were both
+//! measured, and both cost more in cross-thread wake-ups and lock
+//! contention than they gained (`impl/BENCHMARKS.md`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
