@@ -25,11 +25,13 @@ use futures::{SinkExt, StreamExt};
 use wsapi::runtime::{block_on, spawn, TcpListener, TcpStream};
 use wsapi::{Event, Message, WebSocket};
 
+/// The number in environment variable `key`, or `default`.
+fn env_number<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
 fn scale() -> f64 {
-    std::env::var("WSAPI_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0)
+    env_number("WSAPI_BENCH_SCALE", 1.0)
 }
 
 fn scaled(n: usize) -> usize {
@@ -419,11 +421,7 @@ fn print(rows: &[Row]) {
 }
 
 fn rounds() -> usize {
-    std::env::var("WSAPI_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .max(1)
+    env_number("WSAPI_BENCH_ROUNDS", 3).max(1)
 }
 
 /// In a child process: streams `mib` 1 MiB messages through `which` client
@@ -445,10 +443,7 @@ fn stream_in_child(which: &str, base: &str, mib: usize) -> f64 {
 }
 
 fn child_n() -> usize {
-    std::env::var("WSAPI_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
+    env_number("WSAPI_BENCH_N", 1000)
 }
 
 fn main() {

@@ -661,11 +661,10 @@ impl<S> Wire<S> {
                 break;
             };
             let deflate = *deflate.get_or_insert_with(|| self.handle.deflate().is_some());
-            if h.opcode == OP_CLOSE || h.len >> 63 != 0 || self.route(&h, deflate) != Route::Pass {
+            if !self.is_plain(&h, deflate) {
                 break;
             }
-            self.track_message(&h, Route::Pass);
-            self.passing = h.size as u64 + h.len;
+            self.start_passing(&h);
             n += self.pass_frame_bytes(&mut buf[n..]);
         }
         n
@@ -688,12 +687,23 @@ impl<S> Wire<S> {
         let deflate = self.handle.deflate();
         match self.route(&h, deflate.is_some()) {
             Route::Pass => {
-                self.track_message(&h, Route::Pass);
-                self.passing = h.size as u64 + h.len;
+                self.start_passing(&h);
                 true
             }
             Route::Inflate => self.compressed_frame(&h, deflate.unwrap_or_default()),
         }
+    }
+
+    /// Whether a frame goes to tungstenite unchanged, with no event of its
+    /// own: what [`Self::next_frame`] would pass through.
+    fn is_plain(&self, h: &Header, deflate: bool) -> bool {
+        h.len >> 63 == 0 && h.opcode != OP_CLOSE && self.route(h, deflate) == Route::Pass
+    }
+
+    /// Starts handing the frame `h` (header included) to tungstenite.
+    fn start_passing(&mut self, h: &Header) {
+        self.track_message(h, Route::Pass);
+        self.passing = h.size as u64 + h.len;
     }
 
     /// Decides what to do with a frame that is not a Close frame.
