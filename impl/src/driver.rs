@@ -27,9 +27,11 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use futures::{Sink, Stream};
-use wsapi_model::{CloseFrame, FailReason, Input, Transmit};
+use wsapi_model::handshake::{check_response, HandshakeFailure, Offer};
+use wsapi_model::{CloseFrame, FailReason, Input, Phase, Transmit};
 
 use crate::dispatch::dispatch_to_handlers;
+use crate::host_gate::HostSlot;
 use crate::runtime::{sleep, BoxFuture};
 use crate::shared::{after_model_change, LiveDriver, Shared};
 use crate::transport::{connect, Connected, TransportOptions};
@@ -52,7 +54,11 @@ enum Outgoing {
 pub(crate) struct Driver {
     shared: Arc<Shared>,
     opts: DriverOptions,
-    connecting: Option<BoxFuture<Result<Connected, String>>>,
+    /// Our place in the host's queue, from `QueueForHost` to `ReleaseHost`.
+    host_slot: Option<HostSlot>,
+    /// `handle_host_slot` was reported for `host_slot`.
+    host_slot_reported: bool,
+    connecting: Option<BoxFuture<Result<Connected, HandshakeFailure>>>,
     conn: Option<Connected>,
     outgoing: VecDeque<Outgoing>,
     /// Messages read and not yet given to the model (reused buffer).
@@ -78,6 +84,8 @@ impl Driver {
         Driver {
             shared,
             opts,
+            host_slot: None,
+            host_slot_reported: false,
             connecting: None,
             conn: None,
             outgoing: VecDeque::new(),
@@ -100,6 +108,7 @@ impl Driver {
         loop {
             let mut progress = self.step_model(cx);
             progress |= dispatch_to_handlers(&self.shared);
+            progress |= self.poll_host_slot(cx);
             progress |= self.poll_connecting(cx);
             progress |= self.poll_write(cx);
             // Right after the write, before reading can produce new transmits:
@@ -135,6 +144,12 @@ impl Driver {
         while let Some(t) = inner.poll_transmit() {
             progress = true;
             match t {
+                Transmit::QueueForHost(key) => {
+                    self.host_slot = Some(HostSlot::queue(key));
+                    self.host_slot_reported = false;
+                }
+                // Dropping the slot frees the host (or leaves its queue).
+                Transmit::ReleaseHost => self.host_slot = None,
                 Transmit::Connect { url, protocols } => {
                     self.connecting = Some(Box::pin(connect(*url, protocols, self.opts.transport.clone())));
                 }
@@ -145,6 +160,22 @@ impl Driver {
         }
         after_model_change(&mut inner);
         progress
+    }
+
+    /// Reports the host's slot to the model once the gate admits us.
+    fn poll_host_slot(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(slot) = self.host_slot.as_ref() else {
+            return false;
+        };
+        if self.host_slot_reported || slot.poll_held(cx).is_pending() {
+            return false;
+        }
+        self.host_slot_reported = true;
+        let mut inner = self.shared.lock();
+        let r = inner.input(Input::HostSlot);
+        debug_assert!(r.is_ok(), "{r:?}");
+        after_model_change(&mut inner);
+        true
     }
 
     fn poll_connecting(&mut self, cx: &mut Context<'_>) -> bool {
@@ -163,11 +194,23 @@ impl Driver {
         let mut inner = self.shared.lock();
         let input = match result {
             Ok(connected) => {
-                let r = inner.input(Input::Open {
-                    protocol: connected.protocol.clone(),
-                    extensions: connected.extensions.clone(),
+                let model = inner.model();
+                let offer = Offer {
+                    key: &connected.key,
+                    protocols: model.requested_protocols(),
+                    extensions: &model.config().offered_extensions,
+                };
+                // The same pure check the model runs on this input; only its
+                // negotiated parameters are used, and only if the model opened.
+                let deflate = check_response(&connected.response, &offer).ok().and_then(|a| a.deflate);
+                let r = inner.input(Input::Response {
+                    key: connected.key.clone(),
+                    response: connected.response.clone(),
                 });
-                self.conn = Some(connected);
+                if inner.model().phase() == Phase::Established {
+                    connected.wire.set_deflate(deflate);
+                    self.conn = Some(connected);
+                }
                 r
             }
             Err(why) => inner.input(Input::ConnectFailed(why)),
@@ -330,7 +373,7 @@ impl Driver {
         if self.conn.is_none() {
             return false;
         }
-        let model_closed = self.shared.lock().model().phase() == wsapi_model::Phase::Closed;
+        let model_closed = self.shared.lock().model().phase() == Phase::Closed;
         if self.close_transport || model_closed {
             self.conn = None;
             return true;
@@ -376,7 +419,7 @@ impl Driver {
         }
         // Events still queued are taken by the stream, or delivered to the
         // handlers by the last dispatch in `poll`.
-        self.shared.lock().model().phase() == wsapi_model::Phase::Closed
+        self.shared.lock().model().phase() == Phase::Closed
     }
 }
 

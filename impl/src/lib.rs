@@ -39,6 +39,8 @@ mod dispatch;
 mod driver;
 mod event;
 pub mod handle;
+mod handshake;
+mod host_gate;
 mod message;
 pub mod runtime;
 mod shared;

@@ -248,7 +248,7 @@ impl WebSocketBuilder {
     pub fn model_config(&self) -> Config {
         let mut config = self.config.clone();
         if self.deflate {
-            config.offered_extensions = vec!["permessage-deflate".to_string()];
+            config.offered_extensions = vec![crate::transport::DEFLATE_OFFER.to_string()];
         }
         config
     }

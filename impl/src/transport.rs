@@ -1,4 +1,5 @@
-//! Opening a connection: TCP, TLS for `wss:`, the HTTP upgrade.
+//! Opening a connection: TCP, TLS for `wss:`, the HTTP upgrade (written and
+//! read by [`crate::handshake`], judged by the model).
 //!
 //! TLS is rustls through `futures-rustls`, applied to our own TCP stream:
 //! async-tungstenite's rustls features only plug TLS into its per-runtime
@@ -11,14 +12,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_tungstenite::tungstenite::client::IntoClientRequest;
+use async_tungstenite::tungstenite::handshake::client::generate_key;
 use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use async_tungstenite::WebSocketStream;
 use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 use url::Url;
+use wsapi_model::handshake::{HandshakeFailure, Response, MAX_BODY_EXCERPT};
 
+use crate::handshake::{client_handshake, Handshaken, Request};
 use crate::runtime::{connect_tcp, TcpStream};
 use crate::wire::{Wire, WireConfig, WireHandle};
 
@@ -86,12 +89,15 @@ impl AsyncWrite for MaybeTls {
 /// The tungstenite stream of a connection.
 pub(crate) type WsStream = WebSocketStream<Wire<MaybeTls>>;
 
-/// An open connection and what the handshake said.
+/// A connection whose handshake response was read, not yet judged: the
+/// driver hands `response` to the model, and keeps `ws` only if the model
+/// established the connection.
 pub(crate) struct Connected {
     pub ws: WsStream,
     pub wire: WireHandle,
-    pub protocol: Option<String>,
-    pub extensions: Option<String>,
+    /// The `Sec-WebSocket-Key` sent.
+    pub key: String,
+    pub response: Response,
 }
 
 /// The default TLS configuration: the Mozilla roots shipped in `webpki-roots`.
@@ -112,9 +118,14 @@ pub(crate) fn tls_config_with_roots(roots: rustls::RootCertStore) -> Arc<rustls:
     Arc::new(config)
 }
 
-/// Opens TCP (and TLS), runs the opening handshake, and returns the stream.
-/// Every failure is a string for [`wsapi_model::FailReason::Handshake`].
-pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOptions) -> Result<Connected, String> {
+/// Opens TCP (and TLS), writes the opening handshake and reads the
+/// response head (see [`crate::handshake`]); judging it is the model's.
+/// Every failure here is a [`HandshakeFailure::Transport`].
+pub(crate) async fn connect(
+    url: Url,
+    protocols: Vec<String>,
+    opts: TransportOptions,
+) -> Result<Connected, HandshakeFailure> {
     let host = url.host_str().ok_or("the URL has no host")?.to_string();
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     // url keeps IPv6 literals in brackets; sockets want them bare.
@@ -134,28 +145,30 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     } else {
         MaybeTls::Plain(tcp)
     };
-    let (wire_stream, wire) = Wire::new(
+    let (mut wire_stream, wire) = Wire::new(
         stream,
         WireConfig {
             max_message_size: opts.max_message_size,
             max_frame_size: opts.max_frame_size,
         },
     );
-
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| format!("bad request: {e}"))?;
-    let headers = request.headers_mut();
-    for (name, value) in &opts.headers {
-        headers.append(name.clone(), value.clone());
-    }
-    if !protocols.is_empty() {
-        let value = HeaderValue::from_str(&protocols.join(", ")).map_err(|e| e.to_string())?;
-        headers.insert("sec-websocket-protocol", value);
-    }
-    if opts.deflate {
-        headers.insert("sec-websocket-extensions", HeaderValue::from_static(DEFLATE_OFFER));
+    let key = generate_key();
+    let offers = opts.offered_extensions();
+    let request = Request {
+        key: &key,
+        protocols: &protocols,
+        extensions: &offers,
+        headers: &opts.headers,
+    };
+    // Through the Wire filter, which stops every read at the head's end:
+    // the frames after a 101 stay in it, and `leftover` is empty.
+    let Handshaken { mut response, leftover } = client_handshake(&mut wire_stream, &url, &request).await?;
+    debug_assert!(leftover.is_empty(), "the Wire filter passed bytes past the head");
+    if response.status != 101 {
+        // The start of the body, as far as it arrived with the head.
+        let room = MAX_BODY_EXCERPT.saturating_sub(response.body.len());
+        let buffered = wire_stream.buffered_input();
+        response.body.extend_from_slice(&buffered[..buffered.len().min(room)]);
     }
     // tungstenite zero-fills its read buffer up to this size before every
     // read; the Wire filter hands it at most READ_CHUNK bytes per read, so a
@@ -165,28 +178,23 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
         .read_buffer_size(crate::wire::READ_CHUNK)
         .max_message_size(opts.max_message_size)
         .max_frame_size(opts.max_frame_size);
-    let (ws, response) = async_tungstenite::client_async_with_config(request, wire_stream, Some(config))
-        .await
-        .map_err(|e| match e {
-            async_tungstenite::tungstenite::Error::Http(resp) => {
-                format!("the server refused the upgrade with HTTP status {}", resp.status())
-            }
-            other => format!("opening handshake failed: {other}"),
-        })?;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    };
-    let protocol = header("sec-websocket-protocol");
-    let extensions = header("sec-websocket-extensions");
-    wire.set_extensions(extensions.as_deref())
-        .map_err(|e| format!("unusable Sec-WebSocket-Extensions: {e}"))?;
+    // No handshake here: tungstenite gets the stream only.
+    let ws = WebSocketStream::from_raw_socket(wire_stream, Role::Client, Some(config)).await;
     Ok(Connected {
         ws,
         wire,
-        protocol,
-        extensions,
+        key,
+        response,
     })
+}
+
+impl TransportOptions {
+    /// The extension offers of the request: the model's `Config::offered_extensions`.
+    pub(crate) fn offered_extensions(&self) -> Vec<String> {
+        if self.deflate {
+            vec![DEFLATE_OFFER.to_string()]
+        } else {
+            Vec::new()
+        }
+    }
 }

@@ -10,8 +10,8 @@
 //!    ([`WireEvent::Close`]); the model validates it and decides the reply.
 //! 2. **permessage-deflate.** Chromium offers it and servers compress, but
 //!    tungstenite has no support for it. The client offers
-//!    `permessage-deflate; client_max_window_bits`; once the server accepts
-//!    ([`WireHandle::set_extensions`]) the filter inflates compressed
+//!    `permessage-deflate; client_max_window_bits`; once the model accepted
+//!    the server's answer ([`WireHandle::set_deflate`]) the filter inflates compressed
 //!    messages (RFC 7692) and hands tungstenite plain frames. We never
 //!    compress what we send, which RFC 7692 allows.
 //! 3. **The end of TCP after a Close frame** must reach the driver at once,
@@ -61,6 +61,7 @@ use std::task::{ready, Context, Poll};
 use async_tungstenite::tungstenite::Bytes;
 use flate2::{Decompress, FlushDecompress, Status};
 use futures::io::{AsyncRead, AsyncWrite};
+use wsapi_model::handshake::DeflateParams;
 
 /// Largest HTTP response head passed through.
 const MAX_HEAD: usize = 64 * 1024;
@@ -134,19 +135,15 @@ impl WireHandle {
         self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Call after the HTTP handshake succeeded, with the server's
-    /// `Sec-WebSocket-Extensions` header value (`None` if absent).
-    /// Enables inflating when it names permessage-deflate. Returns `Err` if
-    /// the value is not one this filter can honour (unknown extensions or
-    /// parameters, window bits outside 8..=15, duplicated parameters); the
-    /// driver then fails the connection.
-    pub(crate) fn set_extensions(&self, header: Option<&str>) -> Result<(), String> {
-        let deflate = match header {
-            Some(value) => parse_extensions(value)?,
-            None => None,
-        };
-        self.lock().deflate = deflate;
-        Ok(())
+    /// Call after the model accepted the opening handshake, with the
+    /// permessage-deflate parameters it accepted (`None`: not in use).
+    /// Enables inflating. The model checked the parameters (unknown,
+    /// repeated or out-of-range ones failed the connection): the filter
+    /// only keeps what changes how it inflates.
+    pub(crate) fn set_deflate(&self, params: Option<DeflateParams>) {
+        self.lock().deflate = params.map(|p| Deflate {
+            server_no_context_takeover: p.server_no_context_takeover,
+        });
     }
 
     /// Takes the next event, if any (events are queued in order).
@@ -161,66 +158,6 @@ impl WireHandle {
     fn deflate(&self) -> Option<Deflate> {
         self.lock().deflate
     }
-}
-
-/// Parses a `Sec-WebSocket-Extensions` response value. `Ok(None)`: no
-/// extension in use.
-fn parse_extensions(value: &str) -> Result<Option<Deflate>, String> {
-    let mut deflate = None;
-    for extension in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let mut parts = extension.split(';').map(str::trim);
-        let name = parts.next().unwrap_or_default();
-        if !name.eq_ignore_ascii_case("permessage-deflate") {
-            return Err(format!("the server accepted extension {name:?}, which was not offered"));
-        }
-        if deflate.is_some() {
-            return Err("the server accepted permessage-deflate twice".to_string());
-        }
-        deflate = Some(parse_deflate_params(parts)?);
-    }
-    Ok(deflate)
-}
-
-/// Parses the parameters of an accepted permessage-deflate (RFC 7692 §7.1).
-fn parse_deflate_params<'a>(params: impl Iterator<Item = &'a str>) -> Result<Deflate, String> {
-    let mut deflate = Deflate::default();
-    let mut seen: Vec<String> = Vec::new();
-    for param in params {
-        let (key, value) = match param.split_once('=') {
-            Some((key, value)) => (key.trim(), Some(unquote(value.trim()))),
-            None => (param, None),
-        };
-        let key = key.to_ascii_lowercase();
-        if seen.contains(&key) {
-            return Err(format!("permessage-deflate parameter {key} appears twice"));
-        }
-        match (key.as_str(), value) {
-            ("server_no_context_takeover", None) => deflate.server_no_context_takeover = true,
-            // We never compress, so how the client compresses is moot.
-            ("client_no_context_takeover", None) => {}
-            ("server_max_window_bits" | "client_max_window_bits", Some(bits)) => {
-                if !is_window_bits(bits) {
-                    return Err(format!("permessage-deflate {key}={bits} is not a number in 8..=15"));
-                }
-            }
-            _ => return Err(format!("unusable permessage-deflate parameter {param:?}")),
-        }
-        seen.push(key);
-    }
-    Ok(deflate)
-}
-
-/// A quoted-string value without its quotes (RFC 7692 §7.1 allows both).
-fn unquote(value: &str) -> &str {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
-}
-
-/// 8..=15 written without sign or leading zeros.
-fn is_window_bits(value: &str) -> bool {
-    !value.starts_with('0') && value.bytes().all(|b| b.is_ascii_digit()) && matches!(value.parse::<u8>(), Ok(8..=15))
 }
 
 /// Where the read side is.
@@ -591,6 +528,12 @@ impl<S> Wire<S> {
             event_queued: false,
         };
         (wire, handle)
+    }
+
+    /// Bytes read from the stream and not handed over yet (after a
+    /// rejected handshake: the start of the response's body).
+    pub(crate) fn buffered_input(&self) -> &[u8] {
+        self.input.data()
     }
 
     fn push_event(&mut self, event: WireEvent) {
@@ -1039,7 +982,12 @@ mod tests {
 
     fn deflate_wire(chunks: Vec<Vec<u8>>, end: End, config: WireConfig, ext: &str) -> (Wire<Script>, WireHandle) {
         let (wire, handle) = Wire::new(Script::new(chunks, end), config);
-        handle.set_extensions(Some(ext)).unwrap();
+        // The model parsed `ext` (its tests cover the parsing); the filter
+        // uses one parameter.
+        handle.set_deflate(Some(DeflateParams {
+            server_no_context_takeover: ext.contains("server_no_context_takeover"),
+            ..DeflateParams::default()
+        }));
         (wire, handle)
     }
 
@@ -1638,57 +1586,24 @@ mod tests {
     // ---- extensions and writes -------------------------------------------
 
     #[test]
-    fn set_extensions_accepts_what_can_be_honoured() {
+    fn set_deflate_keeps_what_inflating_needs() {
         let handle = WireHandle::default();
-        let accepted = [
-            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
-            "permessage-deflate",
-            "PerMessage-Deflate ; client_max_window_bits=\"15\"",
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
-            "permessage-deflate; server_max_window_bits=8",
-        ];
-        for value in accepted {
-            assert_eq!(handle.set_extensions(Some(value)), Ok(()), "{value}");
-            assert!(handle.deflate().is_some(), "{value}");
-        }
-        assert_eq!(handle.set_extensions(None), Ok(()));
         assert_eq!(handle.deflate(), None);
-        assert_eq!(handle.set_extensions(Some("  ")), Ok(()));
-        assert_eq!(handle.deflate(), None);
-        handle
-            .set_extensions(Some("permessage-deflate; server_no_context_takeover"))
-            .unwrap();
+        handle.set_deflate(Some(DeflateParams::default()));
+        assert_eq!(handle.deflate(), Some(Deflate::default()));
+        let params = DeflateParams {
+            server_no_context_takeover: true,
+            ..DeflateParams::default()
+        };
+        handle.set_deflate(Some(params));
         assert_eq!(
             handle.deflate(),
             Some(Deflate {
                 server_no_context_takeover: true
             })
         );
-    }
-
-    #[test]
-    fn set_extensions_rejects_what_cannot_be_honoured() {
-        let rejected = [
-            "permessage-deflate; foo=1",
-            "x-unknown",
-            "permessage-deflate, x-unknown",
-            "permessage-deflate, permessage-deflate",
-            "permessage-deflate; server_max_window_bits=16",
-            "permessage-deflate; server_max_window_bits=7",
-            "permessage-deflate; server_max_window_bits=08",
-            "permessage-deflate; server_max_window_bits=+9",
-            "permessage-deflate; server_max_window_bits",
-            "permessage-deflate; client_max_window_bits",
-            "permessage-deflate; server_no_context_takeover=1",
-            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-            "permessage-deflate; client_max_window_bits=10; client_max_window_bits=10",
-            "permessage-deflate;",
-        ];
-        for value in rejected {
-            let handle = WireHandle::default();
-            assert!(handle.set_extensions(Some(value)).is_err(), "{value}");
-            assert_eq!(handle.deflate(), None, "{value}");
-        }
+        handle.set_deflate(None);
+        assert_eq!(handle.deflate(), None);
     }
 
     #[test]
@@ -1753,8 +1668,8 @@ mod tests {
             let offer = HeaderValue::from_static("permessage-deflate; client_max_window_bits");
             request.headers_mut().insert("sec-websocket-extensions", offer);
             let (mut ws, response) = async_tungstenite::client_async(request, wire).await.unwrap();
-            let ext = response.headers().get("sec-websocket-extensions");
-            handle.set_extensions(ext.map(|v| v.to_str().unwrap())).unwrap();
+            assert!(response.headers().get("sec-websocket-extensions").is_some());
+            handle.set_deflate(Some(DeflateParams::default()));
 
             // As the driver does: tungstenite first, then the filter's events.
             let mut seen = Vec::new();

@@ -26,6 +26,8 @@ use url::Url;
 use crate::close_code::{check_close_args, close_frame_for, parse_close_payload, CloseError, ReceivedClose};
 use crate::constructor::{parse_url, url_port_is_blocked, validate_protocols, ConstructError};
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, Payload, ReadyState, Transmit};
+use crate::handshake::{check_response, Accepted, HandshakeFailure, Offer, Response};
+use crate::host_gate::HostKey;
 
 /// A point in time, as a duration since an epoch of the driver's choosing
 /// (e.g. `start.elapsed()`); the model has no clock of its own.
@@ -43,8 +45,9 @@ pub struct Config {
     /// "Flag the WebSocket as full" and close it when a `send()` would make
     /// the unwritten data exceed this many bytes (`None`: no limit).
     pub max_buffered_amount: Option<u64>,
-    /// Names of the extensions the driver offers (e.g. `permessage-deflate`);
-    /// the server may accept only these.
+    /// The extensions the driver offers, one offer each as written in the
+    /// request (e.g. `permessage-deflate; client_max_window_bits`, or just a
+    /// name); the server may accept only these.
     pub offered_extensions: Vec<String>,
 }
 
@@ -78,8 +81,9 @@ impl SendError {
 /// before (a driver bug). Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum InputError {
-    /// `handle_open` or `handle_connect_failed` after the driver had already
-    /// reported the handshake's outcome, or without a `Connect` transmit.
+    /// `handle_open`, `handle_response` or `handle_connect_failed` after the
+    /// driver had already reported the handshake's outcome, or without a
+    /// `Connect` transmit; `handle_host_slot` twice or without a `QueueForHost`.
     #[error("the opening handshake's outcome was already reported, or never asked for")]
     NotConnecting,
     /// A frame was reported before `handle_open`.
@@ -104,6 +108,19 @@ pub enum Phase {
     Established,
     /// The transport is gone, or we told the driver to close it.
     Closed,
+}
+
+/// Where a connection is with its host's slot (see [`crate::host_gate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HostSlot {
+    /// Never asked (a blocked port fails before connecting).
+    None,
+    /// `QueueForHost` transmitted; waiting for `handle_host_slot`.
+    Queued,
+    /// Held: `Connect` was transmitted.
+    Held,
+    /// Given back (`ReleaseHost` transmitted, or the request withdrawn).
+    Released,
 }
 
 /// A queued task (WHATWG: "queue a task"): run, in order, by `poll_event`.
@@ -138,8 +155,11 @@ enum Task<M> {
 ///
 /// let t0 = Duration::ZERO;
 /// let mut ws = Connection::<Data>::new("ws://example.com/chat", &["chat"], Config::default(), t0).unwrap();
+/// assert!(matches!(ws.poll_transmit(), Some(Transmit::QueueForHost(_))));
+/// ws.handle_host_slot(t0).unwrap(); // the driver's HostGate admitted it
 /// assert!(matches!(ws.poll_transmit(), Some(Transmit::Connect { .. })));
 /// ws.handle_open(t0, Some("chat"), None).unwrap();
+/// assert_eq!(ws.poll_transmit(), Some(Transmit::ReleaseHost));
 /// assert_eq!(ws.ready_state(), ReadyState::Connecting); // until the open event is delivered
 /// assert_eq!(ws.poll_event(), Some(Event::Open));
 /// assert_eq!(ws.ready_state(), ReadyState::Open);
@@ -175,6 +195,7 @@ pub struct Connection<M> {
     established: bool,
     connect_deadline: Option<Time>,
     closing_deadline: Option<Time>,
+    host_slot: HostSlot,
 
     transmits: VecDeque<Transmit<M>>,
     tasks: VecDeque<Task<M>>,
@@ -206,6 +227,7 @@ impl<M: Payload> Connection<M> {
             established: false,
             connect_deadline: None,
             closing_deadline: None,
+            host_slot: HostSlot::None,
             transmits: VecDeque::new(),
             tasks: VecDeque::new(),
             queued_bytes: 0,
@@ -214,11 +236,15 @@ impl<M: Payload> Connection<M> {
             let port = conn.url.port_or_known_default().unwrap_or(0);
             conn.fail(FailReason::BadPort(port));
         } else {
+            // The timeout counts from construction: time queued for the host counts.
             conn.connect_deadline = conn.config.connect_timeout.map(|d| now.saturating_add(d));
-            conn.transmits.push_back(Transmit::Connect {
-                url: Box::new(conn.url.clone()),
-                protocols: conn.requested_protocols.clone(),
-            });
+            match HostKey::of(&conn.url) {
+                Some(key) => {
+                    conn.host_slot = HostSlot::Queued;
+                    conn.transmits.push_back(Transmit::QueueForHost(key));
+                }
+                None => conn.push_connect(),
+            }
         }
         Ok(conn)
     }
@@ -330,7 +356,7 @@ impl<M: Payload> Connection<M> {
     ) -> Result<(), InputError> {
         let _ = now;
         match self.phase {
-            Phase::Connecting if self.outstanding_connect() => return Err(InputError::NotConnecting),
+            Phase::Connecting if !self.connect_in_flight() => return Err(InputError::NotConnecting),
             Phase::Connecting => {}
             // close() during CONNECTING (or a timeout) already failed it: a late success changes nothing.
             Phase::Closed if !self.established => return Ok(()),
@@ -356,6 +382,7 @@ impl<M: Payload> Connection<M> {
         self.phase = Phase::Established;
         self.established = true;
         self.connect_deadline = None;
+        self.release_host();
         self.tasks.push_back(Task::Open {
             protocol: protocol.to_string(),
             extensions: extensions.to_string(),
@@ -363,16 +390,60 @@ impl<M: Payload> Connection<M> {
         Ok(())
     }
 
-    /// TCP, TLS or the HTTP upgrade failed (rejected status, bad accept key...).
-    pub fn handle_connect_failed(&mut self, now: Time, why: &str) -> Result<(), InputError> {
+    /// The server's response to the opening handshake arrived, for the
+    /// request sent with `Sec-WebSocket-Key: key`: the model checks it
+    /// ([`check_response`]) and opens or fails the connection. Returns what
+    /// the response selected if the connection is now established (the
+    /// driver sets up extensions from it), `None` otherwise.
+    pub fn handle_response(
+        &mut self,
+        now: Time,
+        key: &str,
+        response: &Response,
+    ) -> Result<Option<Accepted>, InputError> {
+        let offer = Offer {
+            key,
+            protocols: &self.requested_protocols,
+            extensions: &self.config.offered_extensions,
+        };
+        match check_response(response, &offer) {
+            Ok(accepted) => {
+                self.handle_open(now, accepted.protocol.as_deref(), accepted.extensions.as_deref())?;
+                Ok((self.phase == Phase::Established).then_some(accepted))
+            }
+            Err(failure) => self.handle_connect_failed(now, failure).map(|()| None),
+        }
+    }
+
+    /// TCP, TLS or the HTTP upgrade failed (a string is a
+    /// [`HandshakeFailure::Transport`]).
+    pub fn handle_connect_failed(&mut self, now: Time, why: impl Into<HandshakeFailure>) -> Result<(), InputError> {
         let _ = now;
         match self.phase {
-            Phase::Connecting if self.outstanding_connect() => Err(InputError::NotConnecting),
+            Phase::Connecting if !self.connect_in_flight() => Err(InputError::NotConnecting),
             Phase::Connecting => {
-                self.fail(FailReason::Handshake(why.to_string()));
+                self.fail(FailReason::Handshake(why.into()));
                 Ok(())
             }
             Phase::Closed if !self.established => Ok(()),
+            _ => Err(InputError::NotConnecting),
+        }
+    }
+
+    /// The driver holds the slot of the host asked for by
+    /// [`Transmit::QueueForHost`]: the connection may connect now. After a
+    /// failure while queued (the slot was already given back) it is ignored.
+    pub fn handle_host_slot(&mut self, now: Time) -> Result<(), InputError> {
+        let _ = now;
+        let queued = self.host_slot == HostSlot::Queued
+            && !self.transmits.iter().any(|t| matches!(t, Transmit::QueueForHost(_)));
+        match self.phase {
+            Phase::Connecting if queued => {
+                self.host_slot = HostSlot::Held;
+                self.push_connect();
+                Ok(())
+            }
+            Phase::Closed if !self.established && self.host_slot == HostSlot::Released => Ok(()),
             _ => Err(InputError::NotConnecting),
         }
     }
@@ -436,7 +507,7 @@ impl<M: Payload> Connection<M> {
         match self.phase {
             Phase::Closed => {}
             Phase::Connecting => {
-                if self.outstanding_connect() {
+                if !self.connect_in_flight() {
                     return Err(InputError::NotConnecting);
                 }
                 self.fail(FailReason::Handshake("connection closed during the handshake".into()));
@@ -576,6 +647,31 @@ impl<M: Payload> Connection<M> {
         self.transmits.iter().any(|t| matches!(t, Transmit::Connect { .. }))
     }
 
+    /// The driver took `Connect`: it is connecting (or has connected).
+    fn connect_in_flight(&self) -> bool {
+        matches!(self.host_slot, HostSlot::Held | HostSlot::Released | HostSlot::None) && !self.outstanding_connect()
+    }
+
+    fn push_connect(&mut self) {
+        self.transmits.push_back(Transmit::Connect {
+            url: Box::new(self.url.clone()),
+            protocols: self.requested_protocols.clone(),
+        });
+    }
+
+    /// Leaves the host's queue or frees its slot, once: a request the
+    /// driver never took is withdrawn, anything else is given back.
+    fn release_host(&mut self) {
+        match self.host_slot {
+            HostSlot::Queued if self.transmits.iter().any(|t| matches!(t, Transmit::QueueForHost(_))) => {
+                self.transmits.retain(|t| !matches!(t, Transmit::QueueForHost(_)));
+            }
+            HostSlot::Queued | HostSlot::Held => self.transmits.push_back(Transmit::ReleaseHost),
+            HostSlot::None | HostSlot::Released => return,
+        }
+        self.host_slot = HostSlot::Released;
+    }
+
     fn require_opened(&self) -> Result<(), InputError> {
         if self.phase == Phase::Connecting {
             return Err(InputError::NotOpen);
@@ -599,7 +695,7 @@ impl<M: Payload> Connection<M> {
                 .config
                 .offered_extensions
                 .iter()
-                .any(|o| o.eq_ignore_ascii_case(name));
+                .any(|o| crate::handshake::offer_name(o).eq_ignore_ascii_case(name));
             if !offered || seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
                 return Some(name.to_string());
             }
@@ -639,10 +735,14 @@ impl<M: Payload> Connection<M> {
                 })));
             }
         }
+        // A connection still queued for its host has no transport to close.
+        let queued = self.host_slot == HostSlot::Queued;
+        // Before CloseTransport, which stays the last transmit.
+        self.release_host();
         if self.outstanding_connect() {
             // The driver never started connecting: it never will.
             self.transmits.retain(|t| !matches!(t, Transmit::Connect { .. }));
-        } else if self.phase != Phase::Closed && !matches!(reason, FailReason::BadPort(_)) {
+        } else if self.phase != Phase::Closed && !matches!(reason, FailReason::BadPort(_)) && !queued {
             self.transmits.push_back(Transmit::CloseTransport);
         }
         let close = CloseEvent {
@@ -659,6 +759,7 @@ impl<M: Payload> Connection<M> {
             return;
         }
         self.close_queued = true;
+        self.release_host();
         self.phase = Phase::Closed;
         self.connect_deadline = None;
         self.closing_deadline = None;

@@ -7,6 +7,8 @@ use alloc::vec::Vec;
 use url::Url;
 
 use crate::close_code::{BadClose, CloseFrame};
+use crate::handshake::HandshakeFailure;
+use crate::host_gate::HostKey;
 
 /// `readyState` (WHATWG: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,9 +98,10 @@ impl Payload for Data {
 pub enum FailReason {
     /// The port is on Fetch's bad-port list; nothing was sent.
     BadPort(u16),
-    /// TCP, TLS or the HTTP upgrade failed (includes a rejected handshake
-    /// and a bad `Sec-WebSocket-Accept`); the text says what the driver saw.
-    Handshake(String),
+    /// TCP, TLS or the HTTP upgrade failed: which check of the server's
+    /// response failed (RFC 6455 §4.1), or what the driver saw when no
+    /// response came ([`HandshakeFailure::Transport`]).
+    Handshake(HandshakeFailure),
     /// The connect timeout fired before the handshake completed.
     ConnectTimeout,
     /// The server selected a subprotocol that was not offered.
@@ -172,9 +175,18 @@ pub enum Event<M> {
 /// What the driver must do on the network, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Transmit<M> {
+    /// Wait for this host's slot (one connection in CONNECTING per host,
+    /// see [`crate::host_gate`]); report [`crate::Connection::handle_host_slot`]
+    /// once held. Always the first transmit of a connection that connects.
+    QueueForHost(HostKey),
+    /// Give the host's slot back (or leave its queue): the connection left
+    /// CONNECTING. Comes before the `CloseTransport` of an abandoned attempt
+    /// (the attempt is over for the model; the driver drops it right after).
+    ReleaseHost,
     /// Open the transport (TCP, TLS for `wss`) and perform the opening
     /// handshake for this URL, offering these subprotocols. Then report
-    /// [`crate::Connection::handle_open`] or [`crate::Connection::handle_connect_failed`].
+    /// [`crate::Connection::handle_response`] (or [`crate::Connection::handle_open`]
+    /// if a library checked the response) or [`crate::Connection::handle_connect_failed`].
     Connect {
         /// The normalised URL (boxed: it is the largest field by far, and
         /// every queued message would otherwise pay for its size).

@@ -14,6 +14,7 @@ use crate::close_code::CloseError;
 use crate::connection::{Config, Connection, InputError, SendError, Time};
 use crate::constructor::ConstructError;
 use crate::event::{BinaryType, Event, FailReason, Payload, Transmit};
+use crate::handshake::{HandshakeFailure, Response};
 
 /// One call on a [`Connection`], as a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,8 +37,17 @@ pub enum Input<M> {
         /// `Sec-WebSocket-Extensions` of the response.
         extensions: Option<String>,
     },
+    /// [`Connection::handle_host_slot`].
+    HostSlot,
+    /// [`Connection::handle_response`].
+    Response {
+        /// The `Sec-WebSocket-Key` that was sent.
+        key: String,
+        /// The response head.
+        response: Response,
+    },
     /// [`Connection::handle_connect_failed`].
-    ConnectFailed(String),
+    ConnectFailed(HandshakeFailure),
     /// [`Connection::handle_message`].
     Message(M),
     /// [`Connection::handle_close_frame`] (raw payload).
@@ -93,7 +103,12 @@ impl<M: Payload> Connection<M> {
             Input::Open { protocol, extensions } => self
                 .handle_open(now, protocol.as_deref(), extensions.as_deref())
                 .map_err(Refusal::Input),
-            Input::ConnectFailed(why) => self.handle_connect_failed(now, &why).map_err(Refusal::Input),
+            Input::HostSlot => self.handle_host_slot(now).map_err(Refusal::Input),
+            Input::Response { key, response } => self
+                .handle_response(now, &key, &response)
+                .map(|_| ())
+                .map_err(Refusal::Input),
+            Input::ConnectFailed(why) => self.handle_connect_failed(now, why).map_err(Refusal::Input),
             Input::Message(m) => self.handle_message(now, m).map_err(Refusal::Input),
             Input::CloseFrame(p) => self.handle_close_frame(now, &p).map_err(Refusal::Input),
             Input::ProtocolError(r) => self.handle_protocol_error(now, r).map_err(Refusal::Input),

@@ -30,6 +30,8 @@
 //! | close(): code and reason checks; received Close frames | [`close_code`] |
 //! | readyState, send/close preconditions, bufferedAmount, events, timers | [`connection`] |
 //! | events, transmits, failure reasons | [`event`] |
+//! | the opening handshake's response checks (RFC 6455 §4.1) | [`handshake`] |
+//! | one connection in CONNECTING per host and port | [`host_gate`] |
 //! | inputs as values; recording and replaying a session | [`journal`] |
 //!
 //! ## Run loop (the driver contract)
@@ -43,12 +45,19 @@
 //! 2. **Drain transmits** with [`Connection::poll_transmit`] after every call
 //!    on the connection (API call or input), and carry them out **in
 //!    order**:
+//!    - `QueueForHost(key)`: ask the process's [`HostGate`] for the slot of
+//!      `key` (one connection in CONNECTING per host and port, see
+//!      [`host_gate`]); once it holds it, report
+//!      [`Connection::handle_host_slot`], after which `Connect` comes.
+//!    - `ReleaseHost`: give that slot back (or leave the queue if it was
+//!      never held); the connection left CONNECTING.
 //!    - `Connect { url, protocols }`: open TCP (TLS for `wss`), send the
-//!      opening handshake offering `protocols` (and any extensions named in
-//!      [`Config::offered_extensions`]); then report exactly one of
-//!      [`Connection::handle_open`] (with the response's
-//!      `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`) or
-//!      [`Connection::handle_connect_failed`]. A `Connect` not yet taken when
+//!      opening handshake offering `protocols` (and the extensions of
+//!      [`Config::offered_extensions`]) with a fresh random
+//!      `Sec-WebSocket-Key`; read the response head and report it with
+//!      [`Connection::handle_response`] (the model checks it: see
+//!      [`handshake`]), or report [`Connection::handle_connect_failed`] if
+//!      no response came. A `Connect` or `QueueForHost` not yet taken when
 //!      the connection fails is withdrawn: a driver never has to undo it.
 //!    - `Message(m)`: send it as one text or binary message; once its bytes
 //!      are handed to the OS, report [`Connection::handle_written`] with its
@@ -108,6 +117,9 @@
 //!         while let Some(t) = ws.poll_transmit() {
 //!             progress = true;
 //!             match t {
+//!                 // The only connection of this process: its host is free.
+//!                 Transmit::QueueForHost(_) => ws.handle_host_slot(now).unwrap(),
+//!                 Transmit::ReleaseHost => {}
 //!                 Transmit::Connect { .. } => {
 //!                     net.tcp_open = true;
 //!                     ws.handle_open(now, None, None).unwrap();
@@ -177,6 +189,8 @@ pub mod close_code;
 pub mod connection;
 pub mod constructor;
 pub mod event;
+pub mod handshake;
+pub mod host_gate;
 pub mod journal;
 
 pub use close_code::{
@@ -186,5 +200,7 @@ pub use close_code::{
 pub use connection::{Config, Connection, InputError, Phase, SendError, Time};
 pub use constructor::{is_bad_port, parse_url, url_port_is_blocked, validate_protocols, ConstructError, BAD_PORTS};
 pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyState, Transmit};
+pub use handshake::{check_response, HandshakeFailure, Response};
+pub use host_gate::{HostGate, HostKey, Ticket};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
 pub use url::Url;

@@ -11,7 +11,8 @@
 //! | contract | here |
 //! |---|---|
 //! | drain transmits after every call | [`BlockingWebSocket::pump`] |
-//! | `Connect` → `handle_open` / `handle_connect_failed` | [`BlockingWebSocket::connect_now`] (TCP + the HTTP upgrade) |
+//! | `QueueForHost` / `ReleaseHost` → a process-wide `HostGate` | [`BlockingWebSocket::pump`], [`BlockingWebSocket::next_event`] (waits for the slot) |
+//! | `Connect` → `handle_response` / `handle_connect_failed` | [`BlockingWebSocket::connect_now`] (TCP, the request, the response head; the model judges it) |
 //! | `Message` → write, then `handle_written` | `write_frame` in `pump` |
 //! | raw Close payloads → `handle_close_frame` | [`BlockingWebSocket::handle_frame`] |
 //! | framing errors → `handle_protocol_error` | [`BlockingWebSocket::handle_frame`] |
@@ -26,13 +27,15 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::coding::{Control, Data as OpData, OpCode};
 use tungstenite::protocol::frame::{Frame, FrameSocket};
 use wsapi_model::{
     BinaryType, CloseError, CloseFrame, Config, Connection, ConstructError, Data, Event, FailReason, ReadyState,
-    SendError, Transmit, Url,
+    Response, SendError, Transmit, Url,
 };
+
+mod host_gate;
+use host_gate::HostSlot;
 
 /// Options beyond the standard's.
 #[derive(Debug, Clone)]
@@ -64,6 +67,9 @@ pub struct BlockingWebSocket {
     frames: Option<FrameSocket<TcpStream>>,
     /// A fragmented message being reassembled: (is_text, bytes).
     partial: Option<(bool, Vec<u8>)>,
+    /// Our place in the host's queue, from `QueueForHost` to `ReleaseHost`;
+    /// `true` once `handle_host_slot` was reported.
+    host_slot: Option<(HostSlot, bool)>,
 }
 
 impl BlockingWebSocket {
@@ -82,6 +88,7 @@ impl BlockingWebSocket {
             tcp: None,
             frames: None,
             partial: None,
+            host_slot: None,
         })
     }
 
@@ -164,14 +171,24 @@ impl BlockingWebSocket {
             }
             let timer = self.model.poll_timeout().map(|t| t.saturating_sub(now)).unwrap_or(left);
             let wait = left.min(timer).max(Duration::from_millis(1));
-            self.read_once(wait);
+            match self.host_slot.as_ref() {
+                Some((slot, false)) => slot.wait_held(wait),
+                _ => self.read_once(wait),
+            }
         }
     }
 
     /// Carries out every pending transmit, in order.
     pub fn pump(&mut self) {
-        while let Some(t) = self.model.poll_transmit() {
+        loop {
+            self.report_host_slot();
+            let Some(t) = self.model.poll_transmit() else {
+                return;
+            };
             match t {
+                Transmit::QueueForHost(key) => self.host_slot = Some((HostSlot::queue(key), false)),
+                // Dropping the slot frees the host (or leaves its queue).
+                Transmit::ReleaseHost => self.host_slot = None,
                 Transmit::Connect { url, protocols } => self.connect_now(&url, &protocols),
                 Transmit::Message(data) => {
                     let len = match &data {
@@ -194,6 +211,16 @@ impl BlockingWebSocket {
                     self.write_frame(frame);
                 }
                 Transmit::CloseTransport => self.drop_transport(),
+            }
+        }
+    }
+
+    /// Tells the model once the gate admitted us.
+    fn report_host_slot(&mut self) {
+        if let Some((slot, reported @ false)) = self.host_slot.as_mut() {
+            if slot.held() {
+                *reported = true;
+                let _ = self.model.handle_host_slot(self.start.elapsed());
             }
         }
     }
@@ -225,26 +252,27 @@ impl BlockingWebSocket {
         let _ = self.model.handle_transport_closed(now);
     }
 
-    /// `Transmit::Connect`: TCP, then the HTTP upgrade, then report.
+    /// `Transmit::Connect`: TCP, then the HTTP upgrade; the model judges the response.
     pub fn connect_now(&mut self, url: &Url, protocols: &[String]) {
         let now = self.now();
-        match handshake(url, protocols, self.options.connect_timeout) {
-            Ok((tcp, leftover, protocol, extensions)) => {
-                let frames = tcp.try_clone().map(|c| FrameSocket::from_partially_read(c, leftover));
-                match frames {
-                    Ok(frames) => {
-                        self.tcp = Some(tcp);
-                        self.frames = Some(frames);
-                        let _ = self.model.handle_open(now, protocol.as_deref(), extensions.as_deref());
-                    }
-                    Err(e) => {
-                        let _ = self.model.handle_connect_failed(now, &e.to_string());
-                    }
-                }
-            }
+        let (tcp, leftover, key, response) = match handshake(url, protocols, self.options.connect_timeout) {
+            Ok(done) => done,
             Err(why) => {
-                let _ = self.model.handle_connect_failed(now, &why);
+                let _ = self.model.handle_connect_failed(now, why);
+                return;
             }
+        };
+        let frames = match tcp.try_clone() {
+            Ok(clone) => FrameSocket::from_partially_read(clone, leftover),
+            Err(e) => {
+                let _ = self.model.handle_connect_failed(now, e.to_string());
+                return;
+            }
+        };
+        // The model opens the connection or fails it; only an open one keeps the socket.
+        if let Ok(Some(_)) = self.model.handle_response(now, &key, &response) {
+            self.tcp = Some(tcp);
+            self.frames = Some(frames);
         }
     }
 
@@ -359,10 +387,15 @@ fn is_close(op: OpCode) -> bool {
     op == OpCode::Control(Control::Close)
 }
 
-/// TCP connect and the opening handshake (RFC 6455 §4.1): returns the
-/// stream, bytes read past the response head, and the response's
-/// `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`.
-type Handshaken = (TcpStream, Vec<u8>, Option<String>, Option<String>);
+/// TCP connect and the opening handshake's request (RFC 6455 §4.1), then
+/// the response head read with `httparse`: returns the stream, bytes read
+/// past the head, the key sent and the response, for the model to judge.
+type Handshaken = (TcpStream, Vec<u8>, String, Response);
+
+/// Most header fields in a response head.
+const MAX_HEADERS: usize = 128;
+/// Largest response head read.
+const MAX_HEAD: usize = 64 * 1024;
 
 fn handshake(url: &Url, protocols: &[String], timeout: Duration) -> Result<Handshaken, String> {
     let host = url.host_str().ok_or("no host")?;
@@ -406,11 +439,27 @@ fn handshake(url: &Url, protocols: &[String], timeout: Duration) -> Result<Hands
     tcp.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
-    let end = loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end;
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut headers);
+        match parsed.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let leftover = buf[len..].to_vec();
+                let response = Response {
+                    status: parsed.code.unwrap_or_default(),
+                    headers: parsed
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.to_string(), h.value.to_vec()))
+                        .collect(),
+                    body: leftover.clone(),
+                };
+                return Ok((tcp, leftover, key, response));
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(e) => return Err(format!("malformed HTTP response: {e}")),
         }
-        if buf.len() > 64 * 1024 {
+        if buf.len() > MAX_HEAD {
             return Err("response head over 64 KiB".into());
         }
         let n = tcp.read(&mut chunk).map_err(|e| e.to_string())?;
@@ -418,32 +467,5 @@ fn handshake(url: &Url, protocols: &[String], timeout: Duration) -> Result<Hands
             return Err("connection closed during the handshake".into());
         }
         buf.extend_from_slice(&chunk[..n]);
-    };
-    let leftover = buf.split_off(end + 4);
-    let head = String::from_utf8_lossy(&buf);
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or("");
-    if status.split(' ').nth(1) != Some("101") {
-        return Err(format!("the server refused the upgrade: {status}"));
     }
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    if !get("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-        return Err("no Upgrade: websocket".into());
-    }
-    if !get("connection").is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))) {
-        return Err("no Connection: Upgrade".into());
-    }
-    if get("sec-websocket-accept").as_deref() != Some(derive_accept_key(key.as_bytes()).as_str()) {
-        return Err("bad Sec-WebSocket-Accept".into());
-    }
-    Ok((
-        tcp,
-        leftover,
-        get("sec-websocket-protocol"),
-        get("sec-websocket-extensions"),
-    ))
 }

@@ -1,0 +1,286 @@
+//! The opening handshake, driven by the client itself (RFC 6455 §4.1).
+//!
+//! tungstenite's client handshake both rejects responses the RFC accepts
+//! (`Connection: keep-alive, Upgrade`) and accepts responses it forbids (a
+//! second `Sec-WebSocket-Accept`, a second `Sec-WebSocket-Protocol`, an
+//! unoffered extension on a second `Sec-WebSocket-Extensions` line). So the
+//! client writes the request itself, reads the response head with
+//! `httparse`, and leaves every decision to the model
+//! ([`wsapi_model::handshake::check_response`], through
+//! `Connection::handle_response`); tungstenite then only gets the stream
+//! (`WebSocketStream::from_raw_socket`) and never sees the head.
+//!
+//! [`client_handshake`] works over any byte stream. Under the driver the
+//! stream is the [`Wire`](crate::wire::Wire) filter, which never hands over
+//! a byte past the head's end: the frames that follow the 101 stay in the
+//! filter and none can be lost or read twice.
+
+use std::fmt::Write as _;
+
+use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use url::Url;
+use wsapi_model::handshake::{HandshakeFailure, Response, MAX_BODY_EXCERPT};
+
+/// Largest response head read (the Wire filter enforces the same bound).
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a response head.
+const MAX_HEADERS: usize = 128;
+/// Bytes asked for per read.
+const READ_SIZE: usize = 4096;
+
+/// What goes into the request besides the URL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request<'a> {
+    /// `Sec-WebSocket-Key`: base64 of 16 random bytes.
+    pub key: &'a str,
+    pub protocols: &'a [String],
+    /// Extension offers, as the model's `Config::offered_extensions`.
+    pub extensions: &'a [String],
+    /// The user's extra header fields, written after ours.
+    pub headers: &'a [(HeaderName, HeaderValue)],
+}
+
+/// The request head for `url` (RFC 6455 §4.1, "the handshake MUST be a
+/// valid HTTP request as specified by [RFC2616]").
+pub(crate) fn request_head(url: &Url, request: &Request<'_>) -> Result<Vec<u8>, HandshakeFailure> {
+    let host = url.host_str().ok_or("the URL has no host")?;
+    let mut target = url.path().to_string();
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    // The port is in `Host` only when it is not the scheme's default (url drops a default one).
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    let mut head = format!(
+        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {}\r\n",
+        request.key
+    );
+    if !request.protocols.is_empty() {
+        let _ = write!(head, "Sec-WebSocket-Protocol: {}\r\n", request.protocols.join(", "));
+    }
+    if let Some(offer) = wsapi_model::handshake::offer_header(request.extensions) {
+        let _ = write!(head, "Sec-WebSocket-Extensions: {offer}\r\n");
+    }
+    let mut head = head.into_bytes();
+    for (name, value) in request.headers {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    Ok(head)
+}
+
+/// A response head read, and what followed it in the same reads.
+#[derive(Debug)]
+pub(crate) struct Handshaken {
+    pub response: Response,
+    /// Bytes read past the head (none when reading through the Wire filter).
+    pub leftover: Vec<u8>,
+}
+
+/// Writes the request and reads the response head. Only transport
+/// failures are reported here; the response is the model's to judge.
+pub(crate) async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    url: &Url,
+    request: &Request<'_>,
+) -> Result<Handshaken, HandshakeFailure> {
+    let head = request_head(url, request)?;
+    stream
+        .write_all(&head)
+        .await
+        .map_err(|e| format!("writing the opening handshake failed: {e}"))?;
+    stream
+        .flush()
+        .await
+        .map_err(|e| format!("writing the opening handshake failed: {e}"))?;
+    let mut buf = Vec::new();
+    loop {
+        if let Some(done) = parse_head(&buf)? {
+            return Ok(done);
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(format!("the HTTP response head is over {MAX_HEAD} bytes").into());
+        }
+        let old = buf.len();
+        buf.resize(old + READ_SIZE, 0);
+        let n = stream
+            .read(&mut buf[old..])
+            .await
+            .map_err(|e| format!("reading the handshake response failed: {e}"))?;
+        buf.truncate(old + n);
+        if n == 0 {
+            return Err("the connection closed during the handshake".into());
+        }
+    }
+}
+
+/// Parses a complete response head from `buf` (`None`: not complete yet).
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Handshaken>, HandshakeFailure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("malformed HTTP response: {e}").into()),
+    };
+    let leftover = buf[len..].to_vec();
+    let response = Response {
+        status: parsed.code.unwrap_or_default(),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), h.value.to_vec()))
+            .collect(),
+        body: leftover[..leftover.len().min(MAX_BODY_EXCERPT)].to_vec(),
+    };
+    Ok(Some(Handshaken { response, leftover }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn request_head_has_the_rfc_fields_and_the_offers() {
+        let protocols = vec!["chat".to_string(), "v2".to_string()];
+        let extensions = vec!["permessage-deflate; client_max_window_bits".to_string()];
+        let headers = vec![(HeaderName::from_static("x-a"), HeaderValue::from_static("b"))];
+        let request = Request {
+            key: "dGhlIHNhbXBsZSBub25jZQ==",
+            protocols: &protocols,
+            extensions: &extensions,
+            headers: &headers,
+        };
+        let head = request_head(&url("ws://example.com:8080/chat?x=1"), &request).unwrap();
+        let head = String::from_utf8(head).unwrap();
+        assert!(
+            head.starts_with("GET /chat?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n"),
+            "{head}"
+        );
+        for line in [
+            "Connection: Upgrade",
+            "Upgrade: websocket",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Protocol: chat, v2",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+            "x-a: b",
+        ] {
+            assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} in {head}");
+        }
+        assert!(head.ends_with("\r\n\r\n"));
+        let plain = Request {
+            protocols: &[],
+            extensions: &[],
+            headers: &[],
+            ..request
+        };
+        let head = String::from_utf8(request_head(&url("wss://[::1]/"), &plain).unwrap()).unwrap();
+        assert!(head.contains("Host: [::1]\r\n") && !head.contains("Protocol") && !head.contains("Extensions"));
+    }
+
+    #[test]
+    fn parse_head_keeps_every_field_line_and_what_follows() {
+        let bytes = b"HTTP/1.1 101 OK\r\nSec-WebSocket-Protocol: a\r\nsec-websocket-protocol: b\r\n\r\n\x81\x01x";
+        assert!(parse_head(&bytes[..20]).unwrap().is_none());
+        let done = parse_head(bytes).unwrap().unwrap();
+        assert_eq!(done.response.status, 101);
+        assert_eq!(done.response.headers.len(), 2);
+        assert_eq!(done.leftover, b"\x81\x01x");
+        assert!(matches!(
+            parse_head(b"SSH-2.0-x\r\n\r\n"),
+            Err(HandshakeFailure::Transport(_))
+        ));
+    }
+
+    #[test]
+    fn a_rejected_response_keeps_a_bounded_body_excerpt() {
+        let mut bytes = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5000\r\n\r\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 5000));
+        let done = parse_head(&bytes).unwrap().unwrap();
+        assert_eq!(done.response.status, 403);
+        assert_eq!(done.response.body.len(), MAX_BODY_EXCERPT);
+    }
+
+    /// Reads from a script, keeps what is written.
+    struct Scripted {
+        input: futures::io::Cursor<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl AsyncRead for Scripted {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::pin::Pin::new(&mut self.input).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Scripted {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.written.extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn client_handshake_over_a_stream_stops_at_eof_and_at_the_bound() {
+        let request = Request {
+            key: "k",
+            protocols: &[],
+            extensions: &[],
+            headers: &[],
+        };
+        let run = |input: Vec<u8>| {
+            let mut stream = Scripted {
+                input: futures::io::Cursor::new(input),
+                written: Vec::new(),
+            };
+            let result = futures::executor::block_on(client_handshake(&mut stream, &url("ws://h/"), &request));
+            assert!(stream.written.starts_with(b"GET / HTTP/1.1\r\n"));
+            result
+        };
+        assert!(matches!(
+            run(b"HTTP/1.1 101".to_vec()),
+            Err(HandshakeFailure::Transport(_))
+        ));
+        let mut long = b"HTTP/1.1 101 OK\r\nX: ".to_vec();
+        long.extend(std::iter::repeat_n(b'a', 2 * MAX_HEAD));
+        let Err(HandshakeFailure::Transport(why)) = run(long) else {
+            panic!("a head over the bound must fail")
+        };
+        assert!(why.contains("over"), "{why}");
+        let done = run(b"HTTP/1.1 101 OK\r\n\r\nrest".to_vec()).unwrap();
+        assert_eq!(done.leftover, b"rest");
+    }
+}
