@@ -10,7 +10,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,23 @@ pub enum Handshake {
     Hang,
     /// Wait this long, then accept as `Accept` with the first offered subprotocol.
     Delay(Duration),
+    /// Write this response head (and whatever follows it) as it is, with
+    /// every `{accept}` replaced by the right `Sec-WebSocket-Accept` value;
+    /// then run the script as after `Accept`.
+    Raw(String),
+}
+
+/// What happened when, across every connection of one server (connections
+/// are numbered from 0 in the order they were accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// The TCP connection was accepted.
+    Accepted(usize),
+    /// Its opening handshake request was read.
+    Request(usize),
+    /// Its response is about to be written (so anything the client does
+    /// because of it comes later in the timeline).
+    Responding(usize),
 }
 
 /// The subprotocol a server selects.
@@ -142,6 +159,14 @@ pub struct Server {
     port: u16,
     logs: mpsc::Receiver<Log>,
     stop: Arc<AtomicBool>,
+    timeline: Timeline,
+}
+
+/// The server's [`Moment`]s, in order.
+type Timeline = Arc<Mutex<Vec<Moment>>>;
+
+fn record(timeline: &Timeline, moment: Moment) {
+    timeline.lock().unwrap_or_else(|p| p.into_inner()).push(moment);
 }
 
 impl Drop for Server {
@@ -163,20 +188,29 @@ impl Server {
         let (tx, logs) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
+        let timeline = Timeline::default();
+        let moments = timeline.clone();
         thread::spawn(move || {
-            for script in scripts {
+            for (index, script) in scripts.into_iter().enumerate() {
                 let Ok((tcp, _)) = listener.accept() else { return };
                 if stopped.load(Ordering::SeqCst) {
                     return;
                 }
+                record(&moments, Moment::Accepted(index));
                 let tx = tx.clone();
+                let moments = moments.clone();
                 thread::spawn(move || {
-                    let log = serve(tcp, &script);
+                    let log = serve(tcp, &script, index, &moments);
                     let _ = tx.send(log);
                 });
             }
         });
-        Ok(Server { port, logs, stop })
+        Ok(Server {
+            port,
+            logs,
+            stop,
+            timeline,
+        })
     }
 
     /// `ws://127.0.0.1:PORT`.
@@ -189,19 +223,25 @@ impl Server {
         self.port
     }
 
+    /// Every [`Moment`] so far, in order.
+    pub fn timeline(&self) -> Vec<Moment> {
+        self.timeline.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Waits (at most `READ_TIMEOUT` + a margin) for the next connection's log.
     pub fn next_log(&self) -> Option<Log> {
         self.logs.recv_timeout(READ_TIMEOUT + Duration::from_secs(5)).ok()
     }
 }
 
-fn serve(mut tcp: TcpStream, script: &Script) -> Log {
+fn serve(mut tcp: TcpStream, script: &Script, index: usize, timeline: &Timeline) -> Log {
     let mut log = Log::default();
     let _ = tcp.set_read_timeout(Some(READ_TIMEOUT));
     let _ = tcp.set_nodelay(true);
     let Ok((request, rest)) = read_request(&mut tcp) else {
         return log;
     };
+    record(timeline, Moment::Request(index));
     let header = |name: &str| {
         request
             .lines()
@@ -219,6 +259,7 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
     let key = header("sec-websocket-key").into_iter().next().unwrap_or_default();
     let response = match &script.handshake {
         Handshake::Reject(status) => {
+            record(timeline, Moment::Responding(index));
             let _ = write!(
                 tcp,
                 "HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -232,6 +273,7 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
             return log;
         }
         Handshake::BadAcceptKey => switching(&derive_accept_key(b"not the key"), None, None),
+        Handshake::Raw(head) => head.replace("{accept}", &derive_accept_key(key.as_bytes())),
         Handshake::Delay(d) => {
             thread::sleep(*d);
             switching(
@@ -253,8 +295,12 @@ fn serve(mut tcp: TcpStream, script: &Script) -> Log {
             )
         }
     };
+    record(timeline, Moment::Responding(index));
     if tcp.write_all(response.as_bytes()).is_err()
-        || !matches!(script.handshake, Handshake::Accept { .. } | Handshake::Delay(_))
+        || !matches!(
+            script.handshake,
+            Handshake::Accept { .. } | Handshake::Delay(_) | Handshake::Raw(_)
+        )
     {
         return log;
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use wsapi::runtime::block_on;
 use wsapi::{Event, FailReason, ReadyState, WebSocket};
+use wsapi_model::HandshakeFailure;
 use wsapi_props::server::{Action, Handshake, Log, ProtocolChoice, Received, Script, Server};
 
 /// Runs `script` and returns the client's events (with readyState after
@@ -290,7 +291,20 @@ fn handshake_failures() {
             vec![],
         ),
     ];
-    for (handshake, protocols) in cases {
+    let reasons = [
+        HandshakeFailure::Rejected {
+            status: 403,
+            headers: vec![],
+            body: vec![],
+        },
+        HandshakeFailure::WrongAccept(String::new()),
+        HandshakeFailure::ProtocolNotOffered("other".into()),
+        HandshakeFailure::ProtocolNotOffered("Chat".into()),
+        HandshakeFailure::ProtocolNotOffered("chat".into()),
+        HandshakeFailure::ProtocolMissing,
+        HandshakeFailure::ExtensionNotOffered("x-unknown".into()),
+    ];
+    for ((handshake, protocols), reason) in cases.into_iter().zip(reasons) {
         let script = Script {
             handshake: handshake.clone(),
             actions: vec![],
@@ -299,6 +313,14 @@ fn handshake_failures() {
         let (events, _) = run(script, &protocols, |_| {});
         assert_eq!(kinds(&events), ["error", "close"], "{handshake:?} {protocols:?}");
         assert_eq!(close_of(&events), (1006, String::new(), false));
+        let FailReason::Handshake(got) = error_of(&events) else {
+            panic!("not a handshake failure: {events:?}")
+        };
+        assert_eq!(
+            std::mem::discriminant(&got),
+            std::mem::discriminant(&reason),
+            "{handshake:?}: {got:?}"
+        );
     }
 }
 
@@ -307,4 +329,123 @@ fn messages_before_a_failure_are_delivered() {
     let script = Script::accept(vec![Action::Text("one".into()), Action::Raw(vec![0x81, 0x01, 0xff])]);
     let (events, _) = run(script, &[], |_| {});
     assert_eq!(kinds(&events), ["open", "message", "error", "close"]);
+}
+
+// ---- the opening handshake's response, judged by the model (RFC 6455 §4.1) ----
+
+/// A 101 response head with these extra field lines (`{accept}`: the right
+/// `Sec-WebSocket-Accept`, filled in by the server), then `after` in the
+/// same write.
+fn raw_101(fields: &str, after: &str) -> Handshake {
+    Handshake::Raw(format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n{fields}\r\n{after}"
+    ))
+}
+
+fn raw_script(handshake: Handshake, actions: Vec<Action>) -> Script {
+    Script {
+        handshake,
+        actions,
+        finish_reading: true,
+    }
+}
+
+/// The handshake failure of a run that must fail before `open`.
+fn handshake_failure(handshake: Handshake, protocols: &[&str]) -> HandshakeFailure {
+    let (events, _) = run(raw_script(handshake, vec![]), protocols, |_| {});
+    assert_eq!(kinds(&events), ["error", "close"], "{events:?}");
+    assert_eq!(close_of(&events), (1006, String::new(), false));
+    match error_of(&events) {
+        FailReason::Handshake(why) => why,
+        other => panic!("not a handshake failure: {other:?}"),
+    }
+}
+
+// RFC 6455 §4.1: `Connection` must *contain* the token Upgrade (a token list,
+// RFC 7230 §6.1); browsers accept `keep-alive, Upgrade` (tungstenite did not).
+#[test]
+fn connection_keep_alive_upgrade_is_accepted() {
+    let handshake = raw_101(
+        "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n",
+        "",
+    );
+    let actions = vec![Action::Text("hi".into()), Action::CloseRaw(vec![0x03, 0xe8])];
+    let (events, _) = run(raw_script(handshake, actions), &[], |_| {});
+    assert_eq!(kinds(&events), ["open", "message", "close"], "{events:?}");
+}
+
+// Frames the server sends in the same write as its 101 are not lost: the
+// client reads the head only up to its end. (The head is a string, and a
+// final frame's first byte is not ASCII: the first fragment of "hi" rides
+// with the head, the empty final fragment follows in a write of its own.)
+#[test]
+fn a_frame_in_the_same_write_as_the_101_is_delivered() {
+    let handshake = raw_101(
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n",
+        "\x01\x02hi",
+    );
+    let actions = vec![Action::Raw(vec![0x80, 0x00]), Action::CloseRaw(vec![0x03, 0xe8])];
+    let (events, _) = run(raw_script(handshake, actions), &[], |_| {});
+    assert_eq!(kinds(&events), ["open", "message", "close"], "{events:?}");
+    assert!(
+        matches!(&events[1].0, Event::Message(m) if m.data == wsapi::Message::Text("hi".into())),
+        "{events:?}"
+    );
+}
+
+// RFC 6455 §11.3.3: Sec-WebSocket-Accept "MUST NOT appear more than once"; a
+// second field fails even when the first holds the right value.
+#[test]
+fn accept_twice_fails_even_with_the_right_value_first() {
+    let handshake = raw_101(
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Accept: {accept}\r\n",
+        "",
+    );
+    assert_eq!(handshake_failure(handshake, &[]), HandshakeFailure::AcceptCount(2));
+}
+
+// RFC 6455 §11.3.4: Sec-WebSocket-Protocol "MUST NOT appear more than once".
+#[test]
+fn protocol_twice_fails() {
+    let handshake = raw_101(
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n",
+        "",
+    );
+    assert_eq!(
+        handshake_failure(handshake, &["chat"]),
+        HandshakeFailure::ProtocolRepeated
+    );
+}
+
+// RFC 7230 §3.2.2: field lines of one name form one list, so an extension
+// that was never offered on the second Sec-WebSocket-Extensions line fails
+// the connection (RFC 6455 §4.1 item 5); it was ignored before.
+#[test]
+fn an_unoffered_extension_on_a_second_extensions_line_fails() {
+    let handshake = raw_101(
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: x-unknown\r\n",
+        "",
+    );
+    assert_eq!(
+        handshake_failure(handshake, &[]),
+        HandshakeFailure::ExtensionNotOffered("x-unknown".into())
+    );
+}
+
+// RFC 6455 §4.1 item 1: a status other than 101 fails; the failure carries
+// the status, the header fields and the start of the body that arrived.
+#[test]
+fn a_rejected_upgrade_carries_status_headers_and_body() {
+    let handshake = Handshake::Raw("HTTP/1.1 403 Forbidden\r\nX-Why: nope\r\nContent-Length: 7\r\n\r\ngo away".into());
+    let HandshakeFailure::Rejected { status, headers, body } = handshake_failure(handshake, &[]) else {
+        panic!("not a rejected upgrade")
+    };
+    assert_eq!(status, 403);
+    assert!(
+        headers.contains(&("X-Why".to_string(), b"nope".to_vec())),
+        "{headers:?}"
+    );
+    // As much of the body as arrived with the head (one write: in practice all).
+    assert!(b"go away".starts_with(&body), "{body:?}");
 }
