@@ -35,7 +35,11 @@ fn without(mut r: Response, name: &str) -> Response {
     r
 }
 
-fn check(r: &Response, protocols: &[&str], extensions: &[&str]) -> Result<wsapi_model::handshake::Accepted, HandshakeFailure> {
+fn check(
+    r: &Response,
+    protocols: &[&str],
+    extensions: &[&str],
+) -> Result<wsapi_model::handshake::Accepted, HandshakeFailure> {
     let protocols: Vec<String> = protocols.iter().map(|p| p.to_string()).collect();
     let extensions: Vec<String> = extensions.iter().map(|e| e.to_string()).collect();
     check_response(
@@ -69,7 +73,10 @@ fn status_other_than_101_is_rejected_with_its_details() {
     assert!(headers.contains(&field("X-Why", "nope")));
     assert_eq!(body.len(), MAX_BODY_EXCERPT);
     r.status = 200;
-    assert!(matches!(check(&r, &[], &[]), Err(HandshakeFailure::Rejected { status: 200, .. })));
+    assert!(matches!(
+        check(&r, &[], &[]),
+        Err(HandshakeFailure::Rejected { status: 200, .. })
+    ));
 }
 
 // RFC 6455 §4.1 item 2: Upgrade missing, or holding a value that is not an ASCII
@@ -84,7 +91,10 @@ fn upgrade_must_be_websocket() {
     for bad in ["h2c", "websocket, h2c", "", "web socket"] {
         let mut r = without(response(&[]), "upgrade");
         r.headers.push(field("Upgrade", bad));
-        assert!(matches!(check(&r, &[], &[]), Err(HandshakeFailure::BadUpgrade(_))), "{bad:?}");
+        assert!(
+            matches!(check(&r, &[], &[]), Err(HandshakeFailure::BadUpgrade(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -92,7 +102,13 @@ fn upgrade_must_be_websocket() {
 // case-insensitive); it is a token list (RFC 7230 §6.1), so `keep-alive, Upgrade` passes.
 #[test]
 fn connection_must_contain_the_upgrade_token() {
-    for good in ["Upgrade", "upgrade", "keep-alive, Upgrade", "Upgrade,keep-alive", " , UPGRADE "] {
+    for good in [
+        "Upgrade",
+        "upgrade",
+        "keep-alive, Upgrade",
+        "Upgrade,keep-alive",
+        " , UPGRADE ",
+    ] {
         let mut r = without(response(&[]), "connection");
         r.headers.push(field("Connection", good));
         assert!(check(&r, &[], &[]).is_ok(), "{good:?}");
@@ -105,7 +121,10 @@ fn connection_must_contain_the_upgrade_token() {
     for bad in ["keep-alive", "Upgraded", "close", ""] {
         let mut r = without(response(&[]), "connection");
         r.headers.push(field("Connection", bad));
-        assert!(matches!(check(&r, &[], &[]), Err(HandshakeFailure::BadConnection(_))), "{bad:?}");
+        assert!(
+            matches!(check(&r, &[], &[]), Err(HandshakeFailure::BadConnection(_))),
+            "{bad:?}"
+        );
     }
     let r = without(response(&[]), "connection");
     assert_eq!(check(&r, &[], &[]), Err(HandshakeFailure::BadConnection(None)));
@@ -115,10 +134,12 @@ fn connection_must_contain_the_upgrade_token() {
 #[test]
 fn accept_must_match_the_key() {
     let mut r = without(response(&[]), "sec-websocket-accept");
-    r.headers.push(field("Sec-WebSocket-Accept", &accept_key("another key")));
+    r.headers
+        .push(field("Sec-WebSocket-Accept", &accept_key("another key")));
     assert!(matches!(check(&r, &[], &[]), Err(HandshakeFailure::WrongAccept(_))));
     let mut r = without(response(&[]), "sec-websocket-accept");
-    r.headers.push(field("Sec-WebSocket-Accept", &format!(" {} ", accept_key(KEY))));
+    r.headers
+        .push(field("Sec-WebSocket-Accept", &format!(" {} ", accept_key(KEY))));
     assert!(check(&r, &[], &[]).is_ok(), "optional whitespace around the value");
 }
 
@@ -180,13 +201,7 @@ fn an_extension_accepted_twice_fails() {
 // zeros (§7.1.2.1), as a token or a quoted string (§7.1).
 #[test]
 fn permessage_deflate_parameters_are_checked() {
-    let with = |value: &str, offer: &str| {
-        check(
-            &response(&[("Sec-WebSocket-Extensions", value)]),
-            &[],
-            &[offer],
-        )
-    };
+    let with = |value: &str, offer: &str| check(&response(&[("Sec-WebSocket-Extensions", value)]), &[], &[offer]);
     let accepted = with(
         "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=\"12\"",
         DEFLATE_OFFER,
@@ -216,7 +231,10 @@ fn permessage_deflate_parameters_are_checked() {
         "permessage-deflate;",
     ] {
         assert!(
-            matches!(with(bad, DEFLATE_OFFER), Err(HandshakeFailure::BadExtensionParameter { .. })),
+            matches!(
+                with(bad, DEFLATE_OFFER),
+                Err(HandshakeFailure::BadExtensionParameter { .. })
+            ),
             "{bad}"
         );
     }
@@ -234,7 +252,10 @@ fn protocol_must_be_a_single_value() {
     let twice = response(&[("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "chat")]);
     assert_eq!(check(&twice, &["chat"], &[]), Err(HandshakeFailure::ProtocolRepeated));
     let list = response(&[("Sec-WebSocket-Protocol", "chat, v2")]);
-    assert_eq!(check(&list, &["chat", "v2"], &[]), Err(HandshakeFailure::ProtocolRepeated));
+    assert_eq!(
+        check(&list, &["chat", "v2"], &[]),
+        Err(HandshakeFailure::ProtocolRepeated)
+    );
 }
 
 // RFC 6455 §4.1 item 6: a subprotocol not offered fails (compared exactly); WHATWG
@@ -251,7 +272,10 @@ fn protocol_must_be_one_offered() {
         check(&chat, &["Chat"], &[]),
         Err(HandshakeFailure::ProtocolNotOffered("chat".into()))
     );
-    assert_eq!(check(&response(&[]), &["chat"], &[]), Err(HandshakeFailure::ProtocolMissing));
+    assert_eq!(
+        check(&response(&[]), &["chat"], &[]),
+        Err(HandshakeFailure::ProtocolMissing)
+    );
     let empty = response(&[("Sec-WebSocket-Protocol", "")]);
     assert_eq!(check(&empty, &["chat"], &[]), Err(HandshakeFailure::ProtocolMissing));
     assert_eq!(check(&response(&[]), &[], &[]).unwrap().protocol, None);
@@ -290,12 +314,18 @@ fn handle_response_opens_or_fails_the_connection() {
     let mut ws = connecting();
     let good = response(&[
         ("Sec-WebSocket-Protocol", "chat"),
-        ("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"),
+        (
+            "Sec-WebSocket-Extensions",
+            "permessage-deflate; server_no_context_takeover",
+        ),
     ]);
     let accepted = ws.handle_response(t0, KEY, &good).unwrap().expect("opened");
     assert!(accepted.deflate.unwrap().server_no_context_takeover);
     assert_eq!(ws.poll_event(), Some(Event::Open));
-    assert_eq!((ws.protocol(), ws.extensions()), ("chat", "permessage-deflate; server_no_context_takeover"));
+    assert_eq!(
+        (ws.protocol(), ws.extensions()),
+        ("chat", "permessage-deflate; server_no_context_takeover")
+    );
 
     let mut ws = connecting();
     let bad = response(&[("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "chat")]);

@@ -58,7 +58,10 @@ fn the_key_is_host_and_port() {
 #[test]
 fn connect_waits_for_the_host_slot() {
     let mut ws = new("ws://example.com:8080/x");
-    assert_eq!(ws.poll_transmit(), Some(Transmit::QueueForHost(key("example.com", 8080))));
+    assert_eq!(
+        ws.poll_transmit(),
+        Some(Transmit::QueueForHost(key("example.com", 8080)))
+    );
     assert_eq!(ws.poll_transmit(), None);
     assert_eq!(ws.ready_state(), ReadyState::Connecting);
     ws.handle_host_slot(T0).unwrap();
