@@ -18,7 +18,9 @@
 //! 4. exactly one `Sec-WebSocket-Accept` (RFC 6455 §11.3.3: it "MUST NOT
 //!    appear more than once"), whose value is base64(SHA-1(key + GUID));
 //! 5. `Sec-WebSocket-Extensions`: every field line combined into one list
-//!    (RFC 7230 §3.2.2), each extension offered, none twice, and for
+//!    (RFC 7230 §3.2.2; RFC 6455 §4.2.2 step 5.6 and its verified erratum
+//!    3433 let a server split it over several lines), each extension
+//!    offered, none twice, and for
 //!    permessage-deflate each parameter defined, valid and not repeated
 //!    (RFC 7692 §7.1);
 //! 6. `Sec-WebSocket-Protocol`: at most one field (RFC 6455 §11.3.4) with
