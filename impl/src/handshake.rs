@@ -15,12 +15,10 @@
 //! a byte past the head's end: the frames that follow the 101 stay in the
 //! filter and none can be lost or read twice.
 
-use std::fmt::Write as _;
-
 use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use url::Url;
-use wsapi_model::handshake::{HandshakeFailure, Response, MAX_BODY_EXCERPT};
+use wsapi_model::handshake::{request_head, HandshakeFailure, Offer, Response};
 
 /// Largest response head read (the Wire filter enforces the same bound).
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -41,42 +39,6 @@ pub(crate) struct Request<'a> {
     pub headers: &'a [(HeaderName, HeaderValue)],
 }
 
-/// The request head for `url` (RFC 6455 §4.1, "the handshake MUST be a
-/// valid HTTP request as specified by [RFC2616]").
-pub(crate) fn request_head(url: &Url, request: &Request<'_>) -> Result<Vec<u8>, HandshakeFailure> {
-    let host = url.host_str().ok_or("the URL has no host")?;
-    let mut target = url.path().to_string();
-    if let Some(query) = url.query() {
-        target.push('?');
-        target.push_str(query);
-    }
-    // The port is in `Host` only when it is not the scheme's default (url drops a default one).
-    let authority = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    let mut head = format!(
-        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {}\r\n",
-        request.key
-    );
-    if !request.protocols.is_empty() {
-        let _ = write!(head, "Sec-WebSocket-Protocol: {}\r\n", request.protocols.join(", "));
-    }
-    if let Some(offer) = wsapi_model::handshake::offer_header(request.extensions) {
-        let _ = write!(head, "Sec-WebSocket-Extensions: {offer}\r\n");
-    }
-    let mut head = head.into_bytes();
-    for (name, value) in request.headers {
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    head.extend_from_slice(b"\r\n");
-    Ok(head)
-}
-
 /// A response head read, and what followed it in the same reads.
 #[derive(Debug)]
 pub(crate) struct Handshaken {
@@ -92,7 +54,17 @@ pub(crate) async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     url: &Url,
     request: &Request<'_>,
 ) -> Result<Handshaken, HandshakeFailure> {
-    let head = request_head(url, request)?;
+    let offer = Offer {
+        key: request.key,
+        protocols: request.protocols,
+        extensions: request.extensions,
+    };
+    let extra: Vec<(&str, &[u8])> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    let head = request_head(url, &offer, &extra);
     stream
         .write_all(&head)
         .await
@@ -132,15 +104,8 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Handshaken>, HandshakeFail
         Err(e) => return Err(format!("malformed HTTP response: {e}").into()),
     };
     let leftover = buf[len..].to_vec();
-    let response = Response {
-        status: parsed.code.unwrap_or_default(),
-        headers: parsed
-            .headers
-            .iter()
-            .map(|h| (h.name.to_string(), h.value.to_vec()))
-            .collect(),
-        body: leftover[..leftover.len().min(MAX_BODY_EXCERPT)].to_vec(),
-    };
+    let fields = parsed.headers.iter().map(|h| (h.name, h.value));
+    let response = Response::new(parsed.code.unwrap_or_default(), fields, &leftover);
     Ok(Some(Handshaken { response, leftover }))
 }
 
@@ -153,42 +118,31 @@ mod tests {
     }
 
     #[test]
-    fn request_head_has_the_rfc_fields_and_the_offers() {
+    fn the_request_carries_the_offers_and_the_users_fields() {
         let protocols = vec!["chat".to_string(), "v2".to_string()];
         let extensions = vec!["permessage-deflate; client_max_window_bits".to_string()];
         let headers = vec![(HeaderName::from_static("x-a"), HeaderValue::from_static("b"))];
         let request = Request {
-            key: "dGhlIHNhbXBsZSBub25jZQ==",
+            key: "k",
             protocols: &protocols,
             extensions: &extensions,
             headers: &headers,
         };
-        let head = request_head(&url("ws://example.com:8080/chat?x=1"), &request).unwrap();
-        let head = String::from_utf8(head).unwrap();
-        assert!(
-            head.starts_with("GET /chat?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n"),
-            "{head}"
-        );
+        let mut stream = Scripted {
+            input: futures::io::Cursor::new(b"HTTP/1.1 101 OK\r\n\r\n".to_vec()),
+            written: Vec::new(),
+        };
+        futures::executor::block_on(client_handshake(&mut stream, &url("ws://h:81/p"), &request)).unwrap();
+        let head = String::from_utf8(stream.written).unwrap();
+        assert!(head.starts_with("GET /p HTTP/1.1\r\nHost: h:81\r\n"), "{head}");
         for line in [
-            "Connection: Upgrade",
-            "Upgrade: websocket",
-            "Sec-WebSocket-Version: 13",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Key: k",
             "Sec-WebSocket-Protocol: chat, v2",
             "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
             "x-a: b",
         ] {
             assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} in {head}");
         }
-        assert!(head.ends_with("\r\n\r\n"));
-        let plain = Request {
-            protocols: &[],
-            extensions: &[],
-            headers: &[],
-            ..request
-        };
-        let head = String::from_utf8(request_head(&url("wss://[::1]/"), &plain).unwrap()).unwrap();
-        assert!(head.contains("Host: [::1]\r\n") && !head.contains("Protocol") && !head.contains("Extensions"));
     }
 
     #[test]
@@ -211,7 +165,7 @@ mod tests {
         bytes.extend(std::iter::repeat_n(b'x', 5000));
         let done = parse_head(&bytes).unwrap().unwrap();
         assert_eq!(done.response.status, 403);
-        assert_eq!(done.response.body.len(), MAX_BODY_EXCERPT);
+        assert_eq!(done.response.body.len(), wsapi_model::handshake::MAX_BODY_EXCERPT);
     }
 
     /// Reads from a script, keeps what is written.

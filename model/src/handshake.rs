@@ -27,13 +27,17 @@
 //!    one value, one that was offered; none when none was offered; and
 //!    (WHATWG, "establish a WebSocket connection") one when some were.
 //!
+//! [`request_head`] writes the request the checks expect an answer to.
+//!
 //! SHA-1 is `sha1_smol` and base64 is `base64`: both `no_std`, without
 //! dependencies of their own, so the model stays light (see
 //! `spec-notes/opening-handshake.md`).
 
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use base64::Engine as _;
+use url::Url;
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -56,6 +60,17 @@ pub struct Response {
 }
 
 impl Response {
+    /// A response from what an HTTP parser gives (e.g. `httparse`): the
+    /// status, the field lines in order, and the bytes after the head (at
+    /// most [`MAX_BODY_EXCERPT`] of them are kept).
+    pub fn new<'a>(status: u16, headers: impl IntoIterator<Item = (&'a str, &'a [u8])>, after_head: &[u8]) -> Response {
+        Response {
+            status,
+            headers: headers.into_iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect(),
+            body: after_head[..after_head.len().min(MAX_BODY_EXCERPT)].to_vec(),
+        }
+    }
+
     /// The values of every field named `name`, in order.
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.headers
@@ -447,7 +462,50 @@ fn check_protocol(response: &Response, offered: &[String]) -> Result<Option<Stri
     }
 }
 
-/// The `Sec-WebSocket-Extensions` value of a request offering `offers`.
-pub fn offer_header(offers: &[String]) -> Option<String> {
-    (!offers.is_empty()).then(|| offers.join(", "))
+/// The opening handshake's request head for `url`, offering `offer`
+/// (RFC 6455 §4.1: a GET with `Host`, `Upgrade: websocket`, `Connection:
+/// Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, and the
+/// subprotocols and extensions offered), then `extra` fields as given.
+/// `Host` has the port only when it is not the scheme's default.
+///
+/// ```
+/// use wsapi_model::handshake::{request_head, Offer};
+/// use wsapi_model::Url;
+/// let url = Url::parse("ws://example.com:8080/chat?room=1").unwrap();
+/// let offer = Offer { key: "dGhlIHNhbXBsZSBub25jZQ==", protocols: &["chat".into()], extensions: &[] };
+/// let head = String::from_utf8(request_head(&url, &offer, &[("Origin", b"http://example.com")])).unwrap();
+/// assert!(head.starts_with("GET /chat?room=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
+/// assert!(head.contains("\r\nSec-WebSocket-Protocol: chat\r\n") && head.ends_with("Origin: http://example.com\r\n\r\n"));
+/// ```
+pub fn request_head(url: &Url, offer: &Offer<'_>, extra: &[(&str, &[u8])]) -> Vec<u8> {
+    let host = url.host_str().unwrap_or_default();
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let mut head = format!(
+        "GET {}{query} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
+        url.path(),
+        offer.key
+    );
+    if !offer.protocols.is_empty() {
+        head.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", offer.protocols.join(", ")));
+    }
+    if !offer.extensions.is_empty() {
+        head.push_str(&format!(
+            "Sec-WebSocket-Extensions: {}\r\n",
+            offer.extensions.join(", ")
+        ));
+    }
+    let mut head = head.into_bytes();
+    for (name, value) in extra {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
 }

@@ -36,6 +36,7 @@ use wsapi_model::{
 
 mod host_gate;
 use host_gate::HostSlot;
+use wsapi_model::handshake::{request_head, Offer};
 
 /// Options beyond the standard's.
 #[derive(Debug, Clone)]
@@ -420,23 +421,13 @@ fn handshake(url: &Url, protocols: &[String], timeout: Duration) -> Result<Hands
     let _ = tcp.set_nodelay(true);
     tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     let key = tungstenite::handshake::client::generate_key();
-    let mut path = url.path().to_string();
-    if let Some(q) = url.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    let host_header = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
+    let offer = Offer {
+        key: &key,
+        protocols,
+        extensions: &[],
     };
-    let mut request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-    );
-    if !protocols.is_empty() {
-        request.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(", ")));
-    }
-    request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let request = request_head(url, &offer, &[]);
+    tcp.write_all(&request).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     loop {
@@ -445,15 +436,8 @@ fn handshake(url: &Url, protocols: &[String], timeout: Duration) -> Result<Hands
         match parsed.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => {
                 let leftover = buf[len..].to_vec();
-                let response = Response {
-                    status: parsed.code.unwrap_or_default(),
-                    headers: parsed
-                        .headers
-                        .iter()
-                        .map(|h| (h.name.to_string(), h.value.to_vec()))
-                        .collect(),
-                    body: leftover.clone(),
-                };
+                let fields = parsed.headers.iter().map(|h| (h.name, h.value));
+                let response = Response::new(parsed.code.unwrap_or_default(), fields, &leftover);
                 return Ok((tcp, leftover, key, response));
             }
             Ok(httparse::Status::Partial) => {}
