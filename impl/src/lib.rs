@@ -30,6 +30,10 @@
 //! - `driver`: the connection's background task: connects, writes what the
 //!   model transmits, reads and feeds what arrives to the model, fires its
 //!   timers, runs the `on_*` handlers.
+//! - `handshake`: writes the opening handshake and reads the response head
+//!   (`httparse`); the model judges the response, tungstenite never sees it.
+//! - `host_gate`: the process-wide queue that keeps one connection per host
+//!   and port in CONNECTING (the rule is the model's `HostGate`).
 //! - `wire`: a filter under tungstenite that hands raw Close frames to the
 //!   model and inflates `permessage-deflate` messages.
 //! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).

@@ -963,6 +963,11 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
             extensions: None,
         },
         Input::ConnectFailed("refused".into()),
+        Input::HostSlot,
+        Input::Response {
+            key: "k".into(),
+            response: wsapi_model::Response::default(),
+        },
         Input::Message(text("m")),
         Input::CloseFrame(vec![0x03, 0xe8]),
         Input::ProtocolError(FailReason::InvalidUtf8),
