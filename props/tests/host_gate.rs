@@ -210,3 +210,24 @@ fn the_connect_timeout_covers_the_time_queued() {
         server.timeline()
     );
 }
+
+// Dropping a connection whose handshake is pending abandons it (WHATWG: as
+// close()), which frees the host for the next one.
+#[test]
+fn dropping_the_first_connection_releases_the_second() {
+    let server = Server::start(vec![script(Handshake::Hang, vec![]), closing()]).unwrap();
+    let a = WebSocket::new(&format!("{}/a", server.base()), &[] as &[&str]).unwrap();
+    wait_for(&server, Moment::Request(0));
+    let b = WebSocket::new(&format!("{}/b", server.base()), &[] as &[&str]).unwrap();
+    drop(a);
+    let eb = block_on(events_until_close(&b));
+    assert_eq!(kinds(&eb), ["open", "close"], "{eb:?}");
+    assert_eq!(
+        server
+            .timeline()
+            .iter()
+            .filter(|m| matches!(m, Moment::Accepted(_)))
+            .count(),
+        2
+    );
+}
