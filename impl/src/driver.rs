@@ -205,7 +205,7 @@ impl Driver {
                 let deflate = check_response(&connected.response, &offer).ok().and_then(|a| a.deflate);
                 let r = inner.input(Input::Response {
                     key: connected.key.clone(),
-                    response: connected.response.clone(),
+                    response: Box::new(connected.response.clone()),
                 });
                 if inner.model().phase() == Phase::Established {
                     connected.wire.set_deflate(deflate);

@@ -33,6 +33,7 @@
 //! dependencies of their own, so the model stays light (see
 //! `spec-notes/opening-handshake.md`).
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -156,10 +157,9 @@ pub enum HandshakeFailure {
     Rejected {
         /// The status code.
         status: u16,
-        /// The response's header fields.
-        headers: Vec<(String, Vec<u8>)>,
-        /// The start of the body (at most [`MAX_BODY_EXCERPT`] bytes).
-        body: Vec<u8>,
+        /// The response's header fields and the start of its body (boxed:
+        /// every event carries a `FailReason`'s size).
+        response: Box<Response>,
     },
     /// `Upgrade` is missing or is not `websocket`.
     #[error("the response's Upgrade field is {0:?}, not websocket")]
@@ -179,15 +179,11 @@ pub enum HandshakeFailure {
     /// The same extension accepted twice.
     #[error("the server accepted extension {0:?} twice")]
     ExtensionRepeated(String),
-    /// An extension parameter that is unknown, repeated, has a bad value,
-    /// or answers something not offered (RFC 7692 §7.1).
-    #[error("extension {extension:?} has an invalid parameter {parameter:?}")]
-    BadExtensionParameter {
-        /// The extension.
-        extension: String,
-        /// The parameter as received.
-        parameter: String,
-    },
+    /// A permessage-deflate parameter (the only extension whose parameters
+    /// the model knows) that is unknown, repeated, has a bad value, or
+    /// answers something not offered (RFC 7692 §7.1); as received.
+    #[error("permessage-deflate has an invalid parameter {0:?}")]
+    BadExtensionParameter(String),
     /// More than one `Sec-WebSocket-Protocol` field, or a list of values.
     #[error("the response selects more than one subprotocol")]
     ProtocolRepeated,
@@ -271,8 +267,11 @@ fn check_status(response: &Response) -> Result<(), HandshakeFailure> {
     let keep = response.body.len().min(MAX_BODY_EXCERPT);
     Err(HandshakeFailure::Rejected {
         status: response.status,
-        headers: response.headers.clone(),
-        body: response.body[..keep].to_vec(),
+        response: Box::new(Response {
+            status: response.status,
+            headers: response.headers.clone(),
+            body: response.body[..keep].to_vec(),
+        }),
     })
 }
 
@@ -346,7 +345,7 @@ fn check_extensions(
         }
         names.push(name.to_string());
         if name.eq_ignore_ascii_case("permessage-deflate") {
-            deflate = Some(check_deflate_params(name, parts, offer)?);
+            deflate = Some(check_deflate_params(parts, offer)?);
         }
         // Other extensions' parameters are the offering driver's business:
         // the model knows the rules of permessage-deflate only.
@@ -378,17 +377,13 @@ fn offer_has_param(offer: &str, param: &str) -> bool {
 /// and `server_max_window_bits` may be answered unasked (§7.1.1.1,
 /// §7.1.1.2, §7.1.2.1).
 fn check_deflate_params<'a>(
-    name: &str,
     params: impl Iterator<Item = &'a str>,
     offer: &str,
 ) -> Result<DeflateParams, HandshakeFailure> {
     let mut out = DeflateParams::default();
     let mut seen: Vec<String> = Vec::new();
     for param in params {
-        let bad = || HandshakeFailure::BadExtensionParameter {
-            extension: name.to_string(),
-            parameter: param.to_string(),
-        };
+        let bad = || HandshakeFailure::BadExtensionParameter(param.to_string());
         let (key, value) = match param.split_once('=') {
             Some((k, v)) => (
                 k.trim_matches(is_ows),

@@ -43,8 +43,8 @@ pub enum Input<M> {
     Response {
         /// The `Sec-WebSocket-Key` that was sent.
         key: String,
-        /// The response head.
-        response: Response,
+        /// The response head (boxed: inputs are moved once per message).
+        response: Box<Response>,
     },
     /// [`Connection::handle_connect_failed`].
     ConnectFailed(HandshakeFailure),

@@ -966,7 +966,7 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
         Input::HostSlot,
         Input::Response {
             key: "k".into(),
-            response: wsapi_model::Response::default(),
+            response: Box::default(),
         },
         Input::Message(text("m")),
         Input::CloseFrame(vec![0x03, 0xe8]),

@@ -294,8 +294,7 @@ fn handshake_failures() {
     let reasons = [
         HandshakeFailure::Rejected {
             status: 403,
-            headers: vec![],
-            body: vec![],
+            response: Box::default(),
         },
         HandshakeFailure::WrongAccept(String::new()),
         HandshakeFailure::ProtocolNotOffered("other".into()),
@@ -438,14 +437,15 @@ fn an_unoffered_extension_on_a_second_extensions_line_fails() {
 #[test]
 fn a_rejected_upgrade_carries_status_headers_and_body() {
     let handshake = Handshake::Raw("HTTP/1.1 403 Forbidden\r\nX-Why: nope\r\nContent-Length: 7\r\n\r\ngo away".into());
-    let HandshakeFailure::Rejected { status, headers, body } = handshake_failure(handshake, &[]) else {
+    let HandshakeFailure::Rejected { status, response } = handshake_failure(handshake, &[]) else {
         panic!("not a rejected upgrade")
     };
     assert_eq!(status, 403);
+    let headers = &response.headers;
     assert!(
         headers.contains(&("X-Why".to_string(), b"nope".to_vec())),
         "{headers:?}"
     );
     // As much of the body as arrived with the head (one write: in practice all).
-    assert!(b"go away".starts_with(&body), "{body:?}");
+    assert!(b"go away".starts_with(&response.body), "{:?}", response.body);
 }
