@@ -2,7 +2,8 @@
 //!
 //! It carries out the model's transmits (connect, messages, Close frames,
 //! closing the transport), feeds back what the network did, fires the
-//! model's timers, and dispatches events to handlers when they are set.
+//! model's timers. It never runs the user's handlers (`dispatch` does, off
+//! this task), so a slow handler cannot stall the protocol.
 //! It decides nothing itself: every rule is in `wsapi-model`.
 //!
 //! Writes are batched: all queued messages are fed to tungstenite, then
@@ -29,7 +30,6 @@ use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use futures::{Sink, Stream};
 use wsapi_model::{CloseFrame, FailReason, Input, Transmit};
 
-use crate::dispatch::dispatch_to_handlers;
 use crate::runtime::{sleep, BoxFuture};
 use crate::shared::{after_model_change, LiveDriver, Shared};
 use crate::transport::{connect, Connected, TransportOptions};
@@ -99,7 +99,6 @@ impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             let mut progress = self.step_model(cx);
-            progress |= dispatch_to_handlers(&self.shared);
             progress |= self.poll_connecting(cx);
             progress |= self.poll_write(cx);
             // Right after the write, before reading can produce new transmits:
@@ -110,9 +109,9 @@ impl Driver {
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 self.live = None;
-                self.shared.lock().driver_done = true;
-                // Handlers set from now on are run by a task of their own.
-                dispatch_to_handlers(&self.shared);
+                let mut inner = self.shared.lock();
+                inner.driver_done = true;
+                inner.wake_event_readers();
                 return Poll::Ready(());
             }
             if !progress {
@@ -375,7 +374,7 @@ impl Driver {
             return false;
         }
         // Events still queued are taken by the stream, or delivered to the
-        // handlers by the last dispatch in `poll`.
+        // handlers by the dispatcher task, which outlives this one.
         self.shared.lock().model().phase() == wsapi_model::Phase::Closed
     }
 }

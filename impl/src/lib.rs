@@ -29,7 +29,9 @@
 //! - [`WebSocket`] / [`WebSocketHandle`]: the API ([`handle`], [`socket`]).
 //! - `driver`: the connection's background task: connects, writes what the
 //!   model transmits, reads and feeds what arrives to the model, fires its
-//!   timers, runs the `on_*` handlers.
+//!   timers.
+//! - `dispatch`: handler mode's dispatcher, which runs the `on_*` handlers
+//!   off the connection's task (see [`WebSocketBuilder::on_open`]).
 //! - `wire`: a filter under tungstenite that hands raw Close frames to the
 //!   model and inflates `permessage-deflate` messages.
 //! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).
@@ -48,8 +50,9 @@ mod transport;
 pub(crate) mod wire;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
+pub use dispatch::HandlerPanic;
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-pub use handle::{Snapshot, WebSocketHandle};
+pub use handle::{HandlerError, Snapshot, WebSocketHandle};
 pub use message::Message;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};

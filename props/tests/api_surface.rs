@@ -134,25 +134,25 @@ fn try_next_event_takes_what_is_ready_without_waiting() {
 fn on_error_fires_before_on_close_when_the_connection_fails() {
     let invalid_utf8 = vec![0x81, 0x02, 0xc3, 0x28];
     let server = Server::start(vec![Script::accept(vec![Action::Raw(invalid_utf8)])]).expect("server");
-    let ws = WebSocket::new(&format!("{}/", server.base()), &[] as &[&str]).expect("valid");
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
     let done_tx = Mutex::new(Some(done_tx));
-    let s = seen.clone();
-    ws.on_open(move |_| s.lock().unwrap().push("open".into()));
-    let s = seen.clone();
-    ws.on_error(move |ws, reason| {
-        s.lock()
-            .unwrap()
-            .push(format!("error {reason:?} {:?}", ws.ready_state()))
-    });
-    let s = seen.clone();
-    ws.on_close(move |_, c| {
-        s.lock().unwrap().push(format!("close {} {}", c.code, c.was_clean));
-        if let Some(tx) = done_tx.lock().unwrap().take() {
-            let _ = tx.send(());
-        }
-    });
+    let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+    let _ws = WebSocket::builder(&format!("{}/", server.base()))
+        .on_open(move |_| s1.lock().unwrap().push("open".into()))
+        .on_error(move |ws, reason| {
+            s2.lock()
+                .unwrap()
+                .push(format!("error {reason:?} {:?}", ws.ready_state()))
+        })
+        .on_close(move |_, c| {
+            s3.lock().unwrap().push(format!("close {} {}", c.code, c.was_clean));
+            if let Some(tx) = done_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        })
+        .connect()
+        .expect("valid");
     block_on(with_limit(done_rx)).expect("close handler ran");
     assert_eq!(
         *seen.lock().unwrap(),
