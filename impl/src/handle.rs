@@ -58,7 +58,14 @@ impl WebSocketHandle {
     }
 
     /// `bufferedAmount`: bytes accepted by `send` and not yet handed to the
-    /// OS; after the closing handshake started, sends still add to it.
+    /// OS as of the last event-loop turn; after the closing handshake
+    /// started, sends still add to it.
+    ///
+    /// As in a browser, it grows at once with `send()` but falls only at a
+    /// turn of the user's "event loop": taking (or asking for) an event,
+    /// a handler being dispatched, or a [`Self::buffered_at_most`] wait
+    /// ending. So a burst of `send()`s and reads in one go never sees it
+    /// fall, however fast the background task writes.
     pub fn buffered_amount(&self) -> u64 {
         self.shared.lock().model().buffered_amount()
     }
@@ -234,11 +241,18 @@ impl WebSocketHandle {
 
     /// Polls until `bufferedAmount` is at most `max`, or nothing more can be
     /// written (the closing handshake started or the connection closed).
+    ///
+    /// It waits on the bytes not written *now*, and its end is an
+    /// event-loop turn: once it is ready, [`Self::buffered_amount`] says
+    /// what was written meanwhile (between turns it never falls; see there).
     pub fn poll_buffered_at_most(&self, cx: &mut Context<'_>, max: u64) -> Poll<()> {
         let mut inner = self.shared.lock();
         let sending = matches!(inner.model().ready_state(), ReadyState::Open | ReadyState::Connecting)
             && inner.model().phase() != wsapi_model::Phase::Closed;
-        if inner.model().buffered_amount() <= max || !sending {
+        if inner.model().unsent_amount() <= max || !sending {
+            if inner.model().buffered_amount() != inner.model().unsent_amount() {
+                let _ = inner.input(Input::Turn);
+            }
             return Poll::Ready(());
         }
         inner.drain_wakers.push(cx.waker().clone());

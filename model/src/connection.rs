@@ -164,6 +164,9 @@ pub struct Connection<M> {
     discarded: u64,
     /// Bytes transmitted to the driver and not yet reported written.
     unwritten: u64,
+    /// Bytes reported written since the last event-loop turn: still in the
+    /// visible `bufferedAmount`, which changes only at a turn.
+    written_since_turn: u64,
 
     // Wire state.
     phase: Phase,
@@ -199,6 +202,7 @@ impl<M: Payload> Connection<M> {
             binary_type: BinaryType::Blob,
             discarded: 0,
             unwritten: 0,
+            written_since_turn: 0,
             phase: Phase::Connecting,
             close_sent: false,
             close_received: None,
@@ -237,9 +241,25 @@ impl<M: Payload> Connection<M> {
     pub fn ready_state(&self) -> ReadyState {
         self.ready_state
     }
-    /// `bufferedAmount`: bytes accepted by `send()` and not yet handed to the
-    /// OS, plus (for ever) those accepted once the closing handshake started.
+    /// `bufferedAmount`: bytes accepted by `send()` that, as of the last
+    /// event-loop turn ([`poll_event`](Self::poll_event) or
+    /// [`handle_turn`](Self::handle_turn)), had not been handed to the OS,
+    /// plus (for ever) those accepted once the closing handshake started.
+    ///
+    /// WHATWG: "the number of bytes of application data ... that have been
+    /// queued using send() but that, as of the last time the event loop
+    /// reached step 1, had not yet been transmitted to the network". So it
+    /// grows at once with `send()` but falls only at a turn: a caller never
+    /// sees it fall between two calls with no turn between them, however
+    /// fast the driver writes.
     pub fn buffered_amount(&self) -> u64 {
+        self.unsent_amount().saturating_add(self.written_since_turn)
+    }
+
+    /// Bytes accepted by `send()` and not handed to the OS *now* (what
+    /// `bufferedAmount` will say after the next turn): for drivers that wait
+    /// for the buffer to drain, and for backpressure.
+    pub fn unsent_amount(&self) -> u64 {
         self.discarded.saturating_add(self.unwritten)
     }
     /// `protocol`: the selected subprotocol, empty until `open` is delivered.
@@ -465,7 +485,16 @@ impl<M: Payload> Connection<M> {
             });
         }
         self.unwritten -= bytes;
+        self.written_since_turn = self.written_since_turn.saturating_add(bytes);
         Ok(())
+    }
+
+    /// The user's event loop reached step 1 without taking an event (for
+    /// instance a task waited for the buffer to drain): `bufferedAmount`
+    /// catches up with what was written. [`poll_event`](Self::poll_event)
+    /// does the same, whether or not an event was there.
+    pub fn handle_turn(&mut self) {
+        self.written_since_turn = 0;
     }
 
     /// The time is now `now`: fire whichever timers are due.
@@ -498,7 +527,9 @@ impl<M: Payload> Connection<M> {
 
     /// The next event, running queued tasks in order. `readyState`,
     /// `protocol` and `extensions` change here, as the spec's tasks do.
+    /// Asking is an event-loop turn: `bufferedAmount` catches up here too.
     pub fn poll_event(&mut self) -> Option<Event<M>> {
+        self.written_since_turn = 0;
         while let Some(task) = self.tasks.pop_front() {
             match task {
                 Task::Open { protocol, extensions } => {

@@ -50,6 +50,8 @@ pub enum Input<M> {
     Written(u64),
     /// [`Connection::handle_timeout`].
     Timeout,
+    /// [`Connection::handle_turn`]: an event-loop turn with no event taken.
+    Turn,
 }
 
 impl<M> Input<M> {
@@ -101,6 +103,10 @@ impl<M: Payload> Connection<M> {
             Input::Written(n) => self.handle_written(n).map_err(Refusal::Input),
             Input::Timeout => {
                 self.handle_timeout(now);
+                Ok(())
+            }
+            Input::Turn => {
+                self.handle_turn();
                 Ok(())
             }
         }

@@ -74,6 +74,14 @@
 //!    them. `readyState`, `protocol` and `extensions` change as events are
 //!    taken (as the spec's queued tasks change them), so take an event only
 //!    when handing it to the user.
+//! 6. **Mark event-loop turns.** `bufferedAmount` is the spec's value "as of
+//!    the last time the event loop reached step 1": it grows with `send()`
+//!    at once but falls (by what [`Connection::handle_written`] reported)
+//!    only at a turn. [`Connection::poll_event`] is one (the user taking,
+//!    or asking for, the next event; a handler dispatch); a driver that lets
+//!    the user wait for the buffer to drain without taking events calls
+//!    [`Connection::handle_turn`] when the wait ends. Backpressure and
+//!    drain waits use [`Connection::unsent_amount`], the count as of now.
 //!
 //! **Misuse** (an input that cannot happen in the state the driver itself
 //! reported, e.g. a message before `handle_open`, or more bytes written than
