@@ -119,7 +119,7 @@ fn deliver_pending(shared: &Arc<Shared>, hook: &PanicHook) {
             if inner.abandoned || inner.handlers_done {
                 return;
             }
-            let Some(event) = inner.poll_event() else {
+            let Some(event) = inner.take_event() else {
                 return;
             };
             inner.dispatching = true;

@@ -147,10 +147,7 @@ impl WebSocketHandle {
             inner.wait_for_event(cx.waker());
             return Poll::Pending;
         }
-        if let Some(event) = inner.poll_event() {
-            if inner.read_paused {
-                inner.wake_driver();
-            }
+        if let Some(event) = inner.take_event() {
             // Other waiters must not sleep while an event or the end is there.
             if inner.model().has_pending_events() || inner.model().ready_state() == ReadyState::Closed {
                 inner.wake_event_readers();

@@ -122,6 +122,16 @@ impl Inner {
         event
     }
 
+    /// Takes the next event for the user (the stream or a handler): the
+    /// driver is woken if it stopped reading because too many waited.
+    pub fn take_event(&mut self) -> Option<ModelEvent<Message>> {
+        let event = self.poll_event();
+        if event.is_some() && self.read_paused {
+            self.wake_driver();
+        }
+        event
+    }
+
     /// Takes the next transmit.
     pub fn poll_transmit(&mut self) -> Option<Transmit<Message>> {
         let transmit = self.model.poll_transmit();

@@ -172,6 +172,8 @@ struct Case {
     ops: Vec<Op>,
     /// Handler mode: run one by one, one per handler call, in the handlers.
     handler_ops: Vec<Op>,
+    /// Stop reading at 4 KiB of undelivered messages (else the default).
+    small_queue: bool,
 }
 
 /// Makes every scripted message distinct (its index leads it), so that a
@@ -200,9 +202,10 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(op(), 0..7),
         prop_oneof![2 => Just(Mode::Stream), 1 => Just(Mode::Handlers)],
         prop::collection::vec(handler_op(), 0..6),
+        prop::bool::weighted(0.25),
     )
         .prop_map(
-            |((handshake, protocols), actions, wait_open, mut ops, mode, handler_ops)| {
+            |((handshake, protocols), actions, wait_open, mut ops, mode, handler_ops, small_queue)| {
                 if wait_open {
                     ops.insert(0, Op::WaitEvent);
                 }
@@ -217,6 +220,7 @@ fn case() -> impl Strategy<Value = Case> {
                     } else {
                         Vec::new()
                     },
+                    small_queue,
                 }
             },
         )
@@ -404,6 +408,7 @@ fn builder_for(case: &Case, url: &str, rec: &Arc<Recorder>) -> WebSocketBuilder 
         .closing_timeout(Duration::from_millis(200))
         .connect_timeout(Duration::from_secs(3))
         .max_message_size(Some(1 << 20))
+        .max_queued_bytes(if case.small_queue { 4096 } else { 16 << 20 })
         .record_journal(true);
     if case.mode == Mode::Stream {
         return builder;

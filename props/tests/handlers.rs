@@ -284,3 +284,27 @@ fn a_blocking_handler_does_not_stall_the_protocol() {
     assert_eq!(next(&ws), None);
     assert_eq!(*seen.lock().unwrap(), ["open", "one", "two", "close 1000 true"]);
 }
+
+#[test]
+fn reading_resumes_as_the_handlers_take_events() {
+    // 40 messages of 1000 bytes; the client stops reading at 4096 queued
+    // bytes, so only the handlers taking events can let the rest in.
+    let mut actions: Vec<Action> = (0..40)
+        .map(|i| Action::Text(format!("{i:04}{}", "m".repeat(996))))
+        .collect();
+    actions.push(close_1000());
+    let server = Server::start(vec![Script::accept(actions)]).expect("server");
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    let ws = WebSocket::builder(&format!("{}/", server.base()))
+        .max_queued_bytes(4096)
+        .on_message(move |_, _| {
+            // A slow handler: the queue fills up behind it.
+            std::thread::sleep(Duration::from_millis(1));
+            g.fetch_add(1, Ordering::SeqCst);
+        })
+        .connect()
+        .expect("valid");
+    assert_eq!(next(&ws), None);
+    assert_eq!(got.load(Ordering::SeqCst), 40);
+}
