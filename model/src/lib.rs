@@ -178,6 +178,10 @@ pub mod connection;
 pub mod constructor;
 pub mod event;
 pub mod journal;
+pub mod transport_error;
+
+#[cfg(all(test, feature = "std"))]
+mod error_messages;
 
 pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
@@ -187,4 +191,5 @@ pub use connection::{Config, Connection, InputError, Phase, SendError, Time};
 pub use constructor::{is_bad_port, parse_url, url_port_is_blocked, validate_protocols, ConstructError, BAD_PORTS};
 pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyState, Transmit};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
+pub use transport_error::{TransportError, TransportLayer};
 pub use url::Url;

@@ -13,7 +13,7 @@ fn state(ws: &WebSocket) -> String {
 }
 
 pub async fn main() -> ExitCode {
-    let base = match crate::echo_server::start().await {
+    let base = match crate::echo_server::start(0).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("could not start the loopback echo server: {e}");
@@ -64,7 +64,7 @@ pub async fn main() -> ExitCode {
                     println!("send() while CLOSING             {} (counted, not sent)", state(&ws));
                 }
             }
-            Event::Error(why) => println!("event error {why:?}   {}", state(&ws)),
+            Event::Error(why) => println!("event error: {why}   {}", state(&ws)),
             Event::Close(c) => {
                 println!(
                     "event close code={} reason={:?} wasClean={}  {}",
