@@ -68,3 +68,18 @@ fn debug_output_hides_credentials() {
     let shown = format!("{ws:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn every_error_type_has_the_common_traits() {
+    fn common<T: std::error::Error + Send + Sync + Clone + Eq + 'static>() {}
+    common::<wsapi::FailReason>();
+    common::<wsapi::TransportError>();
+    common::<wsapi::ConstructError>();
+    common::<wsapi::SendError>();
+    common::<wsapi::CloseError>();
+    common::<wsapi::BuildError>();
+    common::<wsapi_model::BadClose>();
+    common::<wsapi_model::InputError>();
+    common::<wsapi_model::Refusal>();
+    common::<wsapi_model::Divergence<wsapi::Message>>();
+}

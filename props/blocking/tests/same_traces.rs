@@ -133,7 +133,7 @@ fn describe(e: &Event<Data>, rs: u8, buffered: u64) -> String {
 /// texts, wsapi as typed transport errors.
 fn kind(r: &wsapi_model::FailReason) -> &'static str {
     match r.kind() {
-        "tcp" | "tls" | "handshake" => "connect-failed",
+        "tcp" | "tls" | "handshake" => "handshake",
         other => other,
     }
 }
@@ -317,6 +317,6 @@ fn rejected_handshake() {
     both(
         script,
         &[],
-        &["error connect-failed rs=3 buf=0", "close 1006 \"\" clean=false rs=3 buf=0"],
+        &["error handshake rs=3 buf=0", "close 1006 \"\" clean=false rs=3 buf=0"],
     );
 }
