@@ -207,7 +207,7 @@ pub(crate) async fn connect(
             async_tungstenite::tungstenite::Error::Http(resp) => {
                 format!("the server refused the upgrade with HTTP status {}", resp.status())
             }
-            other => format!("opening handshake failed: {other}"),
+            other => other.to_string(),
         })?;
     let header = |name: &str| {
         response

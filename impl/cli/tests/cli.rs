@@ -71,6 +71,16 @@ fn a_shell_pipeline_works_as_with_wscat() {
 }
 
 #[test]
+fn without_max_messages_the_replies_are_awaited_until_the_server_is_quiet() {
+    let server = EchoServer::start();
+    // No --max-messages: wsapi closes once nothing came for --wait seconds
+    // (a 5 s margin for a loopback echo; the default is 2 s).
+    let out = run(&[&server.url("/quiet"), "--wait", "5"], b"a\nb\nc\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "a\nb\nc\n");
+}
+
+#[test]
 fn empty_input_closes_cleanly_once_the_wait_is_over() {
     let server = EchoServer::start();
     let out = run(&[&server.url("/"), "--wait", "0.2"], b"");
