@@ -54,7 +54,7 @@ With --jsonl, stdout carries one JSON object per event instead:
 
 Exit status:
   0  the connection closed cleanly (the closing handshake completed)
-  1  the connection failed, or closed without a closing handshake
+  1  the connection failed, closed without a closing handshake, or stdout was closed
   2  bad arguments (URL, header, protocol, option value, unreadable file)";
 
 #[derive(Parser, Debug)]

@@ -34,9 +34,7 @@ impl Printer {
     }
 
     fn json(&self, value: serde_json::Value) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{value}");
-        let _ = out.flush();
+        write_line(format_args!("{value}"));
     }
 
     /// The open event.
@@ -70,9 +68,7 @@ impl Printer {
     }
 
     fn line(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}{text}", self.prefix);
-        let _ = out.flush();
+        write_line(format_args!("{}{text}", self.prefix));
     }
 
     /// The error event.
@@ -91,5 +87,15 @@ impl Printer {
         } else {
             eprintln!("* close {} {:?} wasClean={}", c.code, c.reason, c.was_clean);
         }
+    }
+}
+
+/// Writes one line to stdout. Once stdout is gone (`wsapi URL | head -1`)
+/// there is no one left to show events to: the program ends, with the
+/// status of a connection that did not close cleanly.
+fn write_line(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(i32::from(crate::exit::UNCLEAN));
     }
 }

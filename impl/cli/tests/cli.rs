@@ -227,6 +227,52 @@ fn headers_protocols_and_deflate_offer_are_on_the_request() {
     assert_eq!(events[0]["kind"], "connect_timeout", "{events:?}");
 }
 
+/// Accepts one WebSocket connection, then reads and never writes again:
+/// a peer that does not answer the closing handshake.
+fn silent_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/silent", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut key = String::new();
+        for line in BufReader::new(&tcp).lines() {
+            let line = line.unwrap();
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("sec-websocket-key") {
+                    key = value.trim().to_string();
+                }
+            }
+            if line.is_empty() {
+                break;
+            }
+        }
+        let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut tcp, response.as_bytes()).unwrap();
+        let _ = std::io::copy(&mut tcp, &mut std::io::sink());
+    });
+    url
+}
+
+#[test]
+fn closing_timeout_bounds_the_wait_for_a_silent_server() {
+    let out = run(
+        &[&silent_server(), "--closing-timeout", "0.3", "--wait", "0", "--jsonl"],
+        b"",
+    );
+    // Open, our close(1000) is never answered: the closing timeout ends the
+    // connection without a closing handshake, which is exit status 1.
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let events = json_lines(&out.stdout);
+    assert_eq!(events[0]["event"], "open");
+    assert_eq!(
+        events[1],
+        serde_json::json!({"event": "close", "code": 1006, "reason": "", "wasClean": false})
+    );
+}
+
 #[test]
 fn max_message_size_fails_the_connection_with_1009() {
     let server = EchoServer::start();
