@@ -47,7 +47,9 @@
 //!      opening handshake offering `protocols` (and any extensions named in
 //!      [`Config::offered_extensions`]); then report exactly one of
 //!      [`Connection::handle_open`] (with the response's
-//!      `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`) or
+//!      `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`),
+//!      [`Connection::handle_transport_failed`] (TCP or TLS failed; the
+//!      error is kept as a typed cause) or
 //!      [`Connection::handle_connect_failed`]. A `Connect` not yet taken when
 //!      the connection fails is withdrawn: a driver never has to undo it.
 //!    - `Message(m)`: send it as one text or binary message; once its bytes
