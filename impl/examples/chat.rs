@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("message: {}", m.data.as_text().unwrap_or("<binary>"));
                 ws.close(Some(1000), None).expect("valid arguments");
             })
-            .on_error(|_, why| eprintln!("error: {why:?}"))
+            .on_error(|_, why| eprintln!("error: {why}"))
             .on_close(move |_, c| {
                 println!("close {} clean={}", c.code, c.was_clean);
                 if let Some(tx) = done.lock().unwrap().take() {

@@ -32,7 +32,7 @@ use wsapi_model::{CloseFrame, FailReason, Input, Transmit};
 
 use crate::runtime::{sleep, BoxFuture};
 use crate::shared::{after_model_change, LiveDriver, Shared};
-use crate::transport::{connect, Connected, TransportOptions};
+use crate::transport::{connect, ConnectFailure, Connected, TransportOptions};
 use crate::wire::WireEvent;
 use crate::Message;
 
@@ -52,7 +52,7 @@ enum Outgoing {
 pub(crate) struct Driver {
     shared: Arc<Shared>,
     opts: DriverOptions,
-    connecting: Option<BoxFuture<Result<Connected, String>>>,
+    connecting: Option<BoxFuture<Result<Connected, ConnectFailure>>>,
     conn: Option<Connected>,
     outgoing: VecDeque<Outgoing>,
     /// Messages read and not yet given to the model (reused buffer).
@@ -169,7 +169,8 @@ impl Driver {
                 self.conn = Some(connected);
                 r
             }
-            Err(why) => inner.input(Input::ConnectFailed(why)),
+            Err(ConnectFailure::Handshake(why)) => inner.input(Input::ConnectFailed(why)),
+            Err(ConnectFailure::Transport(e)) => inner.input(Input::TransportFailed(e)),
         };
         debug_assert!(input.is_ok(), "driver fed an impossible input: {input:?}");
         after_model_change(&mut inner);

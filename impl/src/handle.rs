@@ -34,7 +34,7 @@ impl std::fmt::Debug for WebSocketHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.shared.lock();
         f.debug_struct("WebSocket")
-            .field("url", &inner.model().url().as_str())
+            .field("url", &crate::redact::url(inner.model().url()))
             .field("ready_state", &inner.model().ready_state())
             .field("buffered_amount", &inner.model().buffered_amount())
             .finish()

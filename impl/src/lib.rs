@@ -13,12 +13,12 @@
 //! ```no_run
 //! # wsapi::runtime::block_on(async {
 //! use wsapi::{Event, WebSocket};
-//! let ws = WebSocket::new("ws://127.0.0.1:9001/echo", &[] as &[&str])?;
+//! let ws = WebSocket::new("ws://127.0.0.1:9001/echo", &[])?;
 //! while let Some(event) = ws.next_event().await {
 //!     match event {
 //!         Event::Open => ws.send("hello")?,
 //!         Event::Message(m) => { println!("{:?}", m.data); ws.close(Some(1000), Some("done"))?; }
-//!         Event::Error(why) => eprintln!("failed: {why:?}"),
+//!         Event::Error(why) => eprintln!("failed: {why}"),
 //!         Event::Close(c) => println!("closed with {} (clean: {})", c.code, c.was_clean),
 //!     }
 //! }
@@ -42,6 +42,7 @@ mod driver;
 mod event;
 pub mod handle;
 mod message;
+mod redact;
 pub mod runtime;
 mod shared;
 mod sink;
@@ -52,11 +53,14 @@ pub(crate) mod wire;
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use dispatch::HandlerPanic;
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
+/// The TLS library, for [`WebSocketBuilder::tls_config`] and for reading a
+/// [`TransportError::cause`] of a TLS failure (`rustls::Error`).
+pub use futures_rustls::rustls;
 pub use handle::{HandlerError, Snapshot, WebSocketHandle};
 pub use message::Message;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
-pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError};
+pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer};
 
 /// How many connection tasks are running in this process. Each ends once
 /// its connection is closed; a test uses this to check nothing leaks.

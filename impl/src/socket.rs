@@ -15,6 +15,7 @@ use crate::dispatch::{run_dispatcher, HandlerPanic, PanicHook};
 use crate::driver::{Driver, DriverOptions};
 use crate::event::{CloseEvent, Event, FailReason, MessageEvent};
 use crate::handle::WebSocketHandle;
+use crate::redact;
 use crate::runtime::spawn;
 use crate::shared::{Handlers, Shared};
 use crate::sink::MessageSink;
@@ -40,7 +41,7 @@ use crate::transport::{tls_config_with_roots, TransportOptions};
 ///         Event::Open => ws.send("hello")?,
 ///         Event::Message(m) => println!("got {:?}", m.data),
 ///         Event::Close(c) => println!("closed {} {:?} clean={}", c.code, c.reason, c.was_clean),
-///         Event::Error(why) => println!("failed: {why:?}"),
+///         Event::Error(why) => println!("failed: {why}"),
 ///     }
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(()) });
@@ -50,8 +51,10 @@ pub struct WebSocket {
 }
 
 impl WebSocket {
-    /// `new WebSocket(url, protocols)` with default options.
-    pub fn new<S: AsRef<str>>(url: &str, protocols: &[S]) -> Result<WebSocket, ConstructError> {
+    /// `new WebSocket(url, protocols)` with default options. `protocols`
+    /// may be `&[]`; for owned strings use [`WebSocket::builder`] and
+    /// [`WebSocketBuilder::protocols`], which takes any `&[impl AsRef<str>]`.
+    pub fn new(url: &str, protocols: &[&str]) -> Result<WebSocket, ConstructError> {
         WebSocketBuilder::new(url)
             .protocols(protocols)
             .connect()
@@ -122,12 +125,13 @@ impl Drop for WebSocket {
 
 /// Why [`WebSocketBuilder::connect`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// What the constructor throws (`SyntaxError`).
     #[error(transparent)]
     Construct(#[from] ConstructError),
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
-    #[error("invalid request header {0}")]
+    #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
 }
 
@@ -143,7 +147,6 @@ pub enum BuildError {
 ///     .connect()?;
 /// # Ok::<(), wsapi::BuildError>(())
 /// ```
-#[derive(Debug)]
 pub struct WebSocketBuilder {
     url: String,
     protocols: Vec<String>,
@@ -157,6 +160,25 @@ pub struct WebSocketBuilder {
     journal: bool,
     handlers: Option<Handlers>,
     panic_hook: Option<PanicHook>,
+}
+
+/// Secrets hidden: the URL's password and credential headers' values.
+impl std::fmt::Debug for WebSocketBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketBuilder")
+            .field("url", &redact::url_str(&self.url))
+            .field("protocols", &self.protocols)
+            .field("headers", &redact::Headers(&self.headers))
+            .field("config", &self.config)
+            .field("deflate", &self.deflate)
+            .field("max_message_size", &self.max_message_size)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("tls", &self.tls.is_some())
+            .field("journal", &self.journal)
+            .field("handlers", &self.handlers)
+            .finish()
+    }
 }
 
 impl WebSocketBuilder {

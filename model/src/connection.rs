@@ -26,6 +26,7 @@ use url::Url;
 use crate::close_code::{check_close_args, close_frame_for, parse_close_payload, CloseError, ReceivedClose};
 use crate::constructor::{parse_url, url_port_is_blocked, validate_protocols, ConstructError};
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, Payload, ReadyState, Transmit};
+use crate::transport_error::TransportError;
 
 /// A point in time, as a duration since an epoch of the driver's choosing
 /// (e.g. `start.elapsed()`); the model has no clock of its own.
@@ -60,6 +61,9 @@ impl Default for Config {
 }
 
 /// `send()` threw.
+///
+/// Exhaustive: these are the exceptions the standard's `send()` throws
+/// (see `spec-notes/errors.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SendError {
     /// `readyState` is CONNECTING (`InvalidStateError`).
@@ -77,16 +81,19 @@ impl SendError {
 /// A driver fed an input that cannot happen in the state it reported
 /// before (a driver bug). Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
     /// `handle_open` or `handle_connect_failed` after the driver had already
     /// reported the handshake's outcome, or without a `Connect` transmit.
-    #[error("the opening handshake's outcome was already reported, or never asked for")]
+    #[error("the driver reported the opening handshake's outcome twice, or without a Connect transmit; this is a bug in the driver")]
     NotConnecting,
     /// A frame was reported before `handle_open`.
-    #[error("a frame was reported before the connection was opened")]
+    #[error("the driver reported a frame before the connection was open; this is a bug in the driver")]
     NotOpen,
     /// More bytes reported written than were transmitted and not yet reported.
-    #[error("{reported} bytes reported written, only {unwritten} were waiting")]
+    #[error(
+        "the driver reported {reported} bytes written, but only {unwritten} were waiting; this is a bug in the driver"
+    )]
     WrittenTooMuch {
         /// Bytes reported.
         reported: u64,
@@ -96,7 +103,11 @@ pub enum InputError {
 }
 
 /// Where the network side is.
+///
+/// `#[non_exhaustive]`: the model may track finer phases (the opening
+/// handshake) without breaking code that reads this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Phase {
     /// `Connect` was (or is about to be) transmitted; no outcome yet.
     Connecting,
@@ -147,6 +158,8 @@ enum Task<M> {
 /// assert_eq!(ws.buffered_amount(), 2);
 /// assert_eq!(ws.poll_transmit(), Some(Transmit::Message(Data::Text("hi".into()))));
 /// ws.handle_written(2).unwrap();
+/// assert_eq!(ws.buffered_amount(), 2); // as of the last event-loop turn
+/// assert_eq!(ws.poll_event(), None); // asking for an event is a turn
 /// assert_eq!(ws.buffered_amount(), 0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -383,13 +396,22 @@ impl<M: Payload> Connection<M> {
         Ok(())
     }
 
-    /// TCP, TLS or the HTTP upgrade failed (rejected status, bad accept key...).
+    /// The HTTP upgrade failed (rejected status, bad accept key...).
     pub fn handle_connect_failed(&mut self, now: Time, why: &str) -> Result<(), InputError> {
+        self.connect_failed(now, FailReason::Handshake(why.to_string()))
+    }
+
+    /// TCP or TLS failed while connecting.
+    pub fn handle_transport_failed(&mut self, now: Time, error: TransportError) -> Result<(), InputError> {
+        self.connect_failed(now, FailReason::Transport(error))
+    }
+
+    fn connect_failed(&mut self, now: Time, reason: FailReason) -> Result<(), InputError> {
         let _ = now;
         match self.phase {
             Phase::Connecting if self.outstanding_connect() => Err(InputError::NotConnecting),
             Phase::Connecting => {
-                self.fail(FailReason::Handshake(why.to_string()));
+                self.fail(reason);
                 Ok(())
             }
             Phase::Closed if !self.established => Ok(()),

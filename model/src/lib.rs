@@ -47,7 +47,9 @@
 //!      opening handshake offering `protocols` (and any extensions named in
 //!      [`Config::offered_extensions`]); then report exactly one of
 //!      [`Connection::handle_open`] (with the response's
-//!      `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`) or
+//!      `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`),
+//!      [`Connection::handle_transport_failed`] (TCP or TLS failed; the
+//!      error is kept as a typed cause) or
 //!      [`Connection::handle_connect_failed`]. A `Connect` not yet taken when
 //!      the connection fails is withdrawn: a driver never has to undo it.
 //!    - `Message(m)`: send it as one text or binary message; once its bytes
@@ -186,6 +188,10 @@ pub mod connection;
 pub mod constructor;
 pub mod event;
 pub mod journal;
+pub mod transport_error;
+
+#[cfg(all(test, feature = "std"))]
+mod error_messages;
 
 pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
@@ -195,4 +201,5 @@ pub use connection::{Config, Connection, InputError, Phase, SendError, Time};
 pub use constructor::{is_bad_port, parse_url, url_port_is_blocked, validate_protocols, ConstructError, BAD_PORTS};
 pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyState, Transmit};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
+pub use transport_error::{TransportError, TransportLayer};
 pub use url::Url;

@@ -319,6 +319,8 @@ fn data_queued_before_close_goes_first() {
         ]
     );
     ws.handle_written(1).unwrap();
+    assert_eq!(ws.buffered_amount(), 1, "until the next event-loop turn");
+    ws.handle_turn();
     assert_eq!(ws.buffered_amount(), 0);
 }
 

@@ -332,6 +332,7 @@ impl<'a> Runner<'a> {
         if has_lone_surrogate(&url) || protocols.iter().any(|p| has_lone_surrogate(p)) {
             return Err(Skip("a Rust string cannot hold a lone surrogate".into()));
         }
+        let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
         match WebSocket::new(&url, &protocols) {
             Ok(ws) => {
                 if let Some(bt) = self
