@@ -62,8 +62,10 @@ pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer};
 
-/// How many connection tasks are running in this process. Each ends once
-/// its connection is closed; a test uses this to check nothing leaks.
+/// How many connection tasks are running in this process: each socket's
+/// driver, and in handler mode its dispatcher. The driver ends once its
+/// connection is closed, the dispatcher once the close event was delivered
+/// (or the socket dropped); a test uses this to check nothing leaks.
 pub fn live_connections() -> usize {
     shared::LIVE_DRIVERS.load(std::sync::atomic::Ordering::SeqCst)
 }
