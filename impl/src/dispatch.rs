@@ -88,26 +88,14 @@ pub(crate) async fn run_dispatcher(shared: Arc<Shared>, hook: Option<PanicHook>)
         let (s, h) = (shared.clone(), hook.clone());
         crate::runtime::spawn_blocking(move || deliver_pending(&s, &h)).await;
     }
-    let leftover = finish(&shared);
-    drop(leftover);
     // Released before `dispatcher_done` is set: whoever sees that sees it released.
     drop(live);
     let mut inner = shared.lock();
+    // Handlers are gone by now: dropped after the close event (below), or
+    // taken by the socket's drop; any set later is dropped at once.
+    inner.handlers_done = true;
     inner.dispatcher_done = true;
     inner.wake_event_readers();
-}
-
-/// Marks the handlers done and takes them out, for dropping outside the lock.
-fn finish(shared: &Shared) -> Option<Handlers> {
-    let mut inner = shared.lock();
-    inner.handlers_done = true;
-    while inner.abandoned && inner.poll_event().is_some() {}
-    inner.wake_event_readers();
-    if inner.dispatching {
-        None
-    } else {
-        inner.handlers.take()
-    }
 }
 
 /// Delivers every queued event to the handlers, one at a time, running

@@ -186,8 +186,9 @@ impl WebSocketHandle {
         if !inner.handler_mode {
             return Err(HandlerError::StreamMode);
         }
-        if inner.handlers_done {
-            // The close event was delivered: nothing would ever call it.
+        if inner.handlers_done || inner.abandoned {
+            // The close event was delivered, or the socket dropped: nothing
+            // would ever call it.
             drop(inner);
             drop(handlers);
             return Ok(());

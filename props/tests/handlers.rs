@@ -27,7 +27,7 @@ fn close_1000() -> Action {
 }
 
 /// Waits (bounded) for the next event, or the end (`None`).
-fn next(ws: &WebSocket) -> Option<Event> {
+fn next(ws: &wsapi::WebSocketHandle) -> Option<Event> {
     block_on(async {
         match futures::future::select(Box::pin(ws.next_event()), wsapi::runtime::sleep(LIMIT)).await {
             futures::future::Either::Left((e, _)) => e,
@@ -184,6 +184,17 @@ fn handlers_are_dropped_when_the_socket_is_dropped() {
     drop(ws);
     wait_until("the handlers were dropped", || dropped.load(Ordering::SeqCst));
     wait_until("the connection's tasks ended", || handle.driver_finished());
+    // A handle kept elsewhere sees the end, and a handler set now (holding
+    // that very handle) is dropped at once.
+    let late = Arc::new(AtomicBool::new(false));
+    let (flag, own) = (DropFlag(late.clone()), handle.clone());
+    handle
+        .on_close(move |_, _| {
+            let _ = (&flag, &own);
+        })
+        .expect("handler mode");
+    assert!(late.load(Ordering::SeqCst), "a handler set after the end is dropped");
+    assert_eq!(next(&handle), None);
 }
 
 /// A waker that records that it was woken.
