@@ -104,9 +104,8 @@ fn deliver_pending(shared: &Arc<Shared>, hook: &PanicHook) {
     loop {
         let (event, mut handlers) = {
             let mut inner = shared.lock();
-            if inner.abandoned || inner.handlers_done {
-                return;
-            }
+            // None once the socket was dropped (its events are discarded)
+            // or the close event, always the last, was delivered.
             let Some(event) = inner.take_event() else {
                 return;
             };
