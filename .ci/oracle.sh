@@ -27,7 +27,7 @@ fi
 [ -n "$OUT" ] || OUT=$(mktemp -d /tmp/wsapi-oracle.XXXXXX)
 mkdir -p "$OUT"
 RUNNER=${WSAPI_RUNNER:-$HERE/target/debug/wsapi}
-[ -x "$RUNNER" ] || (cd "$HERE" && cargo build -q -p wsapi --bin wsapi) || exit 2
+[ -x "$RUNNER" ] || (cd "$HERE" && cargo build -q -p wsapi-cli --bin wsapi) || exit 2
 
 # The exceptions: scenario names whose API trace is expected to differ from Chromium's.
 EXPECTED=$(sed -n 's/^| `\([a-z0-9-]*\)` | differs.*/\1/p' "$HERE/spec-notes/oracle.md")

@@ -53,25 +53,28 @@ async fn chat_server() -> std::io::Result<String> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     block_on(async {
         let base = chat_server().await?;
-        let ws = WebSocket::new(&format!("{base}/room"), &["chat.v3", "chat.v2"])?;
         let (done, finished) = oneshot::channel::<bool>();
         let done = Mutex::new(Some(done));
-        ws.on_open(|ws| {
-            println!("open, protocol {:?}", ws.protocol());
-            assert_eq!(ws.protocol(), "chat.v2");
-            ws.send("hi all").expect("open");
-        });
-        ws.on_message(|ws, m| {
-            println!("message: {}", m.data.as_text().unwrap_or("<binary>"));
-            ws.close(Some(1000), None).expect("valid arguments");
-        });
-        ws.on_error(|_, why| eprintln!("error: {why:?}"));
-        ws.on_close(move |_, c| {
-            println!("close {} clean={}", c.code, c.was_clean);
-            if let Some(tx) = done.lock().unwrap().take() {
-                let _ = tx.send(c.was_clean);
-            }
-        });
+        // Handlers go to the builder, so that none can miss an event.
+        let _ws = WebSocket::builder(&format!("{base}/room"))
+            .protocols(&["chat.v3", "chat.v2"])
+            .on_open(|ws| {
+                println!("open, protocol {:?}", ws.protocol());
+                assert_eq!(ws.protocol(), "chat.v2");
+                ws.send("hi all").expect("open");
+            })
+            .on_message(|ws, m| {
+                println!("message: {}", m.data.as_text().unwrap_or("<binary>"));
+                ws.close(Some(1000), None).expect("valid arguments");
+            })
+            .on_error(|_, why| eprintln!("error: {why}"))
+            .on_close(move |_, c| {
+                println!("close {} clean={}", c.code, c.was_clean);
+                if let Some(tx) = done.lock().unwrap().take() {
+                    let _ = tx.send(c.was_clean);
+                }
+            })
+            .connect()?;
         if finished.await? {
             Ok(())
         } else {

@@ -31,7 +31,7 @@ async fn echo_server() -> std::io::Result<String> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     block_on(async {
         let base = echo_server().await?;
-        let ws = WebSocket::new(&format!("{base}/echo"), &[] as &[&str])?;
+        let ws = WebSocket::new(&format!("{base}/echo"), &[])?;
         let mut echoes = 0;
         while let Some(event) = ws.next_event().await {
             match event {
@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         ws.close(Some(1000), Some("bye"))?;
                     }
                 }
-                Event::Error(why) => return Err(format!("failed: {why:?}").into()),
+                Event::Error(why) => return Err(format!("failed: {why}").into()),
                 Event::Close(c) => {
                     println!("closed: {} {:?} clean={}", c.code, c.reason, c.was_clean);
                     if !c.was_clean {

@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     println!("echo over TLS: {:?}", m.data.as_text());
                     ws.close(Some(1000), None)?;
                 }
-                Event::Error(why) => return Err(format!("failed: {why:?}").into()),
+                Event::Error(why) => return Err(format!("failed: {why}").into()),
                 Event::Close(c) if c.was_clean => println!("closed cleanly ({})", c.code),
                 Event::Close(c) => return Err(format!("unclean close {}", c.code).into()),
             }

@@ -2,7 +2,8 @@
 //!
 //! It carries out the model's transmits (connect, messages, Close frames,
 //! closing the transport), feeds back what the network did, fires the
-//! model's timers, and dispatches events to handlers when they are set.
+//! model's timers. It never runs the user's handlers (`dispatch` does, off
+//! this task), so a slow handler cannot stall the protocol.
 //! It decides nothing itself: every rule is in `wsapi-model`.
 //!
 //! Writes are batched: all queued messages are fed to tungstenite, then
@@ -27,14 +28,13 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use futures::{Sink, Stream};
-use wsapi_model::handshake::{check_response, HandshakeFailure, Offer};
+use wsapi_model::handshake::{check_response, Offer};
 use wsapi_model::{CloseFrame, FailReason, Input, Phase, Transmit};
 
-use crate::dispatch::dispatch_to_handlers;
 use crate::host_gate::HostSlot;
 use crate::runtime::{sleep, BoxFuture};
 use crate::shared::{after_model_change, LiveDriver, Shared};
-use crate::transport::{connect, Connected, TransportOptions};
+use crate::transport::{connect, ConnectFailure, Connected, TransportOptions};
 use crate::wire::WireEvent;
 use crate::Message;
 
@@ -58,7 +58,7 @@ pub(crate) struct Driver {
     host_slot: Option<HostSlot>,
     /// `handle_host_slot` was reported for `host_slot`.
     host_slot_reported: bool,
-    connecting: Option<BoxFuture<Result<Connected, HandshakeFailure>>>,
+    connecting: Option<BoxFuture<Result<Connected, ConnectFailure>>>,
     conn: Option<Connected>,
     outgoing: VecDeque<Outgoing>,
     /// Messages read and not yet given to the model (reused buffer).
@@ -107,7 +107,6 @@ impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             let mut progress = self.step_model(cx);
-            progress |= dispatch_to_handlers(&self.shared);
             progress |= self.poll_host_slot(cx);
             progress |= self.poll_connecting(cx);
             progress |= self.poll_write(cx);
@@ -119,9 +118,9 @@ impl Driver {
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 self.live = None;
-                self.shared.lock().driver_done = true;
-                // Handlers set from now on are run by a task of their own.
-                dispatch_to_handlers(&self.shared);
+                let mut inner = self.shared.lock();
+                inner.driver_done = true;
+                inner.wake_event_readers();
                 return Poll::Ready(());
             }
             if !progress {
@@ -213,7 +212,8 @@ impl Driver {
                 }
                 r
             }
-            Err(why) => inner.input(Input::ConnectFailed(why)),
+            Err(ConnectFailure::Handshake(why)) => inner.input(Input::ConnectFailed(why)),
+            Err(ConnectFailure::Transport(e)) => inner.input(Input::TransportFailed(e)),
         };
         debug_assert!(input.is_ok(), "driver fed an impossible input: {input:?}");
         after_model_change(&mut inner);
@@ -418,7 +418,7 @@ impl Driver {
             return false;
         }
         // Events still queued are taken by the stream, or delivered to the
-        // handlers by the last dispatch in `poll`.
+        // handlers by the dispatcher task, which outlives this one.
         self.shared.lock().model().phase() == Phase::Closed
     }
 }

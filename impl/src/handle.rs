@@ -10,6 +10,18 @@ use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 use crate::shared::{Handlers, Shared};
 use crate::Message;
 
+/// Why a handler could not be set on a running socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The socket was built without handlers: it delivers its events as a
+    /// stream, and a handler set now could miss the events before it.
+    #[error(
+        "this socket delivers its events as a stream; give the handlers to the builder \
+         (WebSocket::builder(url).on_message(..)) so that none misses an event"
+    )]
+    StreamMode,
+}
+
 /// A reference to a connection with every method of the API. It does not
 /// own the connection: dropping it does nothing. [`crate::WebSocket`] owns
 /// one (and dereferences to it); handlers receive one.
@@ -22,7 +34,7 @@ impl std::fmt::Debug for WebSocketHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.shared.lock();
         f.debug_struct("WebSocket")
-            .field("url", &inner.model().url().as_str())
+            .field("url", &crate::redact::url(inner.model().url()))
             .field("ready_state", &inner.model().ready_state())
             .field("buffered_amount", &inner.model().buffered_amount())
             .finish()
@@ -46,7 +58,14 @@ impl WebSocketHandle {
     }
 
     /// `bufferedAmount`: bytes accepted by `send` and not yet handed to the
-    /// OS; after the closing handshake started, sends still add to it.
+    /// OS as of the last event-loop turn; after the closing handshake
+    /// started, sends still add to it.
+    ///
+    /// As in a browser, it grows at once with `send()` but falls only at a
+    /// turn of the user's "event loop": taking (or asking for) an event,
+    /// a handler being dispatched, or a [`Self::buffered_at_most`] wait
+    /// ending. So a burst of `send()`s and reads in one go never sees it
+    /// fall, however fast the background task writes.
     pub fn buffered_amount(&self) -> u64 {
         self.shared.lock().model().buffered_amount()
     }
@@ -111,28 +130,47 @@ impl WebSocketHandle {
     }
 
     /// Takes the next event, if one is ready: `Ready(None)` once the close
-    /// event was taken. Not for use together with handlers.
+    /// event was taken.
+    ///
+    /// Any number of tasks may poll one socket: each event goes to exactly
+    /// one of them, and all are woken when an event or the end is there.
+    ///
+    /// In handler mode (a socket built with `on_*` handlers) events go to
+    /// the handlers only: this never yields an event, and is `Ready(None)`
+    /// once the close event was delivered to them (a way to wait for the end).
     pub fn poll_next_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let mut inner = self.shared.lock();
-        if let Some(event) = inner.poll_event() {
-            if inner.read_paused {
-                inner.wake_driver();
+        if inner.handler_mode {
+            if inner.handlers_done {
+                return Poll::Ready(None);
+            }
+            inner.wait_for_event(cx.waker());
+            return Poll::Pending;
+        }
+        if let Some(event) = inner.take_event() {
+            // Other waiters must not sleep while an event or the end is there.
+            if inner.model().has_pending_events() || inner.model().ready_state() == ReadyState::Closed {
+                inner.wake_event_readers();
             }
             return Poll::Ready(Some(Event::from_model(event)));
         }
         if inner.model().ready_state() == ReadyState::Closed {
             return Poll::Ready(None);
         }
-        inner.event_waker = Some(cx.waker().clone());
+        inner.wait_for_event(cx.waker());
         Poll::Pending
     }
 
-    /// Waits for the next event; `None` after the close event.
+    /// Waits for the next event; `None` after the close event. In handler
+    /// mode it only waits for the close event to be delivered to the
+    /// handlers, then gives `None`.
     pub async fn next_event(&self) -> Option<Event> {
         futures::future::poll_fn(|cx| self.poll_next_event(cx)).await
     }
 
-    /// Takes an event if one is ready now, without waiting.
+    /// Takes an event if one is ready now, without waiting. In handler mode
+    /// it is always `None`: events belong to the handlers, and one taken
+    /// here (from inside a handler, say) would be lost to them.
     pub fn try_next_event(&self) -> Option<Event> {
         let waker = futures::task::noop_waker();
         match self.poll_next_event(&mut Context::from_waker(&waker)) {
@@ -141,52 +179,78 @@ impl WebSocketHandle {
         }
     }
 
-    fn set_handler(&self, f: impl FnOnce(&mut Handlers)) {
-        let mut inner = self.shared.lock();
-        let mut handlers = inner.handlers.take().unwrap_or_default();
+    fn set_handler(&self, f: impl FnOnce(&mut Handlers)) -> Result<(), HandlerError> {
+        let mut handlers = Handlers::default();
         f(&mut handlers);
-        inner.handlers = Some(handlers);
-        inner.wake_driver();
-        if inner.driver_done && inner.model().has_pending_events() {
-            // Events queued before the handler was set are still delivered,
-            // later (never inside this call), as in a browser.
-            let shared = self.shared.clone();
-            drop(inner);
-            crate::runtime::spawn(async move {
-                crate::dispatch::dispatch_to_handlers(&shared);
-            });
+        let mut inner = self.shared.lock();
+        if !inner.handler_mode {
+            return Err(HandlerError::StreamMode);
         }
+        if inner.handlers_done || inner.abandoned {
+            // The close event was delivered, or the socket dropped: nothing
+            // would ever call it.
+            drop(inner);
+            drop(handlers);
+            return Ok(());
+        }
+        // While a handler runs, `handlers` holds only those set meanwhile:
+        // they override the running ones when it returns.
+        let current = inner.handlers.take();
+        inner.handlers = Some(match current {
+            Some(current) => Handlers {
+                open: handlers.open.or(current.open),
+                message: handlers.message.or(current.message),
+                error: handlers.error.or(current.error),
+                close: handlers.close.or(current.close),
+            },
+            None => handlers,
+        });
+        Ok(())
     }
 
-    /// `onopen`. Setting any handler makes the background task deliver
-    /// every event to the handlers (those with no handler are dropped, as
-    /// in a browser with no listener) instead of to the event stream.
-    pub fn on_open(&self, mut f: impl FnMut(&WebSocketHandle) + Send + 'static) {
-        self.set_handler(|h| h.open = Some(Box::new(move |ws, ()| f(ws))));
+    /// `onopen = f`: replaces the open handler of a socket built with
+    /// handlers ([`crate::WebSocketBuilder::on_open`]). Events dispatched
+    /// from now on go to `f`; as in a browser, the one being dispatched
+    /// right now (if any) does not. A socket built without handlers
+    /// delivers its events as a stream, and this fails with
+    /// [`HandlerError::StreamMode`]: a handler set on a running socket would
+    /// race the events it is meant to see.
+    pub fn on_open(&self, mut f: impl FnMut(&WebSocketHandle) + Send + 'static) -> Result<(), HandlerError> {
+        self.set_handler(|h| h.open = Some(Box::new(move |ws, ()| f(ws))))
     }
 
-    /// `onmessage`.
-    pub fn on_message(&self, f: impl FnMut(&WebSocketHandle, MessageEvent) + Send + 'static) {
-        self.set_handler(|h| h.message = Some(Box::new(f)));
+    /// `onmessage = f` (see [`Self::on_open`] for when it applies).
+    pub fn on_message(
+        &self,
+        f: impl FnMut(&WebSocketHandle, MessageEvent) + Send + 'static,
+    ) -> Result<(), HandlerError> {
+        self.set_handler(|h| h.message = Some(Box::new(f)))
     }
 
-    /// `onerror`.
-    pub fn on_error(&self, f: impl FnMut(&WebSocketHandle, FailReason) + Send + 'static) {
-        self.set_handler(|h| h.error = Some(Box::new(f)));
+    /// `onerror = f` (see [`Self::on_open`] for when it applies).
+    pub fn on_error(&self, f: impl FnMut(&WebSocketHandle, FailReason) + Send + 'static) -> Result<(), HandlerError> {
+        self.set_handler(|h| h.error = Some(Box::new(f)))
     }
 
-    /// `onclose`.
-    pub fn on_close(&self, f: impl FnMut(&WebSocketHandle, CloseEvent) + Send + 'static) {
-        self.set_handler(|h| h.close = Some(Box::new(f)));
+    /// `onclose = f` (see [`Self::on_open`] for when it applies).
+    pub fn on_close(&self, f: impl FnMut(&WebSocketHandle, CloseEvent) + Send + 'static) -> Result<(), HandlerError> {
+        self.set_handler(|h| h.close = Some(Box::new(f)))
     }
 
     /// Polls until `bufferedAmount` is at most `max`, or nothing more can be
     /// written (the closing handshake started or the connection closed).
+    ///
+    /// It waits on the bytes not written *now*, and its end is an
+    /// event-loop turn: once it is ready, [`Self::buffered_amount`] says
+    /// what was written meanwhile (between turns it never falls; see there).
     pub fn poll_buffered_at_most(&self, cx: &mut Context<'_>, max: u64) -> Poll<()> {
         let mut inner = self.shared.lock();
         let sending = matches!(inner.model().ready_state(), ReadyState::Open | ReadyState::Connecting)
             && inner.model().phase() != wsapi_model::Phase::Closed;
-        if inner.model().buffered_amount() <= max || !sending {
+        if inner.model().unsent_amount() <= max || !sending {
+            if inner.model().buffered_amount() != inner.model().unsent_amount() {
+                let _ = inner.input(Input::Turn);
+            }
             return Poll::Ready(());
         }
         inner.drain_wakers.push(cx.waker().clone());
@@ -232,10 +296,11 @@ impl WebSocketHandle {
         }
     }
 
-    /// Whether the connection's background task has ended (the transport is
-    /// closed; queued events may still wait to be taken).
+    /// Whether the connection's background tasks have ended: the transport
+    /// is closed and, in handler mode, the close event was delivered (in
+    /// stream mode queued events may still wait to be taken).
     pub fn driver_finished(&self) -> bool {
-        self.shared.lock().driver_done
+        self.shared.lock().finished()
     }
 
     /// Everything the model was told and gave out, in order, if the socket

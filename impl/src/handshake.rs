@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(done.leftover, b"\x81\x01x");
         assert!(matches!(
             parse_head(b"SSH-2.0-x\r\n\r\n"),
-            Err(HandshakeFailure::Transport(_))
+            Err(HandshakeFailure::NoResponse(_))
         ));
     }
 
@@ -226,11 +226,11 @@ mod tests {
         };
         assert!(matches!(
             run(b"HTTP/1.1 101".to_vec()),
-            Err(HandshakeFailure::Transport(_))
+            Err(HandshakeFailure::NoResponse(_))
         ));
         let mut long = b"HTTP/1.1 101 OK\r\nX: ".to_vec();
         long.extend(std::iter::repeat_n(b'a', 2 * MAX_HEAD));
-        let Err(HandshakeFailure::Transport(why)) = run(long) else {
+        let Err(HandshakeFailure::NoResponse(why)) = run(long) else {
             panic!("a head over the bound must fail")
         };
         assert!(why.contains("over"), "{why}");

@@ -13,12 +13,12 @@
 //! ```no_run
 //! # wsapi::runtime::block_on(async {
 //! use wsapi::{Event, WebSocket};
-//! let ws = WebSocket::new("ws://127.0.0.1:9001/echo", &[] as &[&str])?;
+//! let ws = WebSocket::new("ws://127.0.0.1:9001/echo", &[])?;
 //! while let Some(event) = ws.next_event().await {
 //!     match event {
 //!         Event::Open => ws.send("hello")?,
 //!         Event::Message(m) => { println!("{:?}", m.data); ws.close(Some(1000), Some("done"))?; }
-//!         Event::Error(why) => eprintln!("failed: {why:?}"),
+//!         Event::Error(why) => eprintln!("failed: {why}"),
 //!         Event::Close(c) => println!("closed with {} (clean: {})", c.code, c.was_clean),
 //!     }
 //! }
@@ -29,7 +29,9 @@
 //! - [`WebSocket`] / [`WebSocketHandle`]: the API ([`handle`], [`socket`]).
 //! - `driver`: the connection's background task: connects, writes what the
 //!   model transmits, reads and feeds what arrives to the model, fires its
-//!   timers, runs the `on_*` handlers.
+//!   timers.
+//! - `dispatch`: handler mode's dispatcher, which runs the `on_*` handlers
+//!   off the connection's task (see [`WebSocketBuilder::on_open`]).
 //! - `handshake`: writes the opening handshake and reads the response head
 //!   (`httparse`); the model judges the response, tungstenite never sees it.
 //! - `host_gate`: the process-wide queue that keeps one connection per host
@@ -46,6 +48,7 @@ pub mod handle;
 mod handshake;
 mod host_gate;
 mod message;
+mod redact;
 pub mod runtime;
 mod shared;
 mod sink;
@@ -54,15 +57,21 @@ mod transport;
 pub(crate) mod wire;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
+pub use dispatch::HandlerPanic;
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-pub use handle::{Snapshot, WebSocketHandle};
+/// The TLS library, for [`WebSocketBuilder::tls_config`] and for reading a
+/// [`TransportError::cause`] of a TLS failure (`rustls::Error`).
+pub use futures_rustls::rustls;
+pub use handle::{HandlerError, Snapshot, WebSocketHandle};
 pub use message::Message;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
-pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError};
+pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer};
 
-/// How many connection tasks are running in this process. Each ends once
-/// its connection is closed; a test uses this to check nothing leaks.
+/// How many connection tasks are running in this process: each socket's
+/// driver, and in handler mode its dispatcher. The driver ends once its
+/// connection is closed, the dispatcher once the close event was delivered
+/// (or the socket dropped); a test uses this to check nothing leaks.
 pub fn live_connections() -> usize {
     shared::LIVE_DRIVERS.load(std::sync::atomic::Ordering::SeqCst)
 }

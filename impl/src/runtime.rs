@@ -39,6 +39,17 @@ pub fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F) {
     drop(async_std::task::spawn(fut));
 }
 
+/// Runs the blocking closure `f` on the runtime's pool of threads for
+/// blocking work, off the executor, and resolves to its result. The `on_*`
+/// handlers run there: a handler that blocks must not stall any
+/// connection's I/O task.
+pub fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> BoxFuture<T> {
+    #[cfg(feature = "smol-runtime")]
+    return Box::pin(smol::unblock(f));
+    #[cfg(all(feature = "async-std-runtime", not(feature = "smol-runtime")))]
+    return Box::pin(async_std::task::spawn_blocking(f));
+}
+
 /// Blocks the current thread on `fut` (for `main`, tests and examples).
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     #[cfg(feature = "smol-runtime")]

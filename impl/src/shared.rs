@@ -18,15 +18,26 @@ use crate::Message;
 /// How many driver tasks are running in this process (for leak checks).
 pub(crate) static LIVE_DRIVERS: AtomicUsize = AtomicUsize::new(0);
 
-/// Browser-style event handlers (`onopen`, ...). Setting any of them makes
-/// the driver dispatch every event to them instead of queueing it for the
-/// event stream.
+/// Browser-style event handlers (`onopen`, ...). A socket built with any of
+/// them delivers every event to them (an event whose handler is unset is
+/// dropped, as in a browser with no listener) instead of to the stream.
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub open: Option<Handler<()>>,
     pub message: Option<Handler<MessageEvent>>,
     pub error: Option<Handler<FailReason>>,
     pub close: Option<Handler<CloseEvent>>,
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handlers")
+            .field("open", &self.open.is_some())
+            .field("message", &self.message.is_some())
+            .field("error", &self.error.is_some())
+            .field("close", &self.close.is_some())
+            .finish()
+    }
 }
 
 /// One event handler: it gets the socket and the event's data.
@@ -42,18 +53,30 @@ pub(crate) struct Inner {
     last_now: Duration,
     /// The driver task, to be woken after any user call.
     pub driver_waker: Option<Waker>,
-    /// A task waiting in `next_event`.
-    pub event_waker: Option<Waker>,
+    /// Tasks waiting in `next_event` (any number of them: each event goes
+    /// to one, and all are woken when an event or the end arrives).
+    pub event_wakers: Vec<Waker>,
+    /// The handler dispatcher task, waiting for events.
+    pub dispatcher_waker: Option<Waker>,
     /// Tasks waiting for `bufferedAmount` to drop (the Sink).
     pub drain_wakers: Vec<Waker>,
-    /// `Some` once a handler was set: events go to the handlers.
+    /// Events go to handlers (fixed when the socket is built, so that no
+    /// event can slip past a handler that is about to be set).
+    pub handler_mode: bool,
+    /// The handlers; taken out while one runs (`dispatching`), when those
+    /// set meanwhile are kept here and override the running ones after.
     pub handlers: Option<Handlers>,
-    /// The handlers are being run by the driver (taken out of `handlers`).
+    /// A handler is running (on the dispatcher's blocking thread).
     pub dispatching: bool,
+    /// Handler mode: the close event was delivered (or the socket dropped)
+    /// and the handlers were dropped; none will run again.
+    pub handlers_done: bool,
     /// The owning `WebSocket` was dropped: nobody will take events.
     pub abandoned: bool,
     /// The driver task has ended.
     pub driver_done: bool,
+    /// The handler dispatcher has ended (always true in stream mode).
+    pub dispatcher_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
 }
@@ -99,6 +122,16 @@ impl Inner {
         event
     }
 
+    /// Takes the next event for the user (the stream or a handler): the
+    /// driver is woken if it stopped reading because too many waited.
+    pub fn take_event(&mut self) -> Option<ModelEvent<Message>> {
+        let event = self.poll_event();
+        if event.is_some() && self.read_paused {
+            self.wake_driver();
+        }
+        event
+    }
+
     /// Takes the next transmit.
     pub fn poll_transmit(&mut self) -> Option<Transmit<Message>> {
         let transmit = self.model.poll_transmit();
@@ -124,10 +157,23 @@ impl Inner {
         }
     }
 
-    pub fn wake_event_reader(&mut self) {
-        if let Some(w) = self.event_waker.take() {
+    /// Wakes every task waiting for an event (or for the end).
+    pub fn wake_event_readers(&mut self) {
+        for w in self.event_wakers.drain(..) {
             w.wake();
         }
+    }
+
+    /// Registers a task waiting for an event, once per task.
+    pub fn wait_for_event(&mut self, waker: &Waker) {
+        if !self.event_wakers.iter().any(|w| w.will_wake(waker)) {
+            self.event_wakers.push(waker.clone());
+        }
+    }
+
+    /// Whether every background task of the connection has ended.
+    pub fn finished(&self) -> bool {
+        self.driver_done && self.dispatcher_done
     }
 
     pub fn wake_drain(&mut self) {
@@ -145,8 +191,14 @@ pub(crate) fn after_model_change(inner: &mut Inner) {
     }
     if inner.abandoned {
         while inner.poll_event().is_some() {}
-    } else if inner.handlers.is_none() && inner.model().has_pending_events() {
-        inner.wake_event_reader();
+    } else if inner.model().has_pending_events() {
+        if inner.handler_mode {
+            if let Some(w) = inner.dispatcher_waker.take() {
+                w.wake();
+            }
+        } else {
+            inner.wake_event_readers();
+        }
     }
 }
 
@@ -155,7 +207,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(model: Connection<Message>, journal: bool) -> Arc<Shared> {
+    pub fn new(model: Connection<Message>, journal: bool, handlers: Option<Handlers>) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 model,
@@ -163,10 +215,14 @@ impl Shared {
                 epoch: Instant::now(),
                 last_now: Duration::ZERO,
                 driver_waker: None,
-                event_waker: None,
+                event_wakers: Vec::new(),
+                dispatcher_waker: None,
                 drain_wakers: Vec::new(),
-                handlers: None,
+                handler_mode: handlers.is_some(),
+                dispatcher_done: handlers.is_none(),
+                handlers,
                 dispatching: false,
+                handlers_done: false,
                 abandoned: false,
                 driver_done: false,
                 read_paused: false,

@@ -11,11 +11,13 @@ use futures::Stream;
 use futures_rustls::rustls;
 use wsapi_model::{Config, Connection, ConstructError};
 
+use crate::dispatch::{run_dispatcher, HandlerPanic, PanicHook};
 use crate::driver::{Driver, DriverOptions};
-use crate::event::Event;
+use crate::event::{CloseEvent, Event, FailReason, MessageEvent};
 use crate::handle::WebSocketHandle;
+use crate::redact;
 use crate::runtime::spawn;
-use crate::shared::Shared;
+use crate::shared::{Handlers, Shared};
 use crate::sink::MessageSink;
 use crate::transport::{tls_config_with_roots, TransportOptions};
 
@@ -39,7 +41,7 @@ use crate::transport::{tls_config_with_roots, TransportOptions};
 ///         Event::Open => ws.send("hello")?,
 ///         Event::Message(m) => println!("got {:?}", m.data),
 ///         Event::Close(c) => println!("closed {} {:?} clean={}", c.code, c.reason, c.was_clean),
-///         Event::Error(why) => println!("failed: {why:?}"),
+///         Event::Error(why) => println!("failed: {why}"),
 ///     }
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(()) });
@@ -49,8 +51,10 @@ pub struct WebSocket {
 }
 
 impl WebSocket {
-    /// `new WebSocket(url, protocols)` with default options.
-    pub fn new<S: AsRef<str>>(url: &str, protocols: &[S]) -> Result<WebSocket, ConstructError> {
+    /// `new WebSocket(url, protocols)` with default options. `protocols`
+    /// may be `&[]`; for owned strings use [`WebSocket::builder`] and
+    /// [`WebSocketBuilder::protocols`], which takes any `&[impl AsRef<str>]`.
+    pub fn new(url: &str, protocols: &[&str]) -> Result<WebSocket, ConstructError> {
         WebSocketBuilder::new(url)
             .protocols(protocols)
             .connect()
@@ -107,17 +111,27 @@ impl Drop for WebSocket {
         });
         while inner.poll_event().is_some() {}
         inner.wake_driver();
+        if let Some(w) = inner.dispatcher_waker.take() {
+            w.wake();
+        }
+        inner.wake_event_readers();
+        // Dropped outside the lock: a handler may own things whose drop
+        // takes it. A running handler's set is dropped by the dispatcher.
+        let handlers = inner.handlers.take();
+        drop(inner);
+        drop(handlers);
     }
 }
 
 /// Why [`WebSocketBuilder::connect`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// What the constructor throws (`SyntaxError`).
     #[error(transparent)]
     Construct(#[from] ConstructError),
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
-    #[error("invalid request header {0}")]
+    #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
 }
 
@@ -133,7 +147,6 @@ pub enum BuildError {
 ///     .connect()?;
 /// # Ok::<(), wsapi::BuildError>(())
 /// ```
-#[derive(Debug, Clone)]
 pub struct WebSocketBuilder {
     url: String,
     protocols: Vec<String>,
@@ -145,6 +158,27 @@ pub struct WebSocketBuilder {
     max_queued_bytes: u64,
     tls: Option<Arc<rustls::ClientConfig>>,
     journal: bool,
+    handlers: Option<Handlers>,
+    panic_hook: Option<PanicHook>,
+}
+
+/// Secrets hidden: the URL's password and credential headers' values.
+impl std::fmt::Debug for WebSocketBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketBuilder")
+            .field("url", &redact::url_str(&self.url))
+            .field("protocols", &self.protocols)
+            .field("headers", &redact::Headers(&self.headers))
+            .field("config", &self.config)
+            .field("deflate", &self.deflate)
+            .field("max_message_size", &self.max_message_size)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("tls", &self.tls.is_some())
+            .field("journal", &self.journal)
+            .field("handlers", &self.handlers)
+            .finish()
+    }
 }
 
 impl WebSocketBuilder {
@@ -161,6 +195,8 @@ impl WebSocketBuilder {
             max_queued_bytes: 16 << 20,
             tls: None,
             journal: false,
+            handlers: None,
+            panic_hook: None,
         }
     }
 
@@ -236,6 +272,61 @@ impl WebSocketBuilder {
         Ok(self)
     }
 
+    fn handler(mut self, f: impl FnOnce(&mut Handlers)) -> Self {
+        f(self.handlers.get_or_insert_with(Handlers::default));
+        self
+    }
+
+    /// `onopen`. A socket built with any `on_*` handler delivers every
+    /// event to its handlers, from the first one on (an event with no
+    /// handler is dropped, as in a browser with no listener), instead of to
+    /// the event stream. Handlers run one at a time, in event order, on the
+    /// runtime's blocking threads (so a slow handler never stalls the
+    /// connection itself), and are dropped once the close event was
+    /// delivered. Inside a handler, the socket's `on_*` methods replace
+    /// handlers as `ws.onmessage = f` does.
+    ///
+    /// ```no_run
+    /// # wsapi::runtime::block_on(async {
+    /// let ws = wsapi::WebSocket::builder("ws://127.0.0.1:9001/")
+    ///     .on_open(|ws| ws.send("hello").unwrap())
+    ///     .on_message(|ws, m| {
+    ///         println!("{:?}", m.data);
+    ///         ws.close(None, None).unwrap();
+    ///     })
+    ///     .on_close(|_, c| println!("closed {}", c.code))
+    ///     .connect()?;
+    /// ws.next_event().await; // None once the close event was delivered
+    /// # Ok::<(), wsapi::BuildError>(()) });
+    /// ```
+    pub fn on_open(self, mut f: impl FnMut(&WebSocketHandle) + Send + 'static) -> Self {
+        self.handler(|h| h.open = Some(Box::new(move |ws, ()| f(ws))))
+    }
+
+    /// `onmessage` (see [`Self::on_open`]).
+    pub fn on_message(self, f: impl FnMut(&WebSocketHandle, MessageEvent) + Send + 'static) -> Self {
+        self.handler(|h| h.message = Some(Box::new(f)))
+    }
+
+    /// `onerror` (see [`Self::on_open`]).
+    pub fn on_error(self, f: impl FnMut(&WebSocketHandle, FailReason) + Send + 'static) -> Self {
+        self.handler(|h| h.error = Some(Box::new(f)))
+    }
+
+    /// `onclose` (see [`Self::on_open`]).
+    pub fn on_close(self, f: impl FnMut(&WebSocketHandle, CloseEvent) + Send + 'static) -> Self {
+        self.handler(|h| h.close = Some(Box::new(f)))
+    }
+
+    /// Called with every panic of an `on_*` handler, instead of the default
+    /// report (a line on stderr). The panic is caught either way: the
+    /// handler stays set and the connection carries on, as a browser's does
+    /// after a listener throws.
+    pub fn on_handler_panic(mut self, hook: impl Fn(&HandlerPanic) + Send + Sync + 'static) -> Self {
+        self.panic_hook = Some(PanicHook(Arc::new(hook)));
+        self
+    }
+
     /// Record every input, event and transmit of the model, for
     /// [`WebSocketHandle::journal`] (tests and debugging; costs a copy of
     /// every message).
@@ -280,7 +371,8 @@ impl WebSocketBuilder {
         }
         let config = self.model_config();
         let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
-        let shared = Shared::new(model, self.journal);
+        let handler_mode = self.handlers.is_some();
+        let shared = Shared::new(model, self.journal, self.handlers);
         let opts = DriverOptions {
             transport: TransportOptions {
                 headers,
@@ -292,6 +384,9 @@ impl WebSocketBuilder {
             max_queued_bytes: self.max_queued_bytes,
         };
         spawn(Driver::new(shared.clone(), opts).run());
+        if handler_mode {
+            spawn(run_dispatcher(shared.clone(), self.panic_hook));
+        }
         Ok(WebSocket {
             handle: WebSocketHandle::from_shared(shared),
         })

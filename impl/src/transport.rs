@@ -20,6 +20,7 @@ use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 use url::Url;
 use wsapi_model::handshake::{HandshakeFailure, Response, MAX_BODY_EXCERPT};
+use wsapi_model::{TransportError, TransportLayer};
 
 use crate::handshake::{client_handshake, Handshaken, Request};
 use crate::runtime::{connect_tcp, TcpStream};
@@ -118,29 +119,55 @@ pub(crate) fn tls_config_with_roots(roots: rustls::RootCertStore) -> Arc<rustls:
     Arc::new(config)
 }
 
+/// Why [`connect`] failed: TCP or TLS (typed), or no response could be
+/// read (a response that arrived is judged by the model, not here).
+pub(crate) enum ConnectFailure {
+    Transport(TransportError),
+    Handshake(HandshakeFailure),
+}
+
+impl<T: Into<HandshakeFailure>> From<T> for ConnectFailure {
+    fn from(why: T) -> Self {
+        ConnectFailure::Handshake(why.into())
+    }
+}
+
+/// The TLS error inside an I/O error from futures-rustls, when there is
+/// one (it wraps rustls errors as `InvalidData`), else the I/O error.
+fn tls_failure(target: String, e: io::Error) -> ConnectFailure {
+    let tls = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    ConnectFailure::Transport(match tls {
+        Some(tls) => TransportError::new(TransportLayer::Tls, target, tls),
+        None => TransportError::new(TransportLayer::Tls, target, e),
+    })
+}
+
 /// Opens TCP (and TLS), writes the opening handshake and reads the
 /// response head (see [`crate::handshake`]); judging it is the model's.
-/// Every failure here is a [`HandshakeFailure::Transport`].
 pub(crate) async fn connect(
     url: Url,
     protocols: Vec<String>,
     opts: TransportOptions,
-) -> Result<Connected, HandshakeFailure> {
+) -> Result<Connected, ConnectFailure> {
     let host = url.host_str().ok_or("the URL has no host")?.to_string();
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     // url keeps IPv6 literals in brackets; sockets want them bare.
     let tcp_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let target = format!("{host}:{port}");
     let tcp = connect_tcp(&tcp_host, port)
         .await
-        .map_err(|e| format!("TCP connect to {host}:{port} failed: {e}"))?;
+        .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tcp, target.clone(), e)))?;
     let stream = if url.scheme() == "wss" {
         let config = opts.tls.clone().unwrap_or_else(default_tls_config);
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
-            .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
+            .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tls, target.clone(), e)))?;
         let tls = futures_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
+            .map_err(|e| tls_failure(target, e))?;
         MaybeTls::Tls(Box::new(tls))
     } else {
         MaybeTls::Plain(tcp)

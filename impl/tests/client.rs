@@ -4,7 +4,6 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use support::{echo_server, events_until_close, kinds, with_limit};
@@ -158,34 +157,30 @@ fn stream_and_sink_interfaces() {
 fn handlers_receive_events_like_a_browser() {
     block_on(async {
         let base = echo_server().await;
-        let ws = WebSocket::new(&format!("{base}/"), &[] as &[&str]).unwrap();
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-        let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
-        let done_tx = Mutex::new(Some(done_tx));
-        let s = seen.clone();
-        ws.on_open(move |ws| {
-            s.lock().unwrap().push(format!("open rs={:?}", ws.ready_state()));
-            ws.send("ping").unwrap();
-        });
-        let s = seen.clone();
-        ws.on_message(move |ws, m| {
-            s.lock().unwrap().push(format!("message {:?}", m.data.as_text()));
-            ws.close(Some(3000), Some("bye")).unwrap();
-        });
-        let s = seen.clone();
-        ws.on_close(move |ws, c| {
-            s.lock().unwrap().push(format!(
-                "close {} {} {} rs={:?}",
-                c.code,
-                c.reason,
-                c.was_clean,
-                ws.ready_state()
-            ));
-            if let Some(tx) = done_tx.lock().unwrap().take() {
-                let _ = tx.send(());
-            }
-        });
-        with_limit(done_rx).await.unwrap();
+        let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+        let ws = WebSocket::builder(&format!("{base}/"))
+            .on_open(move |ws| {
+                s1.lock().unwrap().push(format!("open rs={:?}", ws.ready_state()));
+                ws.send("ping").unwrap();
+            })
+            .on_message(move |ws, m| {
+                s2.lock().unwrap().push(format!("message {:?}", m.data.as_text()));
+                ws.close(Some(3000), Some("bye")).unwrap();
+            })
+            .on_close(move |ws, c| {
+                s3.lock().unwrap().push(format!(
+                    "close {} {} {} rs={:?}",
+                    c.code,
+                    c.reason,
+                    c.was_clean,
+                    ws.ready_state()
+                ));
+            })
+            .connect()
+            .unwrap();
+        // In handler mode the stream yields nothing and ends after the close event.
+        assert_eq!(with_limit(ws.next_event()).await, None);
         assert_eq!(
             *seen.lock().unwrap(),
             [
@@ -194,85 +189,6 @@ fn handlers_receive_events_like_a_browser() {
                 "close 3000 bye true rs=Closed"
             ]
         );
-    });
-}
-
-#[test]
-fn constructor_errors_are_typed() {
-    for (url, protocols) in [
-        ("ftp://127.0.0.1/", vec![]),
-        ("ws://127.0.0.1/#x", vec![]),
-        ("ws://[::1/", vec![]),
-        ("ws://127.0.0.1/", vec!["a", "A"]),
-        ("ws://127.0.0.1/", vec![""]),
-        ("ws://127.0.0.1/", vec!["a b"]),
-    ] {
-        let err = WebSocket::new(url, &protocols).unwrap_err();
-        assert_eq!(err.dom_exception(), "SyntaxError", "{url} {protocols:?}");
-    }
-}
-
-#[test]
-fn blocked_port_fails_without_connecting() {
-    block_on(async {
-        let ws = WebSocket::new("ws://127.0.0.1:25/", &[] as &[&str]).unwrap();
-        let events = events_until_close(&ws).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        assert!(matches!(events[0], Event::Error(wsapi::FailReason::BadPort(25))));
-    });
-}
-
-#[test]
-fn close_while_connecting_and_connect_timeout() {
-    block_on(async {
-        // A listener that accepts TCP but never answers the handshake.
-        let listener = wsapi::runtime::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("ws://{}", listener.local_addr().unwrap());
-        let held = Arc::new(Mutex::new(Vec::new()));
-        let h = held.clone();
-        wsapi::runtime::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                h.lock().unwrap().push(tcp);
-            }
-        });
-        let ws = WebSocket::new(&format!("{base}/"), &[] as &[&str]).unwrap();
-        ws.close(Some(4000), Some("early")).unwrap();
-        assert_eq!(ws.ready_state(), ReadyState::Closing);
-        // The failure's events are queued, not fired inside close(): until
-        // they are taken, the state stays CLOSING.
-        assert_eq!(ws.ready_state(), ReadyState::Closing);
-        let events = events_until_close(&ws).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        let Event::Close(c) = &events[1] else { unreachable!() };
-        assert_eq!((c.code, c.was_clean), (1006, false));
-
-        let ws = WebSocket::builder(&format!("{base}/"))
-            .connect_timeout(Duration::from_millis(200))
-            .connect()
-            .unwrap();
-        let events = events_until_close(&ws).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        assert_eq!(events[0], Event::Error(wsapi::FailReason::ConnectTimeout));
-    });
-}
-
-#[test]
-fn drop_closes_and_leaks_nothing() {
-    block_on(async {
-        let base = echo_server().await;
-        for _ in 0..20 {
-            let ws = open(&format!("{base}/"), &[]).await;
-            ws.send("bye").unwrap();
-            drop(ws);
-        }
-        // Each driver ends after its closing handshake (bounded by the 2 s
-        // closing timeout); wait for all of them, bounded.
-        with_limit(async {
-            while wsapi::live_connections() > 0 {
-                wsapi::runtime::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
     });
 }
 
@@ -288,23 +204,20 @@ fn stream_ends_after_close() {
 }
 
 #[test]
-fn handlers_set_after_the_driver_ended_still_fire() {
+fn events_queued_before_the_dispatcher_runs_still_reach_the_handlers() {
     block_on(async {
-        // A blocked port fails at once: the driver may be gone before the handler is set.
-        let ws = WebSocket::new("ws://127.0.0.1:25/", &[] as &[&str]).unwrap();
-        with_limit(async {
-            while !ws.driver_finished() {
-                wsapi::runtime::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        // A blocked port fails at once, before the dispatcher ever runs.
         let (tx, rx) = futures::channel::oneshot::channel::<(u16, bool)>();
         let tx = Mutex::new(Some(tx));
-        ws.on_close(move |_, c| {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send((c.code, c.was_clean));
-            }
-        });
+        let ws = WebSocket::builder("ws://127.0.0.1:25/")
+            .on_close(move |_, c| {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send((c.code, c.was_clean));
+                }
+            })
+            .connect()
+            .unwrap();
         assert_eq!(with_limit(rx).await.unwrap(), (1006, false));
+        assert_eq!(with_limit(ws.next_event()).await, None);
     });
 }

@@ -39,9 +39,16 @@ fn wss_with_an_untrusted_certificate_fails() {
         let ws = WebSocket::new(&format!("wss://localhost:{port}/tls"), &[] as &[&str]).unwrap();
         let events = events_until_close(&ws).await;
         assert_eq!(kinds(&events), ["error", "close"]);
-        let Event::Error(wsapi::FailReason::Handshake(why)) = &events[0] else {
+        let Event::Error(wsapi::FailReason::Transport(why)) = &events[0] else {
             panic!("{events:?}")
         };
-        assert!(why.to_string().contains("TLS"), "{why}");
+        // The cause is typed: rustls says the certificate is not trusted.
+        assert_eq!(why.layer(), wsapi::TransportLayer::Tls);
+        let tls = why.cause().downcast_ref::<wsapi::rustls::Error>();
+        assert!(
+            matches!(tls, Some(wsapi::rustls::Error::InvalidCertificate(_))),
+            "{why:?}"
+        );
+        assert!(why.to_string().contains("TLS handshake with localhost:"), "{why}");
     });
 }

@@ -22,13 +22,16 @@ use alloc::string::String;
 pub const MAX_REASON_BYTES: usize = 123;
 
 /// Why `close(code, reason)` threw.
+///
+/// Exhaustive: these are the exceptions the standard's `close()` throws
+/// (see `spec-notes/errors.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum CloseError {
     /// The code is neither 1000 nor in 3000..=4999 (`InvalidAccessError`).
     #[error("InvalidAccessError: close code {0} is neither 1000 nor in 3000..=4999; scripts may only send those")]
     InvalidAccess(u16),
     /// The reason is longer than 123 bytes as UTF-8 (`SyntaxError`).
-    #[error("SyntaxError: close reason is {0} bytes as UTF-8, the limit is 123")]
+    #[error("SyntaxError: close reason is {0} bytes as UTF-8, the limit is 123; shorten it")]
     Syntax(usize),
 }
 
@@ -99,15 +102,21 @@ pub enum ReceivedClose {
 }
 
 /// Why a received Close frame is invalid; each fails the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Exhaustive: RFC 6455 fixes what makes a Close frame invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum BadClose {
     /// A one-byte payload (RFC 6455 §5.5.1: a body starts with a 2-byte code).
+    #[error("a one-byte payload; a Close body starts with a two-byte code")]
     OneByte,
     /// A control frame payload over 125 bytes (RFC 6455 §5.5).
+    #[error("a payload over 125 bytes, the limit for control frames")]
     TooLong,
     /// A code that must not appear on the wire (RFC 6455 §7.4).
+    #[error("code {0}, which must not be sent on the wire")]
     InvalidCode(u16),
     /// A reason that is not UTF-8 (RFC 6455 §5.5.1, §8.1).
+    #[error("a reason that is not UTF-8")]
     InvalidUtf8,
 }
 

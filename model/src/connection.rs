@@ -28,6 +28,7 @@ use crate::constructor::{parse_url, url_port_is_blocked, validate_protocols, Con
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, Payload, ReadyState, Transmit};
 use crate::handshake::{check_response, Accepted, HandshakeFailure, Offer, Response};
 use crate::host_gate::HostKey;
+use crate::transport_error::TransportError;
 
 /// A point in time, as a duration since an epoch of the driver's choosing
 /// (e.g. `start.elapsed()`); the model has no clock of its own.
@@ -63,6 +64,9 @@ impl Default for Config {
 }
 
 /// `send()` threw.
+///
+/// Exhaustive: these are the exceptions the standard's `send()` throws
+/// (see `spec-notes/errors.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SendError {
     /// `readyState` is CONNECTING (`InvalidStateError`).
@@ -80,17 +84,21 @@ impl SendError {
 /// A driver fed an input that cannot happen in the state it reported
 /// before (a driver bug). Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
-    /// `handle_open`, `handle_response` or `handle_connect_failed` after the
-    /// driver had already reported the handshake's outcome, or without a
-    /// `Connect` transmit; `handle_host_slot` twice or without a `QueueForHost`.
-    #[error("the opening handshake's outcome was already reported, or never asked for")]
+    /// `handle_open`, `handle_response`, `handle_connect_failed` or
+    /// `handle_transport_failed` after the driver had already reported the
+    /// handshake's outcome, or without a `Connect` transmit;
+    /// `handle_host_slot` twice or without a `QueueForHost`.
+    #[error("the driver reported the opening handshake's outcome twice, or without a Connect transmit (or the host's slot twice, or unasked); this is a bug in the driver")]
     NotConnecting,
     /// A frame was reported before `handle_open`.
-    #[error("a frame was reported before the connection was opened")]
+    #[error("the driver reported a frame before the connection was open; this is a bug in the driver")]
     NotOpen,
     /// More bytes reported written than were transmitted and not yet reported.
-    #[error("{reported} bytes reported written, only {unwritten} were waiting")]
+    #[error(
+        "the driver reported {reported} bytes written, but only {unwritten} were waiting; this is a bug in the driver"
+    )]
     WrittenTooMuch {
         /// Bytes reported.
         reported: u64,
@@ -100,7 +108,11 @@ pub enum InputError {
 }
 
 /// Where the network side is.
+///
+/// `#[non_exhaustive]`: the model may track finer phases (the opening
+/// handshake) without breaking code that reads this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Phase {
     /// `Connect` was (or is about to be) transmitted; no outcome yet.
     Connecting,
@@ -167,6 +179,8 @@ enum Task<M> {
 /// assert_eq!(ws.buffered_amount(), 2);
 /// assert_eq!(ws.poll_transmit(), Some(Transmit::Message(Data::Text("hi".into()))));
 /// ws.handle_written(2).unwrap();
+/// assert_eq!(ws.buffered_amount(), 2); // as of the last event-loop turn
+/// assert_eq!(ws.poll_event(), None); // asking for an event is a turn
 /// assert_eq!(ws.buffered_amount(), 0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -184,6 +198,9 @@ pub struct Connection<M> {
     discarded: u64,
     /// Bytes transmitted to the driver and not yet reported written.
     unwritten: u64,
+    /// Bytes reported written since the last event-loop turn: still in the
+    /// visible `bufferedAmount`, which changes only at a turn.
+    written_since_turn: u64,
 
     // Wire state.
     phase: Phase,
@@ -220,6 +237,7 @@ impl<M: Payload> Connection<M> {
             binary_type: BinaryType::Blob,
             discarded: 0,
             unwritten: 0,
+            written_since_turn: 0,
             phase: Phase::Connecting,
             close_sent: false,
             close_received: None,
@@ -263,9 +281,25 @@ impl<M: Payload> Connection<M> {
     pub fn ready_state(&self) -> ReadyState {
         self.ready_state
     }
-    /// `bufferedAmount`: bytes accepted by `send()` and not yet handed to the
-    /// OS, plus (for ever) those accepted once the closing handshake started.
+    /// `bufferedAmount`: bytes accepted by `send()` that, as of the last
+    /// event-loop turn ([`poll_event`](Self::poll_event) or
+    /// [`handle_turn`](Self::handle_turn)), had not been handed to the OS,
+    /// plus (for ever) those accepted once the closing handshake started.
+    ///
+    /// WHATWG: "the number of bytes of application data ... that have been
+    /// queued using send() but that, as of the last time the event loop
+    /// reached step 1, had not yet been transmitted to the network". So it
+    /// grows at once with `send()` but falls only at a turn: a caller never
+    /// sees it fall between two calls with no turn between them, however
+    /// fast the driver writes.
     pub fn buffered_amount(&self) -> u64 {
+        self.unsent_amount().saturating_add(self.written_since_turn)
+    }
+
+    /// Bytes accepted by `send()` and not handed to the OS *now* (what
+    /// `bufferedAmount` will say after the next turn): for drivers that wait
+    /// for the buffer to drain, and for backpressure.
+    pub fn unsent_amount(&self) -> u64 {
         self.discarded.saturating_add(self.unwritten)
     }
     /// `protocol`: the selected subprotocol, empty until `open` is delivered.
@@ -415,14 +449,24 @@ impl<M: Payload> Connection<M> {
         }
     }
 
-    /// TCP, TLS or the HTTP upgrade failed (a string is a
-    /// [`HandshakeFailure::Transport`]).
+    /// The HTTP upgrade failed without a response to check (the
+    /// connection ended, the head was malformed...; a string is a
+    /// [`HandshakeFailure::NoResponse`]), or with a failure already typed.
     pub fn handle_connect_failed(&mut self, now: Time, why: impl Into<HandshakeFailure>) -> Result<(), InputError> {
+        self.connect_failed(now, FailReason::Handshake(why.into()))
+    }
+
+    /// TCP or TLS failed while connecting.
+    pub fn handle_transport_failed(&mut self, now: Time, error: TransportError) -> Result<(), InputError> {
+        self.connect_failed(now, FailReason::Transport(error))
+    }
+
+    fn connect_failed(&mut self, now: Time, reason: FailReason) -> Result<(), InputError> {
         let _ = now;
         match self.phase {
             Phase::Connecting if !self.connect_in_flight() => Err(InputError::NotConnecting),
             Phase::Connecting => {
-                self.fail(FailReason::Handshake(why.into()));
+                self.fail(reason);
                 Ok(())
             }
             Phase::Closed if !self.established => Ok(()),
@@ -536,7 +580,16 @@ impl<M: Payload> Connection<M> {
             });
         }
         self.unwritten -= bytes;
+        self.written_since_turn = self.written_since_turn.saturating_add(bytes);
         Ok(())
+    }
+
+    /// The user's event loop reached step 1 without taking an event (for
+    /// instance a task waited for the buffer to drain): `bufferedAmount`
+    /// catches up with what was written. [`poll_event`](Self::poll_event)
+    /// does the same, whether or not an event was there.
+    pub fn handle_turn(&mut self) {
+        self.written_since_turn = 0;
     }
 
     /// The time is now `now`: fire whichever timers are due.
@@ -569,7 +622,9 @@ impl<M: Payload> Connection<M> {
 
     /// The next event, running queued tasks in order. `readyState`,
     /// `protocol` and `extensions` change here, as the spec's tasks do.
+    /// Asking is an event-loop turn: `bufferedAmount` catches up here too.
     pub fn poll_event(&mut self) -> Option<Event<M>> {
+        self.written_since_turn = 0;
         while let Some(task) = self.tasks.pop_front() {
             match task {
                 Task::Open { protocol, extensions } => {

@@ -20,6 +20,7 @@ use url::Url;
 /// Why the constructor threw. Every variant is a `SyntaxError` DOMException
 /// in a browser; [`ConstructError::dom_exception`] gives that name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConstructError {
     /// The URL did not parse (the WHATWG URL parser failed).
     #[error("SyntaxError: {input:?} is not a valid absolute URL ({cause}); give a full ws:// or wss:// URL")]
@@ -41,15 +42,13 @@ pub enum ConstructError {
     #[error("SyntaxError: WebSocket URLs must not have a fragment; remove the '#' and what follows it")]
     Fragment,
     /// A protocol is the empty string.
-    #[error("SyntaxError: a subprotocol must not be empty")]
+    #[error("SyntaxError: a subprotocol must not be empty; remove it or give its name")]
     EmptyProtocol,
     /// A protocol has a character that is not allowed in an RFC 2616 token.
-    #[error(
-        "SyntaxError: subprotocol {0:?} is not a token (only visible ASCII except ()<>@,;:\\\"/[]?={{}} is allowed)"
-    )]
+    #[error("SyntaxError: subprotocol {0:?} is not a token; use only visible ASCII except ()<>@,;:\\\"/[]?={{}}")]
     InvalidProtocol(String),
     /// The same protocol (compared ASCII case-insensitively) is given twice.
-    #[error("SyntaxError: subprotocol {0:?} is given more than once")]
+    #[error("SyntaxError: subprotocol {0:?} is given more than once; offer each only once")]
     DuplicateProtocol(String),
 }
 

@@ -9,6 +9,7 @@ use url::Url;
 use crate::close_code::{BadClose, CloseFrame};
 use crate::handshake::HandshakeFailure;
 use crate::host_gate::HostKey;
+use crate::transport_error::{TransportError, TransportLayer};
 
 /// `readyState` (WHATWG: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,40 +95,85 @@ impl Payload for Data {
 
 /// Why the connection was *failed* (the cases in which the spec fires
 /// `error`). Carried by [`Event::Error`] so that callers can tell why.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `#[non_exhaustive]`: new causes will be told apart as drivers learn to
+/// (handshake details, proxies), so a `match` needs a `_` arm.
+/// [`FailReason::kind`] names each case with a stable string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum FailReason {
     /// The port is on Fetch's bad-port list; nothing was sent.
+    #[error(
+        "port {0} is on the list of ports browsers refuse (Fetch's bad ports), so nothing was sent; use another port"
+    )]
     BadPort(u16),
-    /// TCP, TLS or the HTTP upgrade failed: which check of the server's
-    /// response failed (RFC 6455 §4.1), or what the driver saw when no
-    /// response came ([`HandshakeFailure::Transport`]).
+    /// TCP or TLS failed; the cause is typed (io error kind, TLS error).
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The HTTP upgrade failed: which check of the server's response failed
+    /// (RFC 6455 §4.1), or why no response could be read
+    /// ([`HandshakeFailure::NoResponse`]).
+    #[error("the opening handshake failed: {0}")]
     Handshake(HandshakeFailure),
     /// The connect timeout fired before the handshake completed.
+    #[error("the connection was not open before the connect timeout; check that the server is reachable and answering, or allow more time")]
     ConnectTimeout,
     /// The server selected a subprotocol that was not offered.
+    #[error("the server selected subprotocol {0:?}, which was not offered; offer it, or fix the server's Sec-WebSocket-Protocol")]
     ProtocolMismatch(String),
     /// The server accepted an extension that was not offered.
+    #[error("the server accepted extension {0:?}, which was not offered (or not with these parameters); fix the server's Sec-WebSocket-Extensions")]
     ExtensionMismatch(String),
     /// `close()` was called while CONNECTING.
+    #[error("close() was called before the connection was open; wait for the open event to close cleanly")]
     ClosedWhileConnecting,
     /// The server's Close frame was invalid.
+    #[error("the server's Close frame was invalid ({0}); the server breaks RFC 6455 and should be fixed")]
     BadClose(BadClose),
     /// The server broke the framing rules (RFC 6455 §5): reserved bits or
     /// opcodes, a masked frame, a fragmented or oversized control frame...
+    #[error("the server broke the WebSocket framing rules ({0}); the server breaks RFC 6455 and should be fixed")]
     Protocol(String),
     /// A text message was not UTF-8 (RFC 6455 §8.1).
+    #[error("a text message from the server was not valid UTF-8 (RFC 6455 §8.1); the server should send such data as binary")]
     InvalidUtf8,
     /// A message was larger than the configured limit.
+    #[error("a message from the server was larger than the configured limit; raise the maximum message size if such messages are expected")]
     MessageTooBig,
     /// The transport was lost before a Close frame was received
     /// (RFC 6455 §7.2.1: the client must fail the connection).
+    #[error("the connection was lost before the server's Close frame arrived (network failure, or the server dropped TCP without a closing handshake); reconnect if needed")]
     TransportLost,
     /// `send()` would have buffered more than the configured limit (the
     /// spec's "flag the WebSocket as full").
+    #[error("send() would have buffered more than the configured maximum bufferedAmount; wait for bufferedAmount to fall before sending more, or raise the limit")]
     BufferFull,
 }
 
 impl FailReason {
+    /// A stable `snake_case` name for the case (for logs and scripts;
+    /// `wsapi --jsonl` prints it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FailReason::BadPort(_) => "bad_port",
+            FailReason::Transport(t) => match t.layer() {
+                TransportLayer::Tls => "tls",
+                _ => "tcp",
+            },
+            FailReason::Handshake(_) => "handshake",
+            FailReason::ConnectTimeout => "connect_timeout",
+            FailReason::ProtocolMismatch(_) => "protocol_mismatch",
+            FailReason::ExtensionMismatch(_) => "extension_mismatch",
+            FailReason::ClosedWhileConnecting => "closed_while_connecting",
+            FailReason::BadClose(_) => "bad_close",
+            FailReason::Protocol(_) => "protocol",
+            FailReason::InvalidUtf8 => "invalid_utf8",
+            FailReason::MessageTooBig => "message_too_big",
+            FailReason::TransportLost => "transport_lost",
+            FailReason::BufferFull => "buffer_full",
+        }
+    }
+
     /// The status code of the Close frame we send when failing for this
     /// reason after the connection was established (`None`: send none).
     pub fn close_code(&self) -> Option<u16> {

@@ -144,16 +144,18 @@ pub struct Accepted {
 }
 
 /// Why the server's response failed the connection: one variant per check
-/// of RFC 6455 §4.1, plus [`HandshakeFailure::Transport`] for a handshake
+/// of RFC 6455 §4.1, plus [`HandshakeFailure::NoResponse`] for a handshake
 /// that never produced a response to check.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum HandshakeFailure {
-    /// TCP, TLS, a malformed or oversized response head, or the connection
-    /// ending before a response: the text says what the driver saw.
-    #[error("the opening handshake failed: {0}")]
-    Transport(String),
+    /// No response could be read (the connection ended or failed during
+    /// the exchange, or the head was malformed or oversized): the text says
+    /// what the driver saw. TCP and TLS failures are
+    /// [`FailReason::Transport`](crate::FailReason::Transport) instead.
+    #[error("no valid response: {0}; check that a WebSocket server answers at this URL")]
+    NoResponse(String),
     /// The status was not 101 Switching Protocols.
-    #[error("the server refused the upgrade with HTTP status {status}")]
+    #[error("the server refused the upgrade with HTTP status {status}; check the URL's path and that the server accepts WebSocket upgrades there")]
     Rejected {
         /// The status code.
         status: u16,
@@ -162,54 +164,58 @@ pub enum HandshakeFailure {
         response: Box<Response>,
     },
     /// `Upgrade` is missing or is not `websocket`.
-    #[error("the response's Upgrade field is {0:?}, not websocket")]
+    #[error(
+        "the response's Upgrade field is {0:?}, not websocket; the server breaks RFC 6455 §4.1 and should be fixed"
+    )]
     BadUpgrade(Option<String>),
     /// `Connection` is missing or lacks the token `Upgrade`.
-    #[error("the response's Connection field {0:?} lacks the token Upgrade")]
+    #[error("the response's Connection field {0:?} lacks the token Upgrade; the server breaks RFC 6455 §4.1 and should be fixed")]
     BadConnection(Option<String>),
     /// Not exactly one `Sec-WebSocket-Accept` field (the count).
-    #[error("the response has {0} Sec-WebSocket-Accept fields, not exactly one")]
+    #[error("the response has {0} Sec-WebSocket-Accept fields, not exactly one; the server breaks RFC 6455 §11.3.3 and should be fixed")]
     AcceptCount(usize),
     /// `Sec-WebSocket-Accept` is not the value computed from our key.
-    #[error("Sec-WebSocket-Accept {0:?} does not match the key sent")]
+    #[error("Sec-WebSocket-Accept {0:?} does not match the key sent; the server (or a proxy on the way) breaks RFC 6455 §4.1")]
     WrongAccept(String),
     /// An extension the client did not offer.
-    #[error("the server accepted extension {0:?}, which was not offered")]
+    #[error("the server accepted extension {0:?}, which was not offered; fix the server's Sec-WebSocket-Extensions")]
     ExtensionNotOffered(String),
     /// The same extension accepted twice.
-    #[error("the server accepted extension {0:?} twice")]
+    #[error("the server accepted extension {0:?} twice; fix the server's Sec-WebSocket-Extensions")]
     ExtensionRepeated(String),
     /// A permessage-deflate parameter (the only extension whose parameters
     /// the model knows) that is unknown, repeated, has a bad value, or
     /// answers something not offered (RFC 7692 §7.1); as received.
-    #[error("permessage-deflate has an invalid parameter {0:?}")]
+    #[error(
+        "permessage-deflate has an invalid parameter {0:?}; fix the server's Sec-WebSocket-Extensions (RFC 7692 §7.1)"
+    )]
     BadExtensionParameter(String),
     /// More than one `Sec-WebSocket-Protocol` field, or a list of values.
-    #[error("the response selects more than one subprotocol")]
+    #[error("the response selects more than one subprotocol; the server must select at most one (RFC 6455 §11.3.4)")]
     ProtocolRepeated,
     /// A subprotocol that was not offered (or one when none was).
-    #[error("the server selected subprotocol {0:?}, which was not offered")]
+    #[error("the server selected subprotocol {0:?}, which was not offered; offer it, or fix the server's Sec-WebSocket-Protocol")]
     ProtocolNotOffered(String),
     /// Subprotocols were offered and none was selected.
-    #[error("subprotocols were offered and the server selected none")]
+    #[error("subprotocols were offered and the server selected none; offer none, or make the server select one")]
     ProtocolMissing,
 }
 
 impl From<&str> for HandshakeFailure {
     fn from(why: &str) -> Self {
-        HandshakeFailure::Transport(why.to_string())
+        HandshakeFailure::NoResponse(why.to_string())
     }
 }
 
 impl From<&String> for HandshakeFailure {
     fn from(why: &String) -> Self {
-        HandshakeFailure::Transport(why.clone())
+        HandshakeFailure::NoResponse(why.clone())
     }
 }
 
 impl From<String> for HandshakeFailure {
     fn from(why: String) -> Self {
-        HandshakeFailure::Transport(why)
+        HandshakeFailure::NoResponse(why)
     }
 }
 

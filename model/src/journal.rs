@@ -15,6 +15,7 @@ use crate::connection::{Config, Connection, InputError, SendError, Time};
 use crate::constructor::ConstructError;
 use crate::event::{BinaryType, Event, FailReason, Payload, Transmit};
 use crate::handshake::{HandshakeFailure, Response};
+use crate::transport_error::TransportError;
 
 /// One call on a [`Connection`], as a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,6 +49,8 @@ pub enum Input<M> {
     },
     /// [`Connection::handle_connect_failed`].
     ConnectFailed(HandshakeFailure),
+    /// [`Connection::handle_transport_failed`].
+    TransportFailed(TransportError),
     /// [`Connection::handle_message`].
     Message(M),
     /// [`Connection::handle_close_frame`] (raw payload).
@@ -60,6 +63,8 @@ pub enum Input<M> {
     Written(u64),
     /// [`Connection::handle_timeout`].
     Timeout,
+    /// [`Connection::handle_turn`]: an event-loop turn with no event taken.
+    Turn,
 }
 
 impl<M> Input<M> {
@@ -80,13 +85,17 @@ impl<M> Input<M> {
 }
 
 /// Why an [`Input`] was refused (what the corresponding method returned).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// `send` threw.
+    #[error(transparent)]
     Send(SendError),
     /// `close` threw.
+    #[error(transparent)]
     Close(CloseError),
     /// The driver's input was impossible.
+    #[error(transparent)]
     Input(InputError),
 }
 
@@ -109,6 +118,7 @@ impl<M: Payload> Connection<M> {
                 .map(|_| ())
                 .map_err(Refusal::Input),
             Input::ConnectFailed(why) => self.handle_connect_failed(now, why).map_err(Refusal::Input),
+            Input::TransportFailed(e) => self.handle_transport_failed(now, e).map_err(Refusal::Input),
             Input::Message(m) => self.handle_message(now, m).map_err(Refusal::Input),
             Input::CloseFrame(p) => self.handle_close_frame(now, &p).map_err(Refusal::Input),
             Input::ProtocolError(r) => self.handle_protocol_error(now, r).map_err(Refusal::Input),
@@ -116,6 +126,10 @@ impl<M: Payload> Connection<M> {
             Input::Written(n) => self.handle_written(n).map_err(Refusal::Input),
             Input::Timeout => {
                 self.handle_timeout(now);
+                Ok(())
+            }
+            Input::Turn => {
+                self.handle_turn();
                 Ok(())
             }
         }
@@ -141,7 +155,11 @@ pub enum Step<M> {
 }
 
 /// Where a replay parted from the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "replay parted from the record at step {index}: recorded {recorded:?}, replayed {replayed:?}; \
+     the driver fed the model other inputs than it recorded, or the model changed"
+)]
 pub struct Divergence<M> {
     /// Index of the step.
     pub index: usize,

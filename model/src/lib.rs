@@ -56,8 +56,10 @@
 //!      [`Config::offered_extensions`]) with a fresh random
 //!      `Sec-WebSocket-Key`; read the response head and report it with
 //!      [`Connection::handle_response`] (the model checks it: see
-//!      [`handshake`]), or report [`Connection::handle_connect_failed`] if
-//!      no response came. A `Connect` or `QueueForHost` not yet taken when
+//!      [`handshake`]); or report [`Connection::handle_transport_failed`]
+//!      (TCP or TLS failed; the error is kept as a typed cause) or
+//!      [`Connection::handle_connect_failed`] (no response could be read).
+//!      A `Connect` or `QueueForHost` not yet taken when
 //!      the connection fails is withdrawn: a driver never has to undo it.
 //!    - `Message(m)`: send it as one text or binary message; once its bytes
 //!      are handed to the OS, report [`Connection::handle_written`] with its
@@ -83,6 +85,14 @@
 //!    them. `readyState`, `protocol` and `extensions` change as events are
 //!    taken (as the spec's queued tasks change them), so take an event only
 //!    when handing it to the user.
+//! 6. **Mark event-loop turns.** `bufferedAmount` is the spec's value "as of
+//!    the last time the event loop reached step 1": it grows with `send()`
+//!    at once but falls (by what [`Connection::handle_written`] reported)
+//!    only at a turn. [`Connection::poll_event`] is one (the user taking,
+//!    or asking for, the next event; a handler dispatch); a driver that lets
+//!    the user wait for the buffer to drain without taking events calls
+//!    [`Connection::handle_turn`] when the wait ends. Backpressure and
+//!    drain waits use [`Connection::unsent_amount`], the count as of now.
 //!
 //! **Misuse** (an input that cannot happen in the state the driver itself
 //! reported, e.g. a message before `handle_open`, or more bytes written than
@@ -192,6 +202,10 @@ pub mod event;
 pub mod handshake;
 pub mod host_gate;
 pub mod journal;
+pub mod transport_error;
+
+#[cfg(all(test, feature = "std"))]
+mod error_messages;
 
 pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
@@ -203,4 +217,5 @@ pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyS
 pub use handshake::{check_response, HandshakeFailure, Response};
 pub use host_gate::{HostGate, HostKey, Ticket};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
+pub use transport_error::{TransportError, TransportLayer};
 pub use url::Url;

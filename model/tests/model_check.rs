@@ -10,10 +10,13 @@
 //! or the peer going silent (the alphabet is [`Action`]; ~20 letters, about
 //! half of them enabled in a given state). Config: the default timeouts
 //! (connect 30 s, closing 2 s) and `max_buffered_amount = 3`, so that "flag
-//! the WebSocket as full" is in the state space too. That is 509,435
-//! distinct states checked (828,697 generated, counting the unchecked
-//! successors of the last level; 3.8 million transitions), ~20 s in a debug
-//! build (single-threaded, see `model_check`). `MODEL_CHECK_ACTIONS=n`
+//! the WebSocket as full" is in the state space too (the host gate's
+//! `QueueForHost` is granted and `Connect` taken in one step: a lone
+//! connection's host is always free; two connections: `host_gate_check.rs`).
+//! That is 530,864 distinct states checked (893,729 generated, counting the
+//! unchecked successors of the last level; 4.0 million transitions), 49 s in
+//! a debug build measured on a machine busy with other builds
+//! (single-threaded, see `model_check`). `MODEL_CHECK_ACTIONS=n`
 //! changes the bound (each extra action costs ~1.5x). Run with
 //! `-- --nocapture` to see the numbers:
 //!
@@ -122,6 +125,7 @@ enum P {
     TimersDue,
     NoHang,
     QueuedBytes,
+    BufferedFallsAtTurns,
 }
 
 impl P {
@@ -151,6 +155,7 @@ impl P {
             P::TimersDue => "timers fire only when due",
             P::NoHang => "a silent peer cannot leave a closing connection hanging",
             P::QueuedBytes => "queued_message_bytes tracks received, undelivered messages",
+            P::BufferedFallsAtTurns => "bufferedAmount falls only at an event-loop turn, to the unsent count",
         }
     }
 
@@ -214,6 +219,8 @@ enum Action {
     ToggleBinaryType,
     /// Deliver one event (`poll_event`).
     PollEvent,
+    /// An event-loop turn with no event taken (`handle_turn`).
+    Turn,
     // The driver and the network.
     /// Take one transmit (`poll_transmit`).
     PollTransmit,
@@ -426,6 +433,10 @@ impl Model for WsModel {
             Action::ToggleBinaryType,
             Action::PollEvent,
         ]);
+        // A turn without an event changes something only after a write.
+        if s.conn.buffered_amount() != s.conn.unsent_amount() {
+            actions.push(Action::Turn);
+        }
         // The driver drains transmits whenever it likes.
         actions.push(Action::PollTransmit);
         // Bytes reach the OS while the transport exists (also when the peer is
@@ -467,7 +478,9 @@ impl Model for WsModel {
         // Cheap no-ops first, without cloning the state.
         match action {
             Action::EarlyTimeout => return early_timeout(s),
-            Action::PollEvent if !s.conn.has_pending_events() => return None,
+            Action::PollEvent if !s.conn.has_pending_events() && s.conn.buffered_amount() == s.conn.unsent_amount() => {
+                return None
+            }
             _ => {}
         }
         let mut n = s.clone();
@@ -477,7 +490,8 @@ impl Model for WsModel {
         // an arbitrary descendant instead).
         n.broken = 0;
         let before = s.conn.ready_state();
-        let buffered_before = s.conn.buffered_amount();
+        let buffered_before = s.conn.unsent_amount();
+        let visible_before = s.conn.buffered_amount();
         let queued_before = s.conn.queued_message_bytes();
         // Bytes by which `queued_message_bytes` may grow (a message received)
         // and must at least shrink (a message event delivered).
@@ -511,7 +525,7 @@ impl Model for WsModel {
                                 && n.conn.has_pending_events() == s.conn.has_pending_events()
                                 && n.conn.poll_timeout() == s.conn.poll_timeout()
                                 && n.conn.phase() == s.conn.phase()
-                                && n.conn.buffered_amount() == buffered_before + bytes;
+                                && n.conn.unsent_amount() == buffered_before + bytes;
                             n.check(same, P::SendNotOpen);
                         }
                     }
@@ -595,6 +609,7 @@ impl Model for WsModel {
                     n.last_event = Some(kind);
                 }
             }
+            Action::Turn => n.conn.handle_turn(),
             Action::PollTransmit => {
                 let t = n.conn.poll_transmit()?;
                 n.check(!s.close_transport_taken, P::TransmitOrder);
@@ -721,8 +736,19 @@ impl Model for WsModel {
             _ => queued == queued_before,
         };
         n.check(queued_ok, P::QueuedBytes);
-        let buffered = n.conn.buffered_amount();
+        let buffered = n.conn.unsent_amount();
         n.check(buffered + written_now == buffered_before + sent_now, P::Accounting);
+        // The visible value: WHATWG "as of the last time the event loop
+        // reached step 1". It never falls between turns (it grows by what
+        // send() accepts), and at a turn it catches up with the unsent count.
+        let visible = n.conn.buffered_amount();
+        let turn = matches!(action, Action::PollEvent | Action::Turn);
+        let visible_ok = if turn {
+            visible == buffered
+        } else {
+            visible == visible_before + sent_now
+        };
+        n.check(visible_ok && visible >= buffered, P::BufferedFallsAtTurns);
         // Once not OPEN, bufferedAmount only goes down by bytes that were
         // transmitted while OPEN and are now reported written (WHATWG: it
         // counts bytes "not yet transmitted to the network"; those sent after
@@ -813,7 +839,13 @@ impl Model for WsModel {
                 s.ok(P::QueuedBytes) && (s.conn.has_pending_events() || s.conn.queued_message_bytes() == 0)
             }),
             // Reachability: the check cannot pass vacuously.
+            Property::always(P::BufferedFallsAtTurns.name(), |_, s: &State| {
+                s.ok(P::BufferedFallsAtTurns)
+            }),
             Property::sometimes("a clean close is reachable", |_, s: &State| s.clean_close),
+            Property::sometimes("bufferedAmount waits for a turn after a write", |_, s: &State| {
+                s.conn.buffered_amount() > s.conn.unsent_amount()
+            }),
             Property::sometimes("a message is delivered", |_, s: &State| s.message_delivered),
             Property::sometimes("error then close is reachable", |_, s: &State| {
                 s.errors == 1 && s.closes == 1

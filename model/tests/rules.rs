@@ -218,7 +218,7 @@ fn send_while_connecting_throws() {
 }
 
 // WHATWG send(): bufferedAmount grows by the UTF-8 length and shrinks only as bytes are written
-// (WPT bufferedAmount-*.any.js).
+// (WPT bufferedAmount-*.any.js), as of the last event-loop turn (a turn here: `handle_turn`).
 #[test]
 fn buffered_amount_counts_utf8_and_drains_on_write() {
     let mut ws = open();
@@ -227,6 +227,8 @@ fn buffered_amount_counts_utf8_and_drains_on_write() {
     assert_eq!(ws.buffered_amount(), 14);
     assert_eq!(drain_transmits(&mut ws).len(), 2);
     ws.handle_written(11).unwrap();
+    assert_eq!(ws.unsent_amount(), 3);
+    ws.handle_turn();
     assert_eq!(ws.buffered_amount(), 3);
     assert_eq!(
         ws.handle_written(4),
@@ -236,6 +238,40 @@ fn buffered_amount_counts_utf8_and_drains_on_write() {
         })
     );
     ws.handle_written(3).unwrap();
+    ws.handle_turn();
+    assert_eq!(ws.buffered_amount(), 0);
+}
+
+// WHATWG bufferedAmount getter: "the number of bytes of application data ... that have been queued
+// using send() but that, as of the last time the event loop reached step 1, had not yet been
+// transmitted to the network". Within one task a script never sees it fall: twenty sends in a row
+// give their full sum however fast the bytes leave; it falls at the next turn (taking or asking for
+// an event, or handle_turn), to the unsent count.
+#[test]
+fn buffered_amount_falls_only_at_an_event_loop_turn() {
+    let mut ws = open();
+    let mut expected = 0;
+    for i in 0..20u64 {
+        ws.send(Data::Binary(vec![0; 10])).unwrap();
+        expected += 10;
+        assert_eq!(ws.buffered_amount(), expected);
+        // The driver writes as fast as it can, between the script's statements.
+        assert_eq!(drain_transmits(&mut ws).len(), 1);
+        ws.handle_written(10).unwrap();
+        assert_eq!(ws.buffered_amount(), expected, "send {i}: no turn, no fall");
+        assert_eq!(ws.unsent_amount(), 0);
+    }
+    // Asking for an event is a turn, whether or not one is there.
+    assert_eq!(ws.poll_event(), None);
+    assert_eq!(ws.buffered_amount(), 0);
+    // A turn counts only what was written before it.
+    ws.send(text("abc")).unwrap();
+    drain_transmits(&mut ws);
+    ws.handle_written(1).unwrap();
+    ws.handle_turn();
+    ws.handle_written(2).unwrap();
+    assert_eq!(ws.buffered_amount(), 2);
+    ws.handle_turn();
     assert_eq!(ws.buffered_amount(), 0);
 }
 
@@ -296,6 +332,8 @@ fn data_queued_before_close_goes_first() {
         ]
     );
     ws.handle_written(1).unwrap();
+    assert_eq!(ws.buffered_amount(), 1, "until the next event-loop turn");
+    ws.handle_turn();
     assert_eq!(ws.buffered_amount(), 0);
 }
 

@@ -134,25 +134,25 @@ fn try_next_event_takes_what_is_ready_without_waiting() {
 fn on_error_fires_before_on_close_when_the_connection_fails() {
     let invalid_utf8 = vec![0x81, 0x02, 0xc3, 0x28];
     let server = Server::start(vec![Script::accept(vec![Action::Raw(invalid_utf8)])]).expect("server");
-    let ws = WebSocket::new(&format!("{}/", server.base()), &[] as &[&str]).expect("valid");
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
     let done_tx = Mutex::new(Some(done_tx));
-    let s = seen.clone();
-    ws.on_open(move |_| s.lock().unwrap().push("open".into()));
-    let s = seen.clone();
-    ws.on_error(move |ws, reason| {
-        s.lock()
-            .unwrap()
-            .push(format!("error {reason:?} {:?}", ws.ready_state()))
-    });
-    let s = seen.clone();
-    ws.on_close(move |_, c| {
-        s.lock().unwrap().push(format!("close {} {}", c.code, c.was_clean));
-        if let Some(tx) = done_tx.lock().unwrap().take() {
-            let _ = tx.send(());
-        }
-    });
+    let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+    let _ws = WebSocket::builder(&format!("{}/", server.base()))
+        .on_open(move |_| s1.lock().unwrap().push("open".into()))
+        .on_error(move |ws, reason| {
+            s2.lock()
+                .unwrap()
+                .push(format!("error {reason:?} {:?}", ws.ready_state()))
+        })
+        .on_close(move |_, c| {
+            s3.lock().unwrap().push(format!("close {} {}", c.code, c.was_clean));
+            if let Some(tx) = done_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        })
+        .connect()
+        .expect("valid");
     block_on(with_limit(done_rx)).expect("close handler ran");
     assert_eq!(
         *seen.lock().unwrap(),
@@ -266,4 +266,62 @@ fn reading_pauses_for_a_slow_reader_and_resumes_as_events_are_taken() {
         }
         assert!(matches!(&last, Some(Event::Close(c)) if c.was_clean), "{last:?}");
     });
+}
+
+// WHATWG bufferedAmount getter ("as of the last time the event loop reached step 1"): a burst of
+// send()s and reads with no event-loop turn between them never sees the value fall, however busy
+// the runtime and however fast the background task writes; the turn (here the end of a
+// buffered_at_most wait) brings it down to what is really unsent.
+#[test]
+fn buffered_amount_never_falls_within_a_burst_on_a_busy_runtime() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = Server::start(vec![Script::accept(vec![Action::AwaitClose { reply: true }])]).expect("server");
+    let ws = WebSocket::builder(&format!("{}/", server.base()))
+        .deflate(false)
+        .connect()
+        .expect("valid");
+    // Tasks that keep the runtime's threads busy, yielding now and then.
+    let stop = Arc::new(AtomicBool::new(false));
+    for _ in 0..4 {
+        let stop = stop.clone();
+        wsapi::runtime::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let until = std::time::Instant::now() + Duration::from_micros(200);
+                while std::time::Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                // Yield: let the executor run other tasks, then come back.
+                let mut yielded = false;
+                futures::future::poll_fn(|cx| {
+                    if std::mem::replace(&mut yielded, true) {
+                        Poll::Ready(())
+                    } else {
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                })
+                .await;
+            }
+        });
+    }
+    block_on(async {
+        assert_eq!(with_limit(ws.next_event()).await, Some(Event::Open));
+        for round in 0..200 {
+            let mut last = ws.buffered_amount();
+            for i in 0..20 {
+                ws.send(vec![round as u8; 100]).unwrap();
+                // Between two statements the driver may well have written
+                // everything: the value must not show it.
+                thread::yield_now();
+                let now = ws.buffered_amount();
+                assert_eq!(now, last + 100, "round {round}, send {i}: it fell from {last}");
+                last = now;
+            }
+            with_limit(ws.buffered_at_most(0)).await;
+            assert_eq!(ws.buffered_amount(), 0, "a turn after the drain brings it to 0");
+        }
+        ws.close(Some(1000), None).unwrap();
+        while with_limit(ws.next_event()).await.is_some() {}
+    });
+    stop.store(true, Ordering::Relaxed);
 }

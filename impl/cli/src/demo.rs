@@ -4,6 +4,17 @@ use std::process::ExitCode;
 
 use wsapi::{Event, WebSocket};
 
+/// `println!` that ends the program quietly once stdout is gone (`wsapi |
+/// head`), as a program killed by SIGPIPE would, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 fn state(ws: &WebSocket) -> String {
     format!(
         "readyState={:?} bufferedAmount={}",
@@ -13,7 +24,7 @@ fn state(ws: &WebSocket) -> String {
 }
 
 pub async fn main() -> ExitCode {
-    let base = match crate::echo_server::start().await {
+    let base = match crate::echo_server::start(0).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("could not start the loopback echo server: {e}");
@@ -21,7 +32,7 @@ pub async fn main() -> ExitCode {
         }
     };
     let url = format!("{base}/demo");
-    println!("loopback echo server on {base}");
+    say!("loopback echo server on {base}");
     let ws = match WebSocket::new(&url, &["demo"]) {
         Ok(ws) => ws,
         Err(e) => {
@@ -29,23 +40,23 @@ pub async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("new WebSocket({url:?})            {}", state(&ws));
+    say!("new WebSocket({url:?})            {}", state(&ws));
     match ws.send("too early") {
-        Err(e) => println!("send() before open -> {e}"),
-        Ok(()) => println!("send() before open -> ok?!"),
+        Err(e) => say!("send() before open -> {e}"),
+        Ok(()) => say!("send() before open -> ok?!"),
     }
     let mut echoed = 0;
     let mut code = ExitCode::FAILURE;
     while let Some(event) = ws.next_event().await {
         match &event {
             Event::Open => {
-                println!("event open  protocol={:?}        {}", ws.protocol(), state(&ws));
+                say!("event open  protocol={:?}        {}", ws.protocol(), state(&ws));
                 for msg in ["hello", "héllo 🌍"] {
                     ws.send(msg).expect("open");
-                    println!("send({msg:?})                   {}", state(&ws));
+                    say!("send({msg:?})                   {}", state(&ws));
                 }
                 ws.send(vec![0u8, 1, 2, 3]).expect("open");
-                println!("send([0, 1, 2, 3])                {}", state(&ws));
+                say!("send([0, 1, 2, 3])                {}", state(&ws));
             }
             Event::Message(m) => {
                 echoed += 1;
@@ -53,20 +64,20 @@ pub async fn main() -> ExitCode {
                     Some(text) => format!("text {text:?}"),
                     None => format!("binary {:?}", m.data.as_bytes()),
                 };
-                println!("event message {data}  {}", state(&ws));
+                say!("event message {data}  {}", state(&ws));
                 if echoed == 3 {
                     if let Err(e) = ws.close(Some(999), None) {
-                        println!("close(999) -> {e}");
+                        say!("close(999) -> {e}");
                     }
                     ws.close(Some(1000), Some("demo done")).expect("valid arguments");
-                    println!("close(1000, \"demo done\")         {}", state(&ws));
+                    say!("close(1000, \"demo done\")         {}", state(&ws));
                     ws.send("after close").expect("not CONNECTING");
-                    println!("send() while CLOSING             {} (counted, not sent)", state(&ws));
+                    say!("send() while CLOSING             {} (counted, not sent)", state(&ws));
                 }
             }
-            Event::Error(why) => println!("event error {why:?}   {}", state(&ws)),
+            Event::Error(why) => say!("event error: {why}   {}", state(&ws)),
             Event::Close(c) => {
-                println!(
+                say!(
                     "event close code={} reason={:?} wasClean={}  {}",
                     c.code,
                     c.reason,

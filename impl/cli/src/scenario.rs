@@ -282,7 +282,10 @@ impl<'a> Runner<'a> {
                 self.newest()?;
                 let ok = self
                     .until(bound(step.get("timeout_ms"), DEFAULT_WAIT_MS), |r| {
-                        r.sockets.last().is_some_and(|ws| ws.buffered_amount() <= max)
+                        // Polling the drain wait is this runner's event-loop turn.
+                        r.sockets
+                            .last()
+                            .is_some_and(|ws| futures::FutureExt::now_or_never(ws.buffered_at_most(max)).is_some())
                     })
                     .await;
                 rec.insert("ok".into(), json!(ok));
@@ -329,6 +332,7 @@ impl<'a> Runner<'a> {
         if has_lone_surrogate(&url) || protocols.iter().any(|p| has_lone_surrogate(p)) {
             return Err(Skip("a Rust string cannot hold a lone surrogate".into()));
         }
+        let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
         match WebSocket::new(&url, &protocols) {
             Ok(ws) => {
                 if let Some(bt) = self

@@ -1,8 +1,12 @@
-//! A loopback echo server, in-process, for the demo (port 0, 127.0.0.1).
+//! A loopback echo server (127.0.0.1): in-process for the demo, and the
+//! `wsapi echo-server` command for trying the client and for its tests.
 
 use async_tungstenite::tungstenite::handshake::server::{Request, Response};
 use async_tungstenite::tungstenite::http::HeaderValue;
 use async_tungstenite::tungstenite::Message;
+use std::io::Write;
+use std::process::ExitCode;
+
 use futures::StreamExt;
 use wsapi::runtime::{spawn, TcpListener};
 
@@ -25,10 +29,11 @@ fn select_first_protocol(
     Ok(resp)
 }
 
-/// Starts the server and returns its `ws://127.0.0.1:PORT` base URL.
-/// Each connection echoes text and binary messages until the client closes.
-pub async fn start() -> std::io::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// Starts the server on `port` (0: any free one) and returns its
+/// `ws://127.0.0.1:PORT` base URL. Each connection echoes text and binary
+/// messages until the client closes.
+pub async fn start(port: u16) -> std::io::Result<String> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -49,4 +54,20 @@ pub async fn start() -> std::io::Result<String> {
         }
     });
     Ok(format!("ws://{addr}"))
+}
+
+/// `wsapi echo-server`: prints the base URL as the first line of stdout,
+/// then serves until the process is killed.
+pub async fn serve(port: u16) -> ExitCode {
+    match start(port).await {
+        Ok(base) => {
+            println!("{base}");
+            let _ = std::io::stdout().flush();
+            futures::future::pending::<ExitCode>().await
+        }
+        Err(e) => {
+            eprintln!("wsapi: cannot listen on 127.0.0.1:{port}: {e}");
+            ExitCode::from(crate::exit::USAGE)
+        }
+    }
 }

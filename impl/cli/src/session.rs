@@ -1,0 +1,140 @@
+//! `wsapi URL`: the client. Input (files, then standard input's lines) is
+//! sent once the connection is open; lines read before that are queued, so
+//! a pipe that ends while CONNECTING still has everything sent.
+//!
+//! At the end of input the session does not close at once, since replies
+//! to the last messages may still be on their way and a browser-style
+//! socket drops messages that arrive after `close()`. It waits until
+//! everything is written and then until `--max-messages` messages arrived
+//! or none came for `--wait`, then closes with 1000 and waits for the
+//! closing handshake (the model bounds that by the closing timeout).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use wsapi::{Event, Message, WebSocket};
+
+use crate::exit;
+use crate::input::{self, Item};
+use crate::options::{ClientOptions, Encoding};
+use crate::output::Printer;
+
+/// How long to wait for replies after piped input ends, by default.
+const PIPED_WAIT: Duration = Duration::from_secs(2);
+
+pub async fn main(url: &str, opts: &ClientOptions) -> ExitCode {
+    let started = opts
+        .builder(url)
+        .and_then(|b| b.connect().map_err(|e| e.to_string()))
+        .and_then(|ws| Ok((ws, input::files(opts)?)));
+    let (ws, files) = match started {
+        Ok(started) => started,
+        Err(why) => {
+            eprintln!("wsapi: {why}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let wait = opts.wait.unwrap_or(if std::io::stdin().is_terminal() {
+        Duration::ZERO
+    } else {
+        PIPED_WAIT
+    });
+    let session = Session {
+        ws,
+        printer: Printer::new(opts.jsonl, opts.binary.unwrap_or(Encoding::Hex)),
+        wait,
+        max_messages: opts.max_messages,
+        pending: files,
+        opened: false,
+        input_done: false,
+        received: 0,
+        quiet_since: Instant::now(),
+    };
+    session.run(input::stdin_lines(opts.binary)).await
+}
+
+struct Session {
+    ws: WebSocket,
+    printer: Printer,
+    wait: Duration,
+    max_messages: Option<u64>,
+    /// Input waiting for the open event.
+    pending: Vec<Message>,
+    opened: bool,
+    input_done: bool,
+    received: u64,
+    /// When the last message arrived (or input ended): the start of `--wait`.
+    quiet_since: Instant,
+}
+
+impl Session {
+    async fn run(mut self, mut input: futures::channel::mpsc::UnboundedReceiver<Item>) -> ExitCode {
+        let mut input_open = true;
+        loop {
+            let draining = self.opened && self.input_done && self.ws.ready_state() == wsapi::ReadyState::Open;
+            if draining && self.replies_done() {
+                let _ = self.ws.close(Some(1000), None);
+                continue;
+            }
+            // Wakes the loop to look again at the end of `--wait`.
+            let tick = if draining {
+                self.wait
+                    .saturating_sub(self.quiet_since.elapsed())
+                    .max(Duration::from_millis(10))
+            } else {
+                Duration::from_secs(3600)
+            };
+            futures::select! {
+                event = self.ws.next_event().fuse() => match event {
+                    Some(Event::Open) => {
+                        self.opened = true;
+                        self.printer.open(&self.ws);
+                        for m in std::mem::take(&mut self.pending) {
+                            let _ = self.ws.send(m);
+                        }
+                        self.quiet_since = Instant::now();
+                    }
+                    Some(Event::Message(m)) => {
+                        self.received += 1;
+                        self.quiet_since = Instant::now();
+                        self.printer.message(&m);
+                    }
+                    Some(Event::Error(why)) => self.printer.error(&why),
+                    Some(Event::Close(c)) => {
+                        self.printer.close(&c);
+                        return ExitCode::from(if c.was_clean { exit::CLEAN } else { exit::UNCLEAN });
+                    }
+                    None => return ExitCode::from(exit::UNCLEAN),
+                },
+                item = input.next() => match item {
+                    Some(Item::Send(m)) if self.opened => { let _ = self.ws.send(m); }
+                    Some(Item::Send(m)) => self.pending.push(m),
+                    Some(Item::Bad(line, why)) => eprintln!("wsapi: input line {line} not sent: {why}"),
+                    Some(Item::End) | None => {
+                        if input_open {
+                            input_open = false;
+                            self.input_done = true;
+                            self.quiet_since = Instant::now();
+                        }
+                    }
+                },
+                _ = wsapi::runtime::sleep(tick).fuse() => {}
+            }
+        }
+    }
+
+    /// After the end of input: whether the replies are all in, i.e. all
+    /// input is written and either `--max-messages` arrived or none came
+    /// for `--wait`.
+    fn replies_done(&self) -> bool {
+        if self.ws.buffered_amount() > 0 {
+            return false;
+        }
+        match self.max_messages {
+            Some(max) if self.received >= max => true,
+            _ => self.quiet_since.elapsed() >= self.wait,
+        }
+    }
+}
