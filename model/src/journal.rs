@@ -7,6 +7,7 @@
 //! fresh connection with [`replay`] and compare. The property tests of
 //! `wsapi-props` do exactly that with the async client.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
