@@ -22,7 +22,7 @@ use async_tungstenite::tungstenite::Message as WsMessage;
 use async_tungstenite::WebSocketStream;
 use futures::channel::oneshot;
 use futures::{SinkExt, StreamExt};
-use wsapi::runtime::{block_on, spawn, TcpListener, TcpStream};
+use wsapi::runtime::{block_on, connect_tcp, spawn, BoxedStream, TcpListener};
 use wsapi::{Event, Message, WebSocket};
 
 /// The number in environment variable `key`, or `default`.
@@ -44,7 +44,6 @@ async fn echo_server() -> String {
     let base = format!("ws://{}", listener.local_addr().expect("addr"));
     spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let _ = tcp.set_nodelay(true);
             spawn(async move {
                 let Ok(ws) = async_tungstenite::accept_async(tcp).await else {
                     return;
@@ -73,10 +72,10 @@ async fn echo_server() -> String {
     base
 }
 
-async fn raw_connect(base: &str) -> WebSocketStream<TcpStream> {
-    let addr = base.trim_start_matches("ws://");
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
+async fn raw_connect(base: &str) -> WebSocketStream<BoxedStream> {
+    let addr: std::net::SocketAddr = base.trim_start_matches("ws://").parse().expect("addr");
+    // Nagle's algorithm off, as for wsapi's streams.
+    let tcp = connect_tcp(&addr.ip().to_string(), addr.port()).await.expect("connect");
     let config = WebSocketConfig::default().read_buffer_size(RAW_READ_BUFFER);
     let (ws, _) = async_tungstenite::client_async_with_config(format!("{base}/raw"), tcp, Some(config))
         .await
@@ -456,10 +455,12 @@ fn main() {
         return stream_child(&which, &base, child_n());
     }
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
-    let runtime = if cfg!(feature = "smol-runtime") {
+    let runtime = if cfg!(feature = "async-std-runtime") {
+        "async-std"
+    } else if cfg!(feature = "smol-runtime") {
         "smol"
     } else {
-        "async-std"
+        "tokio"
     };
     let rounds = rounds();
     println!(

@@ -30,7 +30,7 @@ use futures::{Sink, Stream};
 use wsapi_model::{CloseFrame, FailReason, Input, Transmit};
 
 use crate::dispatch::dispatch_to_handlers;
-use crate::runtime::{sleep, BoxFuture};
+use crate::runtime::BoxFuture;
 use crate::shared::{after_model_change, LiveDriver, Shared};
 use crate::transport::{connect, Connected, TransportOptions};
 use crate::wire::WireEvent;
@@ -348,7 +348,7 @@ impl Driver {
             return false;
         };
         if self.timer.as_ref().is_none_or(|(d, _)| *d != deadline) {
-            self.timer = Some((deadline, sleep(deadline.saturating_sub(now))));
+            self.timer = Some((deadline, self.shared.runtime.sleep(deadline.saturating_sub(now))));
         }
         let (_, fut) = self.timer.as_mut().expect("just set");
         if fut.as_mut().poll(cx).is_ready() {

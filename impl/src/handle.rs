@@ -152,9 +152,10 @@ impl WebSocketHandle {
             // later (never inside this call), as in a browser.
             let shared = self.shared.clone();
             drop(inner);
-            crate::runtime::spawn(async move {
+            let runtime = shared.runtime.clone();
+            runtime.spawn(Box::pin(async move {
                 crate::dispatch::dispatch_to_handlers(&shared);
-            });
+            }));
         }
     }
 

@@ -6,7 +6,8 @@
 //! close events in the order a browser fires them. Every rule lives in
 //! [`wsapi_model`], a pure state machine; this crate is the I/O driver
 //! around it, on `async-tungstenite` and `futures`, with `async-std`
-//! (default) or `smol` (feature `smol-runtime`) underneath.
+//! (default), `smol` (feature `smol-runtime`) or `tokio` (feature
+//! `tokio-runtime`) underneath: see [`runtime`].
 //!
 //! [WHATWG WebSocket Standard]: https://websockets.spec.whatwg.org/
 //!
@@ -32,9 +33,12 @@
 //!   timers, runs the `on_*` handlers.
 //! - `wire`: a filter under tungstenite that hands raw Close frames to the
 //!   model and inflates `permessage-deflate` messages.
-//! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).
+//! - [`runtime`]: every runtime-specific call (spawn, TCP, timers), behind
+//!   the [`runtime::Runtime`] trait.
+//! - `connector`: opening the byte stream (TCP through the runtime).
 #![warn(missing_docs)]
 
+mod connector;
 mod dispatch;
 mod driver;
 mod event;

@@ -11,10 +11,11 @@ use futures::Stream;
 use futures_rustls::rustls;
 use wsapi_model::{Config, Connection, ConstructError};
 
+use crate::connector::Connector;
 use crate::driver::{Driver, DriverOptions};
 use crate::event::Event;
 use crate::handle::WebSocketHandle;
-use crate::runtime::spawn;
+use crate::runtime::{default_runtime, Runtime};
 use crate::shared::Shared;
 use crate::sink::MessageSink;
 use crate::transport::{tls_config_with_roots, TransportOptions};
@@ -145,6 +146,7 @@ pub struct WebSocketBuilder {
     max_queued_bytes: u64,
     tls: Option<Arc<rustls::ClientConfig>>,
     journal: bool,
+    runtime: Option<Arc<dyn Runtime>>,
 }
 
 impl WebSocketBuilder {
@@ -161,6 +163,7 @@ impl WebSocketBuilder {
             max_queued_bytes: 16 << 20,
             tls: None,
             journal: false,
+            runtime: None,
         }
     }
 
@@ -244,6 +247,13 @@ impl WebSocketBuilder {
         self
     }
 
+    /// Run the connection on this runtime (default:
+    /// [`crate::runtime::default_runtime`] when `connect` is called).
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
     /// The model configuration this builder will use.
     pub fn model_config(&self) -> Config {
         let mut config = self.config.clone();
@@ -280,7 +290,8 @@ impl WebSocketBuilder {
         }
         let config = self.model_config();
         let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
-        let shared = Shared::new(model, self.journal);
+        let runtime = self.runtime.unwrap_or_else(default_runtime);
+        let shared = Shared::new(model, self.journal, runtime.clone());
         let opts = DriverOptions {
             transport: TransportOptions {
                 headers,
@@ -288,10 +299,13 @@ impl WebSocketBuilder {
                 max_message_size: self.max_message_size,
                 max_frame_size: self.max_frame_size,
                 tls: self.tls,
+                connector: Connector {
+                    runtime: runtime.clone(),
+                },
             },
             max_queued_bytes: self.max_queued_bytes,
         };
-        spawn(Driver::new(shared.clone(), opts).run());
+        runtime.spawn(Box::pin(Driver::new(shared.clone(), opts).run()));
         Ok(WebSocket {
             handle: WebSocketHandle::from_shared(shared),
         })

@@ -19,7 +19,8 @@ use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 use url::Url;
 
-use crate::runtime::{connect_tcp, TcpStream};
+use crate::connector::Connector;
+use crate::runtime::BoxedStream;
 use crate::wire::{Wire, WireConfig, WireHandle};
 
 /// What `Sec-WebSocket-Extensions` offers when compression is on (the same
@@ -35,12 +36,13 @@ pub(crate) struct TransportOptions {
     pub max_message_size: Option<usize>,
     pub max_frame_size: Option<usize>,
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub connector: Connector,
 }
 
-/// The byte stream under the WebSocket: plain TCP or TLS over TCP.
+/// The byte stream under the WebSocket: plain, or TLS over it.
 pub(crate) enum MaybeTls {
-    Plain(TcpStream),
-    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+    Plain(BoxedStream),
+    Tls(Box<futures_rustls::client::TlsStream<BoxedStream>>),
 }
 
 impl AsyncRead for MaybeTls {
@@ -119,9 +121,7 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     // url keeps IPv6 literals in brackets; sockets want them bare.
     let tcp_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let tcp = connect_tcp(&tcp_host, port)
-        .await
-        .map_err(|e| format!("TCP connect to {host}:{port} failed: {e}"))?;
+    let tcp = opts.connector.open(&tcp_host, port).await?;
     let stream = if url.scheme() == "wss" {
         let config = opts.tls.clone().unwrap_or_else(default_tls_config);
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
