@@ -210,6 +210,16 @@ impl WebSocketBuilder {
         self
     }
 
+    /// Keep-alive, an extension beyond the browser API (off by default):
+    /// after `interval` with nothing received, send a ping; if nothing
+    /// arrives within `timeout` after it, fail the connection (an error
+    /// event with [`crate::FailReason::KeepAliveTimeout`], then close 1006).
+    /// A half-open peer is detected within `interval + timeout`.
+    pub fn keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keep_alive = Some(wsapi_model::KeepAlive { interval, timeout });
+        self
+    }
+
     /// Stop reading from the network while this many received bytes wait
     /// to be taken as events (default 16 MiB).
     pub fn max_queued_bytes(mut self, max: u64) -> Self {

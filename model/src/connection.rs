@@ -26,6 +26,7 @@ use url::Url;
 use crate::close_code::{check_close_args, close_frame_for, parse_close_payload, CloseError, ReceivedClose};
 use crate::constructor::{parse_url, url_port_is_blocked, validate_protocols, ConstructError};
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, Payload, ReadyState, Transmit};
+use crate::keepalive::{KeepAlive, KeepAliveDue, KeepAliveTimer};
 
 /// A point in time, as a duration since an epoch of the driver's choosing
 /// (e.g. `start.elapsed()`); the model has no clock of its own.
@@ -46,6 +47,9 @@ pub struct Config {
     /// Names of the extensions the driver offers (e.g. `permessage-deflate`);
     /// the server may accept only these.
     pub offered_extensions: Vec<String>,
+    /// Ping an idle peer and fail the connection if it stays silent
+    /// (`None`, the default: never; an extension, see [`crate::keepalive`]).
+    pub keep_alive: Option<KeepAlive>,
 }
 
 impl Default for Config {
@@ -55,6 +59,7 @@ impl Default for Config {
             closing_timeout: Some(Duration::from_secs(2)),
             max_buffered_amount: None,
             offered_extensions: Vec::new(),
+            keep_alive: None,
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct Connection<M> {
     established: bool,
     connect_deadline: Option<Time>,
     closing_deadline: Option<Time>,
+    /// Armed when the connection is established, if configured.
+    keep_alive: Option<KeepAliveTimer>,
 
     transmits: VecDeque<Transmit<M>>,
     tasks: VecDeque<Task<M>>,
@@ -206,6 +213,7 @@ impl<M: Payload> Connection<M> {
             established: false,
             connect_deadline: None,
             closing_deadline: None,
+            keep_alive: None,
             transmits: VecDeque::new(),
             tasks: VecDeque::new(),
             queued_bytes: 0,
@@ -328,7 +336,6 @@ impl<M: Payload> Connection<M> {
         protocol: Option<&str>,
         extensions: Option<&str>,
     ) -> Result<(), InputError> {
-        let _ = now;
         match self.phase {
             Phase::Connecting if self.outstanding_connect() => return Err(InputError::NotConnecting),
             Phase::Connecting => {}
@@ -356,6 +363,7 @@ impl<M: Payload> Connection<M> {
         self.phase = Phase::Established;
         self.established = true;
         self.connect_deadline = None;
+        self.keep_alive = self.config.keep_alive.map(|k| KeepAliveTimer::start(k, now));
         self.tasks.push_back(Task::Open {
             protocol: protocol.to_string(),
             extensions: extensions.to_string(),
@@ -381,12 +389,26 @@ impl<M: Payload> Connection<M> {
     pub fn handle_message(&mut self, now: Time, data: M) -> Result<(), InputError> {
         let _ = now;
         self.require_opened()?;
+        if let Some(k) = self.keep_alive.as_mut() {
+            k.heard_message();
+        }
         // Data after the peer's Close is ignored (RFC 6455 §5.5.1); data
         // that arrives once readyState left OPEN would be dropped by the
         // task anyway (it can never return to OPEN), so it is not queued.
         if self.phase == Phase::Established && self.close_received.is_none() && self.ready_state <= ReadyState::Open {
             self.queued_bytes = self.queued_bytes.saturating_add(data.byte_len() as u64);
             self.tasks.push_back(Task::Message(data));
+        }
+        Ok(())
+    }
+
+    /// A frame of any kind arrived (a pong, a ping, a data frame...): only
+    /// keep-alive reads it (a sign of life). A driver with keep-alive on
+    /// reports it for every frame, or once per batch of frames read.
+    pub fn handle_received(&mut self, now: Time) -> Result<(), InputError> {
+        self.require_opened()?;
+        if let Some(k) = self.keep_alive.as_mut() {
+            k.heard(now);
         }
         Ok(())
     }
@@ -487,6 +509,7 @@ impl<M: Payload> Connection<M> {
             self.transmits.push_back(Transmit::CloseTransport);
             self.finish(None, close);
         }
+        self.keep_alive_timeout(now);
     }
 
     // ----- outputs ----------------------------------------------------
@@ -542,7 +565,10 @@ impl<M: Payload> Connection<M> {
     pub fn poll_timeout(&self) -> Option<Time> {
         match self.phase {
             Phase::Connecting => self.connect_deadline,
-            Phase::Established => self.closing_deadline,
+            Phase::Established => match self.live_keep_alive() {
+                Some(k) => Some(self.closing_deadline.map_or(k.deadline(), |c| c.min(k.deadline()))),
+                None => self.closing_deadline,
+            },
             Phase::Closed => None,
         }
     }
@@ -581,6 +607,24 @@ impl<M: Payload> Connection<M> {
             return Err(InputError::NotOpen);
         }
         Ok(())
+    }
+
+    /// The keep-alive timer while it runs: established, closing handshake
+    /// not started.
+    fn live_keep_alive(&self) -> Option<&KeepAliveTimer> {
+        let running = self.phase == Phase::Established && !self.closing_handshake_started();
+        self.keep_alive.as_ref().filter(|_| running)
+    }
+
+    fn keep_alive_timeout(&mut self, now: Time) {
+        if self.live_keep_alive().is_none() {
+            return;
+        }
+        match self.keep_alive.as_mut().map(|k| k.on_timeout(now)) {
+            Some(KeepAliveDue::Ping) => self.transmits.push_back(Transmit::Ping),
+            Some(KeepAliveDue::Fail) => self.fail(FailReason::KeepAliveTimeout),
+            _ => {}
+        }
     }
 
     fn arm_closing_timer(&mut self, now: Time) {

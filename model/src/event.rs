@@ -122,6 +122,9 @@ pub enum FailReason {
     /// `send()` would have buffered more than the configured limit (the
     /// spec's "flag the WebSocket as full").
     BufferFull,
+    /// Keep-alive (an extension, off by default): nothing arrived within
+    /// the timeout after a ping (see [`crate::keepalive`]).
+    KeepAliveTimeout,
 }
 
 impl FailReason {
@@ -187,6 +190,10 @@ pub enum Transmit<M> {
     Message(M),
     /// Send a Close frame (`None`: with an empty body).
     Close(Option<CloseFrame>),
+    /// Send a Ping frame with an empty body (keep-alive, an extension; see
+    /// [`crate::keepalive`]). Report any frame that arrives with
+    /// [`crate::Connection::handle_received`].
+    Ping,
     /// Close the transport: after writing what was transmitted before, if
     /// the transport still takes it; nothing will follow.
     CloseTransport,

@@ -144,6 +144,7 @@ fn kind(r: &wsapi_model::FailReason) -> &'static str {
         MessageTooBig => "too-big",
         TransportLost => "transport-lost",
         BufferFull => "full",
+        KeepAliveTimeout => "keep-alive-timeout",
     }
 }
 
