@@ -1,27 +1,73 @@
 //! Opening the byte stream a connection runs over, before TLS and the HTTP
-//! upgrade: TCP through the connection's [`Runtime`].
+//! upgrade: TCP through the connection's [`Runtime`], or the user's own
+//! connector ([`crate::WebSocketBuilder::connector`],
+//! [`crate::WebSocketBuilder::stream`]).
 //!
 //! Kept apart from `transport` (TLS and the opening handshake) so that
 //! other ways of getting a stream plug in here without touching the
-//! handshake.
+//! handshake. Whatever opens the stream runs inside the connection's
+//! connect future, so the model's connect timeout covers it.
 
-use std::sync::Arc;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
 
-use crate::runtime::{BoxedStream, Runtime};
+use url::Url;
+
+use crate::runtime::{BoxFuture, BoxedStream, Runtime};
+
+/// A user's connector: given the URL, opens the stream to its server.
+pub(crate) type ConnectFn = dyn Fn(&Url) -> BoxFuture<io::Result<BoxedStream>> + Send + Sync;
 
 /// How a connection gets its byte stream.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Connector {
     pub runtime: Arc<dyn Runtime>,
+    /// The user's connector instead of TCP.
+    pub custom: Option<Arc<ConnectFn>>,
+    /// The user said their stream already is secure: no TLS on top for `wss:`.
+    pub already_secure: bool,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("runtime", &self.runtime)
+            .field("custom", &self.custom.as_ref().map(|_| "user connector"))
+            .field("already_secure", &self.already_secure)
+            .finish()
+    }
 }
 
 impl Connector {
-    /// Opens the stream to `host:port` (`host` without IPv6 brackets).
-    /// The error is the text of [`wsapi_model::FailReason::Handshake`].
-    pub async fn open(&self, host: &str, port: u16) -> Result<BoxedStream, String> {
-        self.runtime
-            .connect_tcp(host.to_string(), port)
-            .await
-            .map_err(|e| format!("TCP connect to {host}:{port} failed: {e}"))
+    /// Opens the stream for `url` to `host:port` (`host` without IPv6
+    /// brackets). The error is the text of [`wsapi_model::FailReason::Handshake`].
+    pub async fn open(&self, url: &Url, host: &str, port: u16) -> Result<BoxedStream, String> {
+        match &self.custom {
+            Some(connect) => connect(url)
+                .await
+                .map_err(|e| format!("the connector failed for {host}:{port}: {e}")),
+            None => self
+                .runtime
+                .connect_tcp(host.to_string(), port)
+                .await
+                .map_err(|e| format!("TCP connect to {host}:{port} failed: {e}")),
+        }
     }
+
+    /// Whether TLS must be added on the stream for `url`.
+    pub fn needs_tls(&self, url: &Url) -> bool {
+        url.scheme() == "wss" && !self.already_secure
+    }
+}
+
+/// A connector that hands out one already-connected stream, once.
+pub(crate) fn one_stream(stream: BoxedStream) -> Arc<ConnectFn> {
+    let slot = Mutex::new(Some(stream));
+    Arc::new(move |_url: &Url| {
+        let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Box::pin(
+            async move { taken.ok_or_else(|| io::Error::other("the stream given to the builder was already used")) },
+        )
+    })
 }

@@ -57,7 +57,7 @@ pub use handle::{Snapshot, WebSocketHandle};
 pub use message::Message;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
-pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError};
+pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, Url};
 
 /// How many connection tasks are running in this process. Each ends once
 /// its connection is closed; a test uses this to check nothing leaks.

@@ -11,11 +11,11 @@ use futures::Stream;
 use futures_rustls::rustls;
 use wsapi_model::{Config, Connection, ConstructError};
 
-use crate::connector::Connector;
+use crate::connector::{one_stream, ConnectFn, Connector};
 use crate::driver::{Driver, DriverOptions};
 use crate::event::Event;
 use crate::handle::WebSocketHandle;
-use crate::runtime::{default_runtime, Runtime};
+use crate::runtime::{default_runtime, AsyncStream, BoxFuture, BoxedStream, Runtime};
 use crate::shared::Shared;
 use crate::sink::MessageSink;
 use crate::transport::{tls_config_with_roots, TransportOptions};
@@ -147,6 +147,18 @@ pub struct WebSocketBuilder {
     tls: Option<Arc<rustls::ClientConfig>>,
     journal: bool,
     runtime: Option<Arc<dyn Runtime>>,
+    connector: Option<UserConnector>,
+    already_secure: bool,
+}
+
+/// The user's connector, kept in the (`Clone`, `Debug`) builder.
+#[derive(Clone)]
+struct UserConnector(Arc<ConnectFn>);
+
+impl std::fmt::Debug for UserConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserConnector")
+    }
 }
 
 impl WebSocketBuilder {
@@ -164,6 +176,8 @@ impl WebSocketBuilder {
             tls: None,
             journal: false,
             runtime: None,
+            connector: None,
+            already_secure: false,
         }
     }
 
@@ -264,6 +278,45 @@ impl WebSocketBuilder {
         self
     }
 
+    /// Open the connection's byte stream with `connect` instead of TCP (a
+    /// Unix socket, a tunnel, a custom transport...). It gets the URL and
+    /// runs inside the connect timeout; an error fails the connection like a
+    /// refused TCP connect. For `wss:` TLS is still added on the stream,
+    /// unless [`Self::already_secure`] says otherwise.
+    ///
+    /// ```no_run
+    /// use wsapi::runtime::connect_tcp;
+    /// let ws = wsapi::WebSocket::builder("ws://service.internal/feed")
+    ///     .connector(|_url| Box::pin(async { connect_tcp("10.0.0.7", 8080).await }))
+    ///     .connect()?;
+    /// # Ok::<(), wsapi::BuildError>(())
+    /// ```
+    pub fn connector<F>(mut self, connect: F) -> Self
+    where
+        F: Fn(&crate::Url) -> BoxFuture<std::io::Result<BoxedStream>> + Send + Sync + 'static,
+    {
+        self.connector = Some(UserConnector(Arc::new(connect)));
+        self
+    }
+
+    /// Run the connection over this already-connected stream instead of
+    /// opening TCP (see [`Self::connector`]; the URL still names the host
+    /// and path of the handshake). The stream is used once: a builder
+    /// cloned after this call shares it, and the second connection made
+    /// from it fails.
+    pub fn stream(mut self, stream: impl AsyncStream) -> Self {
+        self.connector = Some(UserConnector(one_stream(Box::new(stream))));
+        self
+    }
+
+    /// The stream from [`Self::connector`] or [`Self::stream`] already is
+    /// secure (TLS done by the user, a local socket...): do not add TLS on
+    /// it for `wss:` (default `false`).
+    pub fn already_secure(mut self, secure: bool) -> Self {
+        self.already_secure = secure;
+        self
+    }
+
     /// The model configuration this builder will use.
     pub fn model_config(&self) -> Config {
         let mut config = self.config.clone();
@@ -311,6 +364,8 @@ impl WebSocketBuilder {
                 tls: self.tls,
                 connector: Connector {
                     runtime: runtime.clone(),
+                    custom: self.connector.map(|c| c.0),
+                    already_secure: self.already_secure,
                 },
             },
             max_queued_bytes: self.max_queued_bytes,

@@ -121,8 +121,8 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     // url keeps IPv6 literals in brackets; sockets want them bare.
     let tcp_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let tcp = opts.connector.open(&tcp_host, port).await?;
-    let stream = if url.scheme() == "wss" {
+    let tcp = opts.connector.open(&url, &tcp_host, port).await?;
+    let stream = if opts.connector.needs_tls(&url) {
         let config = opts.tls.clone().unwrap_or_else(default_tls_config);
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
             .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
