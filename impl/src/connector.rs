@@ -1,6 +1,6 @@
 //! Opening the byte stream a connection runs over, before TLS and the HTTP
-//! upgrade: TCP through the connection's [`Runtime`], or the user's own
-//! connector ([`crate::WebSocketBuilder::connector`],
+//! upgrade: TCP through the connection's [`Runtime`], a tunnel through an
+//! HTTP proxy (`proxy`), or the user's own connector ([`crate::WebSocketBuilder::connector`],
 //! [`crate::WebSocketBuilder::stream`]).
 //!
 //! Kept apart from `transport` (TLS and the opening handshake) so that
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use url::Url;
 
+use crate::proxy::Proxy;
 use crate::runtime::{BoxFuture, BoxedStream, Runtime};
 
 /// A user's connector: given the URL, opens the stream to its server.
@@ -27,6 +28,8 @@ pub(crate) struct Connector {
     pub custom: Option<Arc<ConnectFn>>,
     /// The user said their stream already is secure: no TLS on top for `wss:`.
     pub already_secure: bool,
+    /// Tunnel through this HTTP proxy (when there is no user connector).
+    pub proxy: Option<Proxy>,
 }
 
 impl fmt::Debug for Connector {
@@ -35,6 +38,7 @@ impl fmt::Debug for Connector {
             .field("runtime", &self.runtime)
             .field("custom", &self.custom.as_ref().map(|_| "user connector"))
             .field("already_secure", &self.already_secure)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -47,6 +51,10 @@ impl Connector {
             Some(connect) => connect(url)
                 .await
                 .map_err(|e| format!("the connector failed for {host}:{port}: {e}")),
+            None if self.proxy.is_some() => {
+                let proxy = self.proxy.as_ref().expect("checked");
+                proxy.tunnel(self.runtime.as_ref(), host, port).await
+            }
             None => self
                 .runtime
                 .connect_tcp(host.to_string(), port)

@@ -44,6 +44,7 @@ mod driver;
 mod event;
 pub mod handle;
 mod message;
+mod proxy;
 pub mod runtime;
 mod shared;
 mod sink;

@@ -15,6 +15,7 @@ use crate::connector::{one_stream, ConnectFn, Connector};
 use crate::driver::{Driver, DriverOptions};
 use crate::event::Event;
 use crate::handle::WebSocketHandle;
+use crate::proxy::Proxy;
 use crate::runtime::{default_runtime, AsyncStream, BoxFuture, BoxedStream, Runtime};
 use crate::shared::Shared;
 use crate::sink::MessageSink;
@@ -58,6 +59,7 @@ impl WebSocket {
             .map_err(|e| match e {
                 BuildError::Construct(c) => c,
                 BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
+                BuildError::InvalidProxy(_) => unreachable!("no proxy was given"),
             })
     }
 
@@ -120,6 +122,9 @@ pub enum BuildError {
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
     #[error("invalid request header {0}")]
     InvalidHeader(String),
+    /// The proxy URL (given, or from the environment) is unusable.
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(String),
 }
 
 /// Options for a [`WebSocket`]; [`WebSocketBuilder::connect`] creates it.
@@ -149,6 +154,8 @@ pub struct WebSocketBuilder {
     runtime: Option<Arc<dyn Runtime>>,
     connector: Option<UserConnector>,
     already_secure: bool,
+    proxy: Option<String>,
+    proxy_from_env: bool,
 }
 
 /// The user's connector, kept in the (`Clone`, `Debug`) builder.
@@ -178,6 +185,8 @@ impl WebSocketBuilder {
             runtime: None,
             connector: None,
             already_secure: false,
+            proxy: None,
+            proxy_from_env: false,
         }
     }
 
@@ -317,6 +326,27 @@ impl WebSocketBuilder {
         self
     }
 
+    /// Tunnel through this HTTP proxy with CONNECT, for `ws:` and `wss:`
+    /// (TLS and the handshake then run through the tunnel):
+    /// `http://[user:password@]host[:port]` (port 1080 by default, as
+    /// curl; user and password are sent as Basic credentials). A refused
+    /// CONNECT (407, 403...) fails the connection (error, close 1006); the
+    /// connect timeout covers the proxy too. Ignored with [`Self::connector`].
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(url.to_string());
+        self
+    }
+
+    /// Take the proxy from the environment as curl does (default off):
+    /// `https_proxy`/`HTTPS_PROXY` for `wss:`, `http_proxy` for `ws:`
+    /// (lower case only, as curl), else `all_proxy`/`ALL_PROXY`; hosts in
+    /// `no_proxy`/`NO_PROXY` (names and their subdomains, or `*`) are
+    /// reached directly. [`Self::proxy`] wins over the environment.
+    pub fn proxy_from_env(mut self, on: bool) -> Self {
+        self.proxy_from_env = on;
+        self
+    }
+
     /// The model configuration this builder will use.
     pub fn model_config(&self) -> Config {
         let mut config = self.config.clone();
@@ -353,6 +383,13 @@ impl WebSocketBuilder {
         }
         let config = self.model_config();
         let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
+        let proxy = match (&self.proxy, self.proxy_from_env) {
+            (Some(text), _) => Some(Proxy::parse(text).map_err(BuildError::InvalidProxy)?),
+            (None, true) => {
+                Proxy::from_env(model.url(), |name| std::env::var(name).ok()).map_err(BuildError::InvalidProxy)?
+            }
+            (None, false) => None,
+        };
         let runtime = self.runtime.unwrap_or_else(default_runtime);
         let shared = Shared::new(model, self.journal, runtime.clone());
         let opts = DriverOptions {
@@ -366,6 +403,7 @@ impl WebSocketBuilder {
                     runtime: runtime.clone(),
                     custom: self.connector.map(|c| c.0),
                     already_secure: self.already_secure,
+                    proxy,
                 },
             },
             max_queued_bytes: self.max_queued_bytes,
