@@ -9,24 +9,9 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use async_io::Async;
-use support::{echo_on, events_until_close, kinds, tls_echo_server, with_limit};
+use support::{echo_on, echo_round_trip, events_until_close, failure, kinds, tls_echo_server, with_limit};
 use wsapi::runtime::{block_on, connect_tcp, spawn};
 use wsapi::{Event, FailReason, WebSocket};
-
-/// Opens, echoes one message, closes cleanly.
-async fn echo_round_trip(ws: WebSocket) {
-    assert_eq!(with_limit(ws.next_event()).await, Some(Event::Open));
-    ws.send("over my own stream").unwrap();
-    match with_limit(ws.next_event()).await {
-        Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some("over my own stream")),
-        other => panic!("expected the echo, got {other:?}"),
-    }
-    ws.close(Some(1000), None).unwrap();
-    match events_until_close(&ws).await.last() {
-        Some(Event::Close(c)) => assert!(c.was_clean, "{c:?}"),
-        other => panic!("{other:?}"),
-    }
-}
 
 /// A connected Unix socket pair whose server end runs an echo server.
 fn unix_echo_pair() -> Async<UnixStream> {
@@ -42,7 +27,7 @@ fn a_unix_socket_stream_carries_the_connection() {
             .stream(unix_echo_pair())
             .connect()
             .unwrap();
-        echo_round_trip(ws).await;
+        echo_round_trip(&ws, "over my own stream").await;
     });
 }
 
@@ -55,7 +40,7 @@ fn an_already_secure_stream_gets_no_tls_for_wss() {
             .already_secure(true)
             .connect()
             .unwrap();
-        echo_round_trip(ws).await;
+        echo_round_trip(&ws, "over my own stream").await;
     });
 }
 
@@ -73,7 +58,7 @@ fn a_connector_under_wss_still_gets_tls_from_wsapi() {
             })
             .connect()
             .unwrap();
-        echo_round_trip(ws).await;
+        echo_round_trip(&ws, "over my own stream").await;
     });
 }
 
@@ -84,10 +69,8 @@ fn a_failing_connector_fails_the_connection() {
             .connector(|_| Box::pin(async { Err(std::io::Error::other("no route to the service")) }))
             .connect()
             .unwrap();
-        let events = events_until_close(&ws).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        match &events[0] {
-            Event::Error(FailReason::Handshake(why)) => assert!(why.contains("no route to the service"), "{why}"),
+        match failure(&ws).await {
+            FailReason::Handshake(why) => assert!(why.contains("no route to the service"), "{why}"),
             other => panic!("{other:?}"),
         }
     });
@@ -101,9 +84,7 @@ fn the_connect_timeout_covers_a_connector_that_never_finishes() {
             .connect_timeout(Duration::from_millis(100))
             .connect()
             .unwrap();
-        let events = events_until_close(&ws).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        assert_eq!(events[0], Event::Error(FailReason::ConnectTimeout));
+        assert_eq!(failure(&ws).await, FailReason::ConnectTimeout);
     });
 }
 
@@ -115,10 +96,8 @@ fn a_given_stream_is_used_once() {
         // Opened: the stream was taken by the first connection.
         assert_eq!(with_limit(first.next_event()).await, Some(Event::Open));
         let second = builder.connect().unwrap();
-        let events = events_until_close(&second).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        match &events[0] {
-            Event::Error(FailReason::Handshake(why)) => assert!(why.contains("already used"), "{why}"),
+        match failure(&second).await {
+            FailReason::Handshake(why) => assert!(why.contains("already used"), "{why}"),
             other => panic!("{other:?}"),
         }
         first.close(Some(1000), None).unwrap();

@@ -12,9 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{echo_server, events_until_close, kinds, tls_echo_server, with_limit};
+use support::{echo_round_trip, echo_server, failure, tls_echo_server};
 use wsapi::runtime::{block_on, spawn, TcpListener};
-use wsapi::{Event, FailReason, WebSocket};
+use wsapi::{FailReason, WebSocket};
 
 /// A running tinyproxy, stopped (and its files removed) on drop.
 struct Tinyproxy {
@@ -80,31 +80,15 @@ fn tinyproxy(name: &str, extra: &str) -> Option<Tinyproxy> {
     Some(proxy)
 }
 
-/// Opens, echoes one message, closes cleanly.
-async fn echo_round_trip(ws: WebSocket) {
-    assert_eq!(with_limit(ws.next_event()).await, Some(Event::Open));
-    ws.send("through the proxy").unwrap();
-    match with_limit(ws.next_event()).await {
-        Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some("through the proxy")),
-        other => panic!("expected the echo, got {other:?}"),
-    }
-    ws.close(Some(1000), None).unwrap();
-    match events_until_close(&ws).await.last() {
-        Some(Event::Close(c)) => assert!(c.was_clean, "{c:?}"),
-        other => panic!("{other:?}"),
-    }
+/// A connection to `base` through the proxy at `proxy`.
+fn via(base: &str, proxy: &str) -> WebSocket {
+    WebSocket::builder(&format!("{base}/")).proxy(proxy).connect().unwrap()
 }
 
-/// The events of a connection that must fail, and its reason's text.
+/// The text of a failed connection's reason, which must be the handshake's.
 async fn refused(ws: WebSocket) -> String {
-    let events = events_until_close(&ws).await;
-    assert_eq!(kinds(&events), ["error", "close"], "{events:?}");
-    match &events[1] {
-        Event::Close(c) => assert!(c.code == 1006 && !c.was_clean, "{c:?}"),
-        other => panic!("{other:?}"),
-    }
-    match &events[0] {
-        Event::Error(FailReason::Handshake(why)) => why.clone(),
+    match failure(&ws).await {
+        FailReason::Handshake(why) => why,
         other => panic!("{other:?}"),
     }
 }
@@ -114,11 +98,8 @@ fn ws_handshake_through_the_proxy() {
     let Some(proxy) = tinyproxy("ws", "") else { return };
     block_on(async {
         let base = echo_server().await;
-        let ws = WebSocket::builder(&format!("{base}/"))
-            .proxy(&proxy.url)
-            .connect()
-            .unwrap();
-        echo_round_trip(ws).await;
+        let ws = via(&base, &proxy.url);
+        echo_round_trip(&ws, "through the proxy").await;
     });
 }
 
@@ -133,7 +114,7 @@ fn wss_through_the_proxy_gets_tls_end_to_end() {
             .proxy(&proxy.url)
             .connect()
             .unwrap();
-        echo_round_trip(ws).await;
+        echo_round_trip(&ws, "through the proxy").await;
     });
 }
 
@@ -144,20 +125,13 @@ fn basic_credentials_are_sent_and_a_407_fails_the_connection() {
     };
     block_on(async {
         let base = echo_server().await;
-        let without = WebSocket::builder(&format!("{base}/"))
-            .proxy(&proxy.url)
-            .connect()
-            .unwrap();
-        let why = refused(without).await;
-        assert!(why.contains("407"), "{why}");
+        let why = refused(via(&base, &proxy.url)).await;
+        assert!(why.contains("status 407"), "{why}");
         // Wrong credentials: tinyproxy 1.11 answers 401 rather than 407.
-        let wrong = proxy.url.replace("http://", "http://alice:wrong@");
-        let ws = WebSocket::builder(&format!("{base}/")).proxy(&wrong).connect().unwrap();
-        let why = refused(ws).await;
+        let why = refused(via(&base, &proxy.url.replace("http://", "http://alice:wrong@"))).await;
         assert!(why.contains("status 401") || why.contains("status 407"), "{why}");
-        let right = proxy.url.replace("http://", "http://alice:s3cret@");
-        let ws = WebSocket::builder(&format!("{base}/")).proxy(&right).connect().unwrap();
-        echo_round_trip(ws).await;
+        let ws = via(&base, &proxy.url.replace("http://", "http://alice:s3cret@"));
+        echo_round_trip(&ws, "through the proxy").await;
     });
 }
 
@@ -169,12 +143,8 @@ fn a_403_from_the_proxy_fails_the_connection() {
     };
     block_on(async {
         let base = echo_server().await;
-        let ws = WebSocket::builder(&format!("{base}/"))
-            .proxy(&proxy.url)
-            .connect()
-            .unwrap();
-        let why = refused(ws).await;
-        assert!(why.contains("403"), "{why}");
+        let why = refused(via(&base, &proxy.url)).await;
+        assert!(why.contains("status 403"), "{why}");
     });
 }
 
@@ -196,9 +166,7 @@ fn a_proxy_that_never_answers_hits_the_connect_timeout() {
             .connect_timeout(Duration::from_millis(200))
             .connect()
             .unwrap();
-        let events = events_until_close(&ws).await;
-        assert_eq!(kinds(&events), ["error", "close"]);
-        assert_eq!(events[0], Event::Error(FailReason::ConnectTimeout));
+        assert_eq!(failure(&ws).await, FailReason::ConnectTimeout);
     });
 }
 

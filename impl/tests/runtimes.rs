@@ -7,9 +7,9 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use support::{echo_server, events_until_close, kinds};
+use support::{echo_round_trip, echo_server};
 use wsapi::runtime::{block_on, Runtime};
-use wsapi::{Event, WebSocket};
+use wsapi::WebSocket;
 
 /// Opens, echoes one message and closes cleanly on `runtime`.
 async fn echo_once(runtime: Arc<dyn Runtime>) {
@@ -18,14 +18,7 @@ async fn echo_once(runtime: Arc<dyn Runtime>) {
         .runtime(runtime.clone())
         .connect()
         .expect("url");
-    assert_eq!(ws.next_event().await.map(|e| e.type_name()), Some("open"));
-    ws.send("over the runtime").expect("open");
-    match ws.next_event().await {
-        Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some("over the runtime")),
-        other => panic!("expected the echo, got {other:?}"),
-    }
-    ws.close(Some(1000), None).expect("valid");
-    assert_eq!(kinds(&events_until_close(&ws).await), ["close"]);
+    echo_round_trip(&ws, "over the runtime").await;
     // spawn_blocking runs the closure and reports its end.
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
