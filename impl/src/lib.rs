@@ -35,7 +35,8 @@
 //!   model and inflates `permessage-deflate` messages.
 //! - [`runtime`]: every runtime-specific call (spawn, TCP, timers), behind
 //!   the [`runtime::Runtime`] trait.
-//! - `connector`: opening the byte stream (TCP through the runtime).
+//! - `connector`: opening the byte stream: TCP through the runtime, the
+//!   user's stream or connector, or a tunnel through an HTTP proxy (`proxy`).
 #![warn(missing_docs)]
 
 mod connector;
