@@ -620,10 +620,20 @@ impl<M: Payload> Connection<M> {
         if self.live_keep_alive().is_none() {
             return;
         }
-        match self.keep_alive.as_mut().map(|k| k.on_timeout(now)) {
-            Some(KeepAliveDue::Ping) => self.transmits.push_back(Transmit::Ping),
-            Some(KeepAliveDue::Fail) => self.fail(FailReason::KeepAliveTimeout),
-            _ => {}
+        let waiting_messages = self.queued_bytes > 0;
+        let Some(k) = self.keep_alive.as_mut() else {
+            return;
+        };
+        if waiting_messages && now >= k.deadline() {
+            // Received messages still wait for the user: the driver may have
+            // stopped reading because of them (backpressure), so silence
+            // proves nothing; count it as heard and wait another interval.
+            k.heard(now);
+        }
+        match k.on_timeout(now) {
+            KeepAliveDue::Ping => self.transmits.push_back(Transmit::Ping),
+            KeepAliveDue::Fail => self.fail(FailReason::KeepAliveTimeout),
+            KeepAliveDue::Nothing => {}
         }
     }
 

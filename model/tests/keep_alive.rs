@@ -95,9 +95,27 @@ fn any_message_answers_a_ping() {
     ws.handle_timeout(INTERVAL);
     assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
     ws.handle_message(secs(12), Data::Text("still here".into())).unwrap();
-    ws.handle_timeout(INTERVAL + TIMEOUT);
     assert!(matches!(&drain_events(&mut ws)[..], [Event::Message { .. }]));
+    ws.handle_timeout(INTERVAL + TIMEOUT);
+    assert!(drain_events(&mut ws).is_empty());
     assert_eq!(ws.ready_state(), wsapi_model::ReadyState::Open);
+}
+
+#[test]
+fn undelivered_messages_hold_keep_alive_off() {
+    // The driver stops reading while messages wait for the user
+    // (backpressure): a silence then is ours, not the peer's.
+    let mut ws = opened(true);
+    ws.handle_message(secs(1), Data::Text("unread".into())).unwrap();
+    ws.handle_timeout(INTERVAL);
+    assert!(drain_transmits(&mut ws).is_empty(), "no ping while a message waits");
+    assert_eq!(ws.poll_timeout(), Some(INTERVAL + INTERVAL));
+    // Once delivered, a silent peer is pinged and failed as usual.
+    assert!(matches!(&drain_events(&mut ws)[..], [Event::Message { .. }]));
+    ws.handle_timeout(secs(20));
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    ws.handle_timeout(secs(25));
+    assert_eq!(drain_events(&mut ws)[0], Event::Error(FailReason::KeepAliveTimeout));
 }
 
 #[test]
