@@ -87,3 +87,33 @@ fn refused_connection_exits_1() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn proxy_flag_is_used() {
+    // An unusable proxy URL is a bad argument...
+    let out = Command::new(BIN)
+        .args(["ws://127.0.0.1:4000/", "--proxy", "socks5://127.0.0.1:1080"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proxy"));
+    // ...and a proxy nobody listens on fails the connection (the target is never tried).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // stdin stays open (held here) so that the failure is the proxy's, not a close at end of input.
+    let mut child = Command::new(BIN)
+        .args(["ws://127.0.0.1:4000/", "--proxy", &format!("http://127.0.0.1:{port}")])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let _stdin = child.stdin.take();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut stderr).expect("stderr");
+    assert_eq!(child.wait().expect("exits").code(), Some(1), "{stderr}");
+    assert!(stderr.contains("proxy"), "{stderr}");
+}

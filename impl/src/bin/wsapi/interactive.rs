@@ -9,8 +9,11 @@ use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use wsapi::{Event, WebSocket};
 
-pub async fn main(url: &str, protocols: &[String], headers: &[String]) -> ExitCode {
+pub async fn main(url: &str, protocols: &[String], headers: &[String], proxy: Option<&str>) -> ExitCode {
     let mut builder = WebSocket::builder(url).protocols(protocols);
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(proxy);
+    }
     for h in headers {
         let Some((name, value)) = h.split_once(':') else {
             eprintln!("--header wants `Name: value`, got {h:?}");

@@ -3,7 +3,7 @@
 //! - `wsapi`: starts an in-process loopback echo server and runs a short
 //!   live session against it, printing every event, readyState and
 //!   bufferedAmount as they change.
-//! - `wsapi URL [--protocol P]... [--header K:V]...`: interactive client.
+//! - `wsapi URL [--protocol P]... [--header K:V]... [--proxy URL]`: interactive client.
 //! - `wsapi scenario --base ws://127.0.0.1:PORT FILE.json`: runs an oracle
 //!   scenario and prints its trace (see `../shared/oracle/README.md`).
 
@@ -34,6 +34,10 @@ struct Cli {
     /// An extra request header, as `Name: value` (repeatable).
     #[arg(long = "header", short = 'H')]
     headers: Vec<String>,
+    /// Tunnel through this HTTP proxy (CONNECT), as
+    /// `http://[user:password@]host[:port]`.
+    #[arg(long)]
+    proxy: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,7 +56,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match (cli.command, cli.url) {
         (Some(Command::Scenario { base, file }), _) => wsapi::runtime::block_on(scenario::main(&base, &file)),
-        (None, Some(url)) => wsapi::runtime::block_on(interactive::main(&url, &cli.protocols, &cli.headers)),
+        (None, Some(url)) => wsapi::runtime::block_on(interactive::main(
+            &url,
+            &cli.protocols,
+            &cli.headers,
+            cli.proxy.as_deref(),
+        )),
         (None, None) => wsapi::runtime::block_on(demo::main()),
     }
 }
