@@ -2,7 +2,9 @@
 //! on the same in-process loopback echo server and the same runtime.
 //!
 //! `cargo bench -p wsapi --bench compare` (async-std), and
-//! `cargo bench -p wsapi --bench compare --no-default-features --features smol-runtime`.
+//! `cargo bench -p wsapi --bench compare --no-default-features --features smol-runtime`
+//! (or `tokio-runtime`: then a second table compares wsapi with
+//! tokio-tungstenite on the same tokio runtime, see [`tokio_tungstenite_rows`]).
 //! `WSAPI_BENCH_SCALE=0.1` scales every workload down (default 1.0);
 //! `WSAPI_BENCH_ONLY=small-wsapi` runs one figure of one client (see [`selected`]).
 //!
@@ -22,7 +24,7 @@ use async_tungstenite::tungstenite::Message as WsMessage;
 use async_tungstenite::WebSocketStream;
 use futures::channel::oneshot;
 use futures::{SinkExt, StreamExt};
-use wsapi::runtime::{block_on, spawn, TcpListener, TcpStream};
+use wsapi::runtime::{block_on, connect_tcp, spawn, BoxedStream, TcpListener};
 use wsapi::{Event, Message, WebSocket};
 
 /// The number in environment variable `key`, or `default`.
@@ -44,7 +46,6 @@ async fn echo_server() -> String {
     let base = format!("ws://{}", listener.local_addr().expect("addr"));
     spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let _ = tcp.set_nodelay(true);
             spawn(async move {
                 let Ok(ws) = async_tungstenite::accept_async(tcp).await else {
                     return;
@@ -73,10 +74,10 @@ async fn echo_server() -> String {
     base
 }
 
-async fn raw_connect(base: &str) -> WebSocketStream<TcpStream> {
-    let addr = base.trim_start_matches("ws://");
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
+async fn raw_connect(base: &str) -> WebSocketStream<BoxedStream> {
+    let addr: std::net::SocketAddr = base.trim_start_matches("ws://").parse().expect("addr");
+    // Nagle's algorithm off, as for wsapi's streams.
+    let tcp = connect_tcp(&addr.ip().to_string(), addr.port()).await.expect("connect");
     let config = WebSocketConfig::default().read_buffer_size(RAW_READ_BUFFER);
     let (ws, _) = async_tungstenite::client_async_with_config(format!("{base}/raw"), tcp, Some(config))
         .await
@@ -393,7 +394,12 @@ impl Row {
 }
 
 fn print(rows: &[Row]) {
-    println!("| figure | unit | wsapi | raw | wsapi/raw | target | |");
+    print_against(rows, "raw");
+}
+
+/// Prints `rows` with `other` as the name of the client wsapi is compared with.
+fn print_against(rows: &[Row], other: &str) {
+    println!("| figure | unit | wsapi | {other} | wsapi/{other} | target | |");
     println!("|---|---|---:|---:|---:|---|---|");
     for r in rows {
         let (wsapi, raw, ratio) = r.figures();
@@ -456,10 +462,12 @@ fn main() {
         return stream_child(&which, &base, child_n());
     }
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
-    let runtime = if cfg!(feature = "smol-runtime") {
+    let runtime = if cfg!(feature = "async-std-runtime") {
+        "async-std"
+    } else if cfg!(feature = "smol-runtime") {
         "smol"
     } else {
-        "async-std"
+        "tokio"
     };
     let rounds = rounds();
     println!(
@@ -553,5 +561,125 @@ fn main() {
             ),
         ];
         print(&rows);
+        #[cfg(all(
+            feature = "tokio-runtime",
+            not(feature = "async-std-runtime"),
+            not(feature = "smol-runtime")
+        ))]
+        tokio_tungstenite_rows(&base, rounds).await;
     });
+}
+
+/// On tokio: wsapi against tokio-tungstenite (over tokio's own `TcpStream`,
+/// no compat layer), measured the same way as the raw client, same server.
+#[cfg(all(
+    feature = "tokio-runtime",
+    not(feature = "async-std-runtime"),
+    not(feature = "smol-runtime")
+))]
+async fn tokio_tungstenite_rows(base: &str, rounds: usize) {
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as TtConfig;
+    use tokio_tungstenite::tungstenite::Message as TtMessage;
+
+    async fn tt_connect(base: &str) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+        let addr = base.trim_start_matches("ws://");
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let config = TtConfig::default().read_buffer_size(RAW_READ_BUFFER);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(format!("{base}/tt"), tcp, Some(config))
+            .await
+            .expect("handshake");
+        ws
+    }
+
+    async fn tt_throughput(base: &str, n: usize, msg: TtMessage) -> f64 {
+        let (mut tx, mut rx) = tt_connect(base).await.split();
+        let start = Instant::now();
+        let reader = tokio::spawn(async move {
+            let mut got = 0;
+            while got < n {
+                match rx.next().await {
+                    Some(Ok(TtMessage::Text(_) | TtMessage::Binary(_))) => got += 1,
+                    Some(Ok(_)) => {}
+                    _ => break,
+                }
+            }
+            got
+        });
+        for i in 0..n {
+            tx.feed(msg.clone()).await.expect("feed");
+            if i % 256 == 255 {
+                tx.flush().await.expect("flush");
+            }
+        }
+        tx.flush().await.expect("flush");
+        assert_eq!(reader.await.expect("reader"), n, "tokio-tungstenite: echoes lost");
+        let secs = start.elapsed().as_secs_f64();
+        let _ = tx.close().await;
+        n as f64 / secs
+    }
+
+    async fn tt_latency(base: &str, n: usize) -> (f64, f64) {
+        let mut ws = tt_connect(base).await;
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            ws.send(TtMessage::text("0123456789abcdef")).await.expect("send");
+            while !matches!(ws.next().await, Some(Ok(TtMessage::Text(_)))) {}
+            samples.push(t.elapsed());
+        }
+        let _ = ws.close(None).await;
+        percentiles(samples)
+    }
+
+    async fn tt_setup(base: &str, n: usize) -> f64 {
+        let start = Instant::now();
+        for _ in 0..n {
+            let mut ws = tt_connect(base).await;
+            ws.close(None).await.expect("close");
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    }
+
+    let (small, kib, mib) = (scaled(1_000_000), scaled(1_000_000), scaled(1024));
+    let (trips, setups) = (scaled(10_000), scaled(1000));
+    let text16 = "0123456789abcdef";
+    let text1k = "x".repeat(1024);
+    let bin1m = vec![7u8; 1 << 20];
+    let mut m: [Vec<(f64, f64)>; 6] = Default::default();
+    for _ in 0..rounds {
+        let w = wsapi_throughput(base, small, Message::from(text16)).await;
+        m[0].push((w, tt_throughput(base, small, TtMessage::text(text16)).await));
+        let w = wsapi_throughput(base, kib, Message::from(text1k.clone())).await;
+        m[1].push((w, tt_throughput(base, kib, TtMessage::text(text1k.clone())).await));
+        let w = wsapi_throughput(base, mib, Message::from(bin1m.clone())).await;
+        let t = tt_throughput(base, mib, TtMessage::binary(bin1m.clone())).await;
+        m[2].push((w * 1.048576, t * 1.048576));
+        let ((w50, w99), (t50, t99)) = (wsapi_latency(base, trips).await, tt_latency(base, trips).await);
+        m[3].push((w50, t50));
+        m[4].push((w99, t99));
+        m[5].push((wsapi_setup(base, setups).await, tt_setup(base, setups).await));
+    }
+    let [small_r, kib_r, mib_r, p50, p99, setup] = m;
+    let row = |name, unit, rounds, higher_is_better| Row {
+        name,
+        unit,
+        rounds,
+        target: f64::INFINITY,
+        higher_is_better,
+    };
+    println!();
+    println!("wsapi vs tokio-tungstenite on tokio (same server, same rounds)");
+    print_against(
+        &[
+            row("16 B text messages", "msg/s", small_r, true),
+            row("1 KiB text messages", "msg/s", kib_r, true),
+            row("1 MiB binary messages", "MB/s", mib_r, true),
+            row("round trip p50", "µs", p50, false),
+            row("round trip p99", "µs", p99, false),
+            row("connect+handshake+close", "conn/s", setup, true),
+        ],
+        "tokio-tungstenite",
+    );
 }

@@ -13,7 +13,7 @@
 //!   events; pongs, the closing handshake, the timeouts, reading pause and
 //!   `bufferedAmount` draining go on in the driver task. A dispatcher task
 //!   per connection waits for events and hands each batch to the runtime's
-//!   blocking pool ([`crate::runtime::spawn_blocking`]), which runs the
+//!   blocking pool ([`crate::runtime::Runtime::spawn_blocking`]), which runs the
 //!   handlers one at a time, in order, until no event is left.
 //! - **A panicking handler is caught and reported** (as a browser reports a
 //!   listener's exception on its console) and the socket carries on.
@@ -86,7 +86,8 @@ pub(crate) async fn run_dispatcher(shared: Arc<Shared>, hook: Option<PanicHook>)
             break;
         }
         let (s, h) = (shared.clone(), hook.clone());
-        crate::runtime::spawn_blocking(move || deliver_pending(&s, &h)).await;
+        let runtime = shared.runtime.clone();
+        runtime.spawn_blocking(Box::new(move || deliver_pending(&s, &h))).await;
     }
     // Released before `dispatcher_done` is set: whoever sees that sees it released.
     drop(live);

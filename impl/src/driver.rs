@@ -32,7 +32,7 @@ use wsapi_model::handshake::{check_response, Offer};
 use wsapi_model::{CloseFrame, FailReason, Input, Phase, Transmit};
 
 use crate::host_gate::HostSlot;
-use crate::runtime::{sleep, BoxFuture};
+use crate::runtime::BoxFuture;
 use crate::shared::{after_model_change, LiveDriver, Shared};
 use crate::transport::{connect, ConnectFailure, Connected, TransportOptions};
 use crate::wire::WireEvent;
@@ -49,6 +49,8 @@ pub(crate) struct DriverOptions {
 enum Outgoing {
     Message(Message),
     Close(Option<CloseFrame>),
+    /// Keep-alive's ping.
+    Ping,
 }
 
 pub(crate) struct Driver {
@@ -155,6 +157,7 @@ impl Driver {
                 Transmit::Message(m) => self.outgoing.push_back(Outgoing::Message(m)),
                 Transmit::Close(frame) => self.outgoing.push_back(Outgoing::Close(frame)),
                 Transmit::CloseTransport => self.close_transport = true,
+                Transmit::Ping => self.outgoing.push_back(Outgoing::Ping),
             }
         }
         after_model_change(&mut inner);
@@ -244,6 +247,7 @@ impl Driver {
                     code: CloseCode::from(f.code),
                     reason: f.reason.into(),
                 })),
+                Some(Outgoing::Ping) => WsMessage::Ping(Default::default()),
                 None => break,
             };
             progress = true;
@@ -295,6 +299,7 @@ impl Driver {
         };
         let mut progress = false;
         let mut batch_bytes = 0u64;
+        let mut heard = false;
         let mut end = None;
         for _ in 0..READ_BATCH {
             if batch_bytes >= budget {
@@ -305,11 +310,13 @@ impl Driver {
                 Poll::Ready(item) => item,
             };
             progress = true;
+            // Any frame is a sign of life for keep-alive (pongs included).
+            heard |= matches!(item, Some(Ok(_)));
             let message = match item {
                 Some(Ok(WsMessage::Text(t))) => Message::Text(t),
                 Some(Ok(WsMessage::Binary(b))) => Message::Binary(b),
-                // Pings are answered by tungstenite; Close frames never reach
-                // it (the Wire filter takes them).
+                // Pings are answered by tungstenite, pongs only count as
+                // heard; Close frames never reach it (the Wire filter takes them).
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
                     end = Some(match read_error_reason(&e) {
@@ -331,6 +338,11 @@ impl Driver {
         }
         self.read_done = end.is_some();
         let mut inner = self.shared.lock();
+        if heard && inner.model().config().keep_alive.is_some() {
+            // Once per batch: this input reads the clock.
+            let r = inner.input(Input::Received);
+            debug_assert!(r.is_ok(), "{r:?}");
+        }
         for message in self.read_batch.drain(..) {
             let r = inner.input(Input::Message(message));
             debug_assert!(r.is_ok(), "{r:?}");
@@ -391,7 +403,7 @@ impl Driver {
             return false;
         };
         if self.timer.as_ref().is_none_or(|(d, _)| *d != deadline) {
-            self.timer = Some((deadline, sleep(deadline.saturating_sub(now))));
+            self.timer = Some((deadline, self.shared.runtime.sleep(deadline.saturating_sub(now))));
         }
         let (_, fut) = self.timer.as_mut().expect("just set");
         if fut.as_mut().poll(cx).is_ready() {

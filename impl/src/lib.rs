@@ -6,7 +6,8 @@
 //! close events in the order a browser fires them. Every rule lives in
 //! [`wsapi_model`], a pure state machine; this crate is the I/O driver
 //! around it, on `async-tungstenite` and `futures`, with `async-std`
-//! (default) or `smol` (feature `smol-runtime`) underneath.
+//! (default), `smol` (feature `smol-runtime`) or `tokio` (feature
+//! `tokio-runtime`) underneath: see [`runtime`].
 //!
 //! [WHATWG WebSocket Standard]: https://websockets.spec.whatwg.org/
 //!
@@ -38,9 +39,13 @@
 //!   and port in CONNECTING (the rule is the model's `HostGate`).
 //! - `wire`: a filter under tungstenite that hands raw Close frames to the
 //!   model and inflates `permessage-deflate` messages.
-//! - [`runtime`]: every runtime-specific call (spawn, TCP, timers).
+//! - [`runtime`]: every runtime-specific call (spawn, TCP, timers), behind
+//!   the [`runtime::Runtime`] trait.
+//! - `connector`: opening the byte stream: TCP through the runtime, the
+//!   user's stream or connector, or a tunnel through an HTTP proxy (`proxy`).
 #![warn(missing_docs)]
 
+mod connector;
 mod dispatch;
 mod driver;
 mod event;
@@ -48,6 +53,7 @@ pub mod handle;
 mod handshake;
 mod host_gate;
 mod message;
+mod proxy;
 mod redact;
 pub mod runtime;
 mod shared;
@@ -66,7 +72,7 @@ pub use handle::{HandlerError, Snapshot, WebSocketHandle};
 pub use message::Message;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
-pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer};
+pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
 /// How many connection tasks are running in this process: each socket's
 /// driver, and in handler mode its dispatcher. The driver ends once its

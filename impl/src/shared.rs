@@ -13,6 +13,7 @@ use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmi
 
 use crate::event::{CloseEvent, FailReason, MessageEvent};
 use crate::handle::WebSocketHandle;
+use crate::runtime::Runtime;
 use crate::Message;
 
 /// How many driver tasks are running in this process (for leak checks).
@@ -204,10 +205,17 @@ pub(crate) fn after_model_change(inner: &mut Inner) {
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// The runtime the connection's tasks run on.
+    pub runtime: Arc<dyn Runtime>,
 }
 
 impl Shared {
-    pub fn new(model: Connection<Message>, journal: bool, handlers: Option<Handlers>) -> Arc<Shared> {
+    pub fn new(
+        model: Connection<Message>,
+        journal: bool,
+        handlers: Option<Handlers>,
+        runtime: Arc<dyn Runtime>,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 model,
@@ -227,6 +235,7 @@ impl Shared {
                 driver_done: false,
                 read_paused: false,
             }),
+            runtime,
         })
     }
 

@@ -11,12 +11,14 @@ use futures::Stream;
 use futures_rustls::rustls;
 use wsapi_model::{Config, Connection, ConstructError};
 
+use crate::connector::{one_stream, ConnectFn, Connector};
 use crate::dispatch::{run_dispatcher, HandlerPanic, PanicHook};
 use crate::driver::{Driver, DriverOptions};
 use crate::event::{CloseEvent, Event, FailReason, MessageEvent};
 use crate::handle::WebSocketHandle;
+use crate::proxy::Proxy;
 use crate::redact;
-use crate::runtime::spawn;
+use crate::runtime::{default_runtime, AsyncStream, BoxFuture, BoxedStream, Runtime};
 use crate::shared::{Handlers, Shared};
 use crate::sink::MessageSink;
 use crate::transport::{tls_config_with_roots, TransportOptions};
@@ -61,6 +63,7 @@ impl WebSocket {
             .map_err(|e| match e {
                 BuildError::Construct(c) => c,
                 BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
+                BuildError::InvalidProxy(_) => unreachable!("no proxy was given"),
             })
     }
 
@@ -133,6 +136,9 @@ pub enum BuildError {
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
     #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
+    /// The proxy URL (given, or from the environment) is unusable.
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(String),
 }
 
 /// Options for a [`WebSocket`]; [`WebSocketBuilder::connect`] creates it.
@@ -160,6 +166,11 @@ pub struct WebSocketBuilder {
     journal: bool,
     handlers: Option<Handlers>,
     panic_hook: Option<PanicHook>,
+    runtime: Option<Arc<dyn Runtime>>,
+    connector: Option<UserConnector>,
+    already_secure: bool,
+    proxy: Option<String>,
+    proxy_from_env: bool,
 }
 
 /// Secrets hidden: the URL's password and credential headers' values.
@@ -177,7 +188,22 @@ impl std::fmt::Debug for WebSocketBuilder {
             .field("tls", &self.tls.is_some())
             .field("journal", &self.journal)
             .field("handlers", &self.handlers)
+            .field("runtime", &self.runtime.is_some())
+            .field("connector", &self.connector)
+            .field("already_secure", &self.already_secure)
+            .field("proxy", &self.proxy.as_deref().map(redact::url_str))
+            .field("proxy_from_env", &self.proxy_from_env)
             .finish()
+    }
+}
+
+/// The user's connector, kept in the (`Clone`, `Debug`) builder.
+#[derive(Clone)]
+struct UserConnector(Arc<ConnectFn>);
+
+impl std::fmt::Debug for UserConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserConnector")
     }
 }
 
@@ -197,6 +223,11 @@ impl WebSocketBuilder {
             journal: false,
             handlers: None,
             panic_hook: None,
+            runtime: None,
+            connector: None,
+            already_secure: false,
+            proxy: None,
+            proxy_from_env: false,
         }
     }
 
@@ -240,6 +271,16 @@ impl WebSocketBuilder {
     /// exceed this many bytes (the spec's "full" buffer; default: no limit).
     pub fn max_buffered_amount(mut self, max: Option<u64>) -> Self {
         self.config.max_buffered_amount = max;
+        self
+    }
+
+    /// Keep-alive, an extension beyond the browser API (off by default):
+    /// after `interval` with nothing received, send a ping; if nothing
+    /// arrives within `timeout` after it, fail the connection (an error
+    /// event with [`crate::FailReason::KeepAliveTimeout`], then close 1006).
+    /// A half-open peer is detected within `interval + timeout`.
+    pub fn keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keep_alive = Some(wsapi_model::KeepAlive { interval, timeout });
         self
     }
 
@@ -335,6 +376,73 @@ impl WebSocketBuilder {
         self
     }
 
+    /// Run the connection on this runtime (default:
+    /// [`crate::runtime::default_runtime`] when `connect` is called).
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Open the connection's byte stream with `connect` instead of TCP (a
+    /// Unix socket, a tunnel, a custom transport...). It gets the URL and
+    /// runs inside the connect timeout; an error fails the connection like a
+    /// refused TCP connect. For `wss:` TLS is still added on the stream,
+    /// unless [`Self::already_secure`] says otherwise.
+    ///
+    /// ```no_run
+    /// use wsapi::runtime::connect_tcp;
+    /// let ws = wsapi::WebSocket::builder("ws://service.internal/feed")
+    ///     .connector(|_url| Box::pin(async { connect_tcp("10.0.0.7", 8080).await }))
+    ///     .connect()?;
+    /// # Ok::<(), wsapi::BuildError>(())
+    /// ```
+    pub fn connector<F>(mut self, connect: F) -> Self
+    where
+        F: Fn(&crate::Url) -> BoxFuture<std::io::Result<BoxedStream>> + Send + Sync + 'static,
+    {
+        self.connector = Some(UserConnector(Arc::new(connect)));
+        self
+    }
+
+    /// Run the connection over this already-connected stream instead of
+    /// opening TCP (see [`Self::connector`]; the URL still names the host
+    /// and path of the handshake). The stream is used once: a builder
+    /// cloned after this call shares it, and the second connection made
+    /// from it fails.
+    pub fn stream(mut self, stream: impl AsyncStream) -> Self {
+        self.connector = Some(UserConnector(one_stream(Box::new(stream))));
+        self
+    }
+
+    /// The stream from [`Self::connector`] or [`Self::stream`] already is
+    /// secure (TLS done by the user, a local socket...): do not add TLS on
+    /// it for `wss:` (default `false`).
+    pub fn already_secure(mut self, secure: bool) -> Self {
+        self.already_secure = secure;
+        self
+    }
+
+    /// Tunnel through this HTTP proxy with CONNECT, for `ws:` and `wss:`
+    /// (TLS and the handshake then run through the tunnel):
+    /// `http://[user:password@]host[:port]` (port 1080 by default, as
+    /// curl; user and password are sent as Basic credentials). A refused
+    /// CONNECT (407, 403...) fails the connection (error, close 1006); the
+    /// connect timeout covers the proxy too. Ignored with [`Self::connector`].
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(url.to_string());
+        self
+    }
+
+    /// Take the proxy from the environment as curl does (default off):
+    /// `https_proxy`/`HTTPS_PROXY` for `wss:`, `http_proxy` for `ws:`
+    /// (lower case only, as curl), else `all_proxy`/`ALL_PROXY`; hosts in
+    /// `no_proxy`/`NO_PROXY` (names and their subdomains, or `*`) are
+    /// reached directly. [`Self::proxy`] wins over the environment.
+    pub fn proxy_from_env(mut self, on: bool) -> Self {
+        self.proxy_from_env = on;
+        self
+    }
+
     /// The model configuration this builder will use.
     pub fn model_config(&self) -> Config {
         let mut config = self.config.clone();
@@ -372,7 +480,15 @@ impl WebSocketBuilder {
         let config = self.model_config();
         let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
         let handler_mode = self.handlers.is_some();
-        let shared = Shared::new(model, self.journal, self.handlers);
+        let proxy = match (&self.proxy, self.proxy_from_env) {
+            (Some(text), _) => Some(Proxy::parse(text).map_err(BuildError::InvalidProxy)?),
+            (None, true) => {
+                Proxy::from_env(model.url(), |name| std::env::var(name).ok()).map_err(BuildError::InvalidProxy)?
+            }
+            (None, false) => None,
+        };
+        let runtime = self.runtime.unwrap_or_else(default_runtime);
+        let shared = Shared::new(model, self.journal, self.handlers, runtime.clone());
         let opts = DriverOptions {
             transport: TransportOptions {
                 headers,
@@ -380,12 +496,18 @@ impl WebSocketBuilder {
                 max_message_size: self.max_message_size,
                 max_frame_size: self.max_frame_size,
                 tls: self.tls,
+                connector: Connector {
+                    runtime: runtime.clone(),
+                    custom: self.connector.map(|c| c.0),
+                    already_secure: self.already_secure,
+                    proxy,
+                },
             },
             max_queued_bytes: self.max_queued_bytes,
         };
-        spawn(Driver::new(shared.clone(), opts).run());
+        runtime.spawn(Box::pin(Driver::new(shared.clone(), opts).run()));
         if handler_mode {
-            spawn(run_dispatcher(shared.clone(), self.panic_hook));
+            runtime.spawn(Box::pin(run_dispatcher(shared.clone(), self.panic_hook)));
         }
         Ok(WebSocket {
             handle: WebSocketHandle::from_shared(shared),

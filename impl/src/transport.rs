@@ -22,8 +22,9 @@ use url::Url;
 use wsapi_model::handshake::{HandshakeFailure, Response, MAX_BODY_EXCERPT};
 use wsapi_model::{TransportError, TransportLayer};
 
+use crate::connector::Connector;
 use crate::handshake::{client_handshake, Handshaken, Request};
-use crate::runtime::{connect_tcp, TcpStream};
+use crate::runtime::BoxedStream;
 use crate::wire::{Wire, WireConfig, WireHandle};
 
 /// What `Sec-WebSocket-Extensions` offers when compression is on (the same
@@ -39,12 +40,13 @@ pub(crate) struct TransportOptions {
     pub max_message_size: Option<usize>,
     pub max_frame_size: Option<usize>,
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub connector: Connector,
 }
 
-/// The byte stream under the WebSocket: plain TCP or TLS over TCP.
+/// The byte stream under the WebSocket: plain, or TLS over it.
 pub(crate) enum MaybeTls {
-    Plain(TcpStream),
-    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+    Plain(BoxedStream),
+    Tls(Box<futures_rustls::client::TlsStream<BoxedStream>>),
 }
 
 impl AsyncRead for MaybeTls {
@@ -157,10 +159,8 @@ pub(crate) async fn connect(
     // url keeps IPv6 literals in brackets; sockets want them bare.
     let tcp_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     let target = format!("{host}:{port}");
-    let tcp = connect_tcp(&tcp_host, port)
-        .await
-        .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tcp, target.clone(), e)))?;
-    let stream = if url.scheme() == "wss" {
+    let tcp = opts.connector.open(&url, &tcp_host, port).await?;
+    let stream = if opts.connector.needs_tls(&url) {
         let config = opts.tls.clone().unwrap_or_else(default_tls_config);
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
             .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tls, target.clone(), e)))?;

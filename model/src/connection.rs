@@ -28,6 +28,7 @@ use crate::constructor::{parse_url, url_port_is_blocked, validate_protocols, Con
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, Payload, ReadyState, Transmit};
 use crate::handshake::{check_response, Accepted, HandshakeFailure, Offer, Response};
 use crate::host_gate::HostKey;
+use crate::keepalive::{KeepAlive, KeepAliveDue, KeepAliveTimer};
 use crate::transport_error::TransportError;
 
 /// A point in time, as a duration since an epoch of the driver's choosing
@@ -50,6 +51,9 @@ pub struct Config {
     /// request (e.g. `permessage-deflate; client_max_window_bits`, or just a
     /// name); the server may accept only these.
     pub offered_extensions: Vec<String>,
+    /// Ping an idle peer and fail the connection if it stays silent
+    /// (`None`, the default: never; an extension, see [`crate::keepalive`]).
+    pub keep_alive: Option<KeepAlive>,
 }
 
 impl Default for Config {
@@ -59,6 +63,7 @@ impl Default for Config {
             closing_timeout: Some(Duration::from_secs(2)),
             max_buffered_amount: None,
             offered_extensions: Vec::new(),
+            keep_alive: None,
         }
     }
 }
@@ -213,6 +218,8 @@ pub struct Connection<M> {
     connect_deadline: Option<Time>,
     closing_deadline: Option<Time>,
     host_slot: HostSlot,
+    /// Armed when the connection is established, if configured.
+    keep_alive: Option<KeepAliveTimer>,
 
     transmits: VecDeque<Transmit<M>>,
     tasks: VecDeque<Task<M>>,
@@ -246,6 +253,7 @@ impl<M: Payload> Connection<M> {
             connect_deadline: None,
             closing_deadline: None,
             host_slot: HostSlot::None,
+            keep_alive: None,
             transmits: VecDeque::new(),
             tasks: VecDeque::new(),
             queued_bytes: 0,
@@ -388,7 +396,6 @@ impl<M: Payload> Connection<M> {
         protocol: Option<&str>,
         extensions: Option<&str>,
     ) -> Result<(), InputError> {
-        let _ = now;
         match self.phase {
             Phase::Connecting if !self.connect_in_flight() => return Err(InputError::NotConnecting),
             Phase::Connecting => {}
@@ -417,6 +424,7 @@ impl<M: Payload> Connection<M> {
         self.established = true;
         self.connect_deadline = None;
         self.release_host();
+        self.keep_alive = self.config.keep_alive.map(|k| KeepAliveTimer::start(k, now));
         self.tasks.push_back(Task::Open {
             protocol: protocol.to_string(),
             extensions: extensions.to_string(),
@@ -496,12 +504,26 @@ impl<M: Payload> Connection<M> {
     pub fn handle_message(&mut self, now: Time, data: M) -> Result<(), InputError> {
         let _ = now;
         self.require_opened()?;
+        if let Some(k) = self.keep_alive.as_mut() {
+            k.heard_message();
+        }
         // Data after the peer's Close is ignored (RFC 6455 §5.5.1); data
         // that arrives once readyState left OPEN would be dropped by the
         // task anyway (it can never return to OPEN), so it is not queued.
         if self.phase == Phase::Established && self.close_received.is_none() && self.ready_state <= ReadyState::Open {
             self.queued_bytes = self.queued_bytes.saturating_add(data.byte_len() as u64);
             self.tasks.push_back(Task::Message(data));
+        }
+        Ok(())
+    }
+
+    /// A frame of any kind arrived (a pong, a ping, a data frame...): only
+    /// keep-alive reads it (a sign of life). A driver with keep-alive on
+    /// reports it for every frame, or once per batch of frames read.
+    pub fn handle_received(&mut self, now: Time) -> Result<(), InputError> {
+        self.require_opened()?;
+        if let Some(k) = self.keep_alive.as_mut() {
+            k.heard(now);
         }
         Ok(())
     }
@@ -611,6 +633,7 @@ impl<M: Payload> Connection<M> {
             self.transmits.push_back(Transmit::CloseTransport);
             self.finish(None, close);
         }
+        self.keep_alive_timeout(now);
     }
 
     // ----- outputs ----------------------------------------------------
@@ -668,7 +691,10 @@ impl<M: Payload> Connection<M> {
     pub fn poll_timeout(&self) -> Option<Time> {
         match self.phase {
             Phase::Connecting => self.connect_deadline,
-            Phase::Established => self.closing_deadline,
+            Phase::Established => match self.live_keep_alive() {
+                Some(k) => Some(self.closing_deadline.map_or(k.deadline(), |c| c.min(k.deadline()))),
+                None => self.closing_deadline,
+            },
             Phase::Closed => None,
         }
     }
@@ -732,6 +758,34 @@ impl<M: Payload> Connection<M> {
             return Err(InputError::NotOpen);
         }
         Ok(())
+    }
+
+    /// The keep-alive timer while it runs: established, closing handshake
+    /// not started.
+    fn live_keep_alive(&self) -> Option<&KeepAliveTimer> {
+        let running = self.phase == Phase::Established && !self.closing_handshake_started();
+        self.keep_alive.as_ref().filter(|_| running)
+    }
+
+    fn keep_alive_timeout(&mut self, now: Time) {
+        if self.live_keep_alive().is_none() {
+            return;
+        }
+        let waiting_messages = self.queued_bytes > 0;
+        let Some(k) = self.keep_alive.as_mut() else {
+            return;
+        };
+        if waiting_messages && now >= k.deadline() {
+            // Received messages still wait for the user: the driver may have
+            // stopped reading because of them (backpressure), so silence
+            // proves nothing; count it as heard and wait another interval.
+            k.heard(now);
+        }
+        match k.on_timeout(now) {
+            KeepAliveDue::Ping => self.transmits.push_back(Transmit::Ping),
+            KeepAliveDue::Fail => self.fail(FailReason::KeepAliveTimeout),
+            KeepAliveDue::Nothing => {}
+        }
     }
 
     fn arm_closing_timer(&mut self, now: Time) {

@@ -39,6 +39,7 @@ fn fail_reasons() -> Vec<FailReason> {
         FailReason::MessageTooBig,
         FailReason::TransportLost,
         FailReason::BufferFull,
+        FailReason::KeepAliveTimeout,
     ];
     for r in &all {
         match r {
@@ -54,7 +55,8 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::InvalidUtf8
             | FailReason::MessageTooBig
             | FailReason::TransportLost
-            | FailReason::BufferFull => {}
+            | FailReason::BufferFull
+            | FailReason::KeepAliveTimeout => {}
         }
     }
     all

@@ -148,6 +148,10 @@ pub enum FailReason {
     /// spec's "flag the WebSocket as full").
     #[error("send() would have buffered more than the configured maximum bufferedAmount; wait for bufferedAmount to fall before sending more, or raise the limit")]
     BufferFull,
+    /// Keep-alive (an extension, off by default): nothing arrived within
+    /// the timeout after a ping (see [`crate::keepalive`]).
+    #[error("nothing arrived from the server within the keep-alive timeout after a ping (a dead or half-open connection); reconnect, or allow a longer keep-alive timeout")]
+    KeepAliveTimeout,
 }
 
 impl FailReason {
@@ -171,6 +175,7 @@ impl FailReason {
             FailReason::MessageTooBig => "message_too_big",
             FailReason::TransportLost => "transport_lost",
             FailReason::BufferFull => "buffer_full",
+            FailReason::KeepAliveTimeout => "keep_alive_timeout",
         }
     }
 
@@ -245,6 +250,10 @@ pub enum Transmit<M> {
     Message(M),
     /// Send a Close frame (`None`: with an empty body).
     Close(Option<CloseFrame>),
+    /// Send a Ping frame with an empty body (keep-alive, an extension; see
+    /// [`crate::keepalive`]). Report any frame that arrives with
+    /// [`crate::Connection::handle_received`].
+    Ping,
     /// Close the transport: after writing what was transmitted before, if
     /// the transport still takes it; nothing will follow.
     CloseTransport,

@@ -66,11 +66,14 @@ pub enum Input<M> {
     Timeout,
     /// [`Connection::handle_turn`]: an event-loop turn with no event taken.
     Turn,
+    /// [`Connection::handle_received`]: a frame of any kind arrived.
+    Received,
 }
 
 impl<M> Input<M> {
     /// Whether handling this input reads its `now`: only those that arm or
-    /// fire a timer do (`close()`, a received Close frame, a timeout). For
+    /// fire a timer do (`close()`, a received Close frame, a timeout, and
+    /// for keep-alive the handshake's success and a frame reported). For
     /// every other input the time is not used, so a driver may pass the
     /// last time it read instead of reading the clock on each message;
     /// times must still never go backwards.
@@ -81,7 +84,10 @@ impl<M> Input<M> {
     /// assert!(Input::<Data>::Timeout.reads_clock());
     /// ```
     pub fn reads_clock(&self) -> bool {
-        matches!(self, Input::Close { .. } | Input::CloseFrame(_) | Input::Timeout)
+        matches!(
+            self,
+            Input::Open { .. } | Input::Close { .. } | Input::CloseFrame(_) | Input::Timeout | Input::Received
+        )
     }
 }
 
@@ -133,6 +139,7 @@ impl<M: Payload> Connection<M> {
                 self.handle_turn();
                 Ok(())
             }
+            Input::Received => self.handle_received(now).map_err(Refusal::Input),
         }
     }
 }

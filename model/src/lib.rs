@@ -33,6 +33,7 @@
 //! | the opening handshake's response checks (RFC 6455 §4.1) | [`handshake`] |
 //! | one connection in CONNECTING per host and port | [`host_gate`] |
 //! | inputs as values; recording and replaying a session | [`journal`] |
+//! | keep-alive (ours, not the standard's; off by default) | [`keepalive`] |
 //!
 //! ## Run loop (the driver contract)
 //!
@@ -68,6 +69,8 @@
 //!    - `Close(frame)`: send a Close frame (`None`: empty body).
 //!    - `CloseTransport`: close the transport (after writing what came before
 //!      it, if the transport still takes it); nothing else will be asked.
+//!    - `Ping`: send a Ping frame (only with [`Config::keep_alive`] on, an
+//!      extension of ours; see [`keepalive`]).
 //! 3. **Report the network**, each as it happens, in the order it happened:
 //!    complete data messages with [`Connection::handle_message`] (text already
 //!    checked to be UTF-8), Close frames with [`Connection::handle_close_frame`]
@@ -75,12 +78,16 @@
 //!    library substitute codes), framing errors with
 //!    [`Connection::handle_protocol_error`] (the [`FailReason`] decides the
 //!    code sent), and the end of the transport (EOF, reset, I/O error) with
-//!    [`Connection::handle_transport_closed`]. Answer pings yourself.
+//!    [`Connection::handle_transport_closed`]. Answer pings yourself. With
+//!    keep-alive on, also report that frames arrived (any kind, pongs
+//!    included) with [`Connection::handle_received`], at least once per
+//!    batch read.
 //! 4. **Keep time**: whenever [`Connection::poll_timeout`] is `Some(t)` and
 //!    the clock reaches `t`, call [`Connection::handle_timeout`]. Calling it
-//!    early or twice is harmless. Only `close()`, a received Close frame and
-//!    a timeout use their `now` ([`Input::reads_clock`]); a driver on a hot
-//!    path may pass the last time it read to every other input.
+//!    early or twice is harmless. Only `close()`, a received Close frame, a
+//!    timeout, and for keep-alive the handshake's success and
+//!    `handle_received`, use their `now` ([`Input::reads_clock`]); a driver
+//!    on a hot path may pass the last time it read to every other input.
 //! 5. **Deliver events** from [`Connection::poll_event`] where the user sees
 //!    them. `readyState`, `protocol` and `extensions` change as events are
 //!    taken (as the spec's queued tasks change them), so take an event only
@@ -149,6 +156,7 @@
 //!                     net.closing = Some(payload);
 //!                 }
 //!                 Transmit::CloseTransport => net.tcp_open = false,
+//!                 Transmit::Ping => {} // keep-alive only; off by default
 //!             }
 //!         }
 //!         // What the network did: echoes, then the Close reply and the end of TCP.
@@ -206,6 +214,7 @@ pub mod transport_error;
 
 #[cfg(all(test, feature = "std"))]
 mod error_messages;
+pub mod keepalive;
 
 pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
@@ -217,5 +226,6 @@ pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyS
 pub use handshake::{check_response, HandshakeFailure, Response};
 pub use host_gate::{HostGate, HostKey, Ticket};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
+pub use keepalive::KeepAlive;
 pub use transport_error::{TransportError, TransportLayer};
 pub use url::Url;

@@ -24,6 +24,20 @@
 //! cargo test -p wsapi-model --test model_check -- --nocapture
 //! ```
 //!
+//! A second check, `model_check_keep_alive`, runs the same properties on
+//! one connection with keep-alive on (an extension of ours, not the
+//! standard's: `wsapi_model::keepalive`), a smaller API alphabet (one call
+//! of each kind), the peer's non-message frames ([`Action::Heard`]) and
+//! [`P::KeepAliveSilent`]: once the peer is silent, a connection that is
+//! not CLOSED always has a timer pending, and at most three fires (re-arm
+//! from a late receipt, ping, fail) once no received message waits for the
+//! user make it CLOSED (while one waits, keep-alive holds off:
+//! backpressure may have paused reading). Bound 11
+//! ([`MAX_ACTIONS_KEEP_ALIVE`]): 250,015 states checked (539,319 generated,
+//! 1.4 million transitions), ~30-40 s in a debug build. A timer that keeps
+//! re-arming instead of failing is caught by that property; one that
+//! stops firing, by "timers fire only when due".
+//!
 //! # What is modelled
 //!
 //! The state is the [`Connection`] plus the driver's view of the network
@@ -81,15 +95,22 @@ use std::time::{Duration, Instant};
 
 use stateright::{Checker, HasDiscoveries, Model, Property};
 use wsapi_model::{
-    is_valid_wire_close_code, BinaryType, CloseError, Config, Connection, Data, Event, FailReason, ReadyState,
-    SendError, Transmit, MAX_REASON_BYTES,
+    is_valid_wire_close_code, BinaryType, CloseError, Config, Connection, Data, Event, FailReason, KeepAlive,
+    ReadyState, SendError, Transmit, MAX_REASON_BYTES,
 };
 
 /// The bound: every path of at most this many actions is explored.
 const MAX_ACTIONS: usize = 12;
 
-/// States whose properties were checked (see `model_check`).
-static CHECKED: AtomicUsize = AtomicUsize::new(0);
+/// The keep-alive check's bound: its timers make more distinct states per
+/// level (11 is ~27 s in a debug build; 12 doubles it). The longest path
+/// its reachability checks need (connect, open, silence, ping, fail, drain)
+/// is 10 actions.
+const MAX_ACTIONS_KEEP_ALIVE: usize = 11;
+
+/// States whose properties were checked (see `model_check`), per check
+/// (indexed by `WsModel::keep_alive`: the two checks run in parallel).
+static CHECKED: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 
 /// A time after every deadline the model can arm (connect 30 s, closing 2 s),
 /// for the "early timeout" check when no timer is pending.
@@ -126,6 +147,7 @@ enum P {
     NoHang,
     QueuedBytes,
     BufferedFallsAtTurns,
+    KeepAliveSilent,
 }
 
 impl P {
@@ -156,6 +178,7 @@ impl P {
             P::NoHang => "a silent peer cannot leave a closing connection hanging",
             P::QueuedBytes => "queued_message_bytes tracks received, undelivered messages",
             P::BufferedFallsAtTurns => "bufferedAmount falls only at an event-loop turn, to the unsent count",
+            P::KeepAliveSilent => "with keep-alive, a silent peer's connection reaches CLOSED",
         }
     }
 
@@ -250,6 +273,9 @@ enum Action {
     EarlyTimeout,
     /// From now on the peer sends nothing and never closes the transport.
     PeerSilent,
+    /// A frame of any kind arrived (`handle_received`, e.g. a pong); only
+    /// in the keep-alive check.
+    Heard,
 }
 
 const CLOSE_1000_BYE: [u8; 5] = [0x03, 0xe8, b'b', b'y', b'e'];
@@ -277,10 +303,17 @@ struct State {
     peer_sends_binary: bool,
     /// The first valid Close frame reported: (code, reason).
     peer_close: Option<(u16, &'static str)>,
+    /// Timers fired since the peer went silent with no message waiting for
+    /// the user (keep-alive check only; at most 3).
+    silent_timeouts: u8,
 
     // Ghost history.
     /// Some message bytes were reported written.
     wrote: bool,
+    /// A keep-alive ping was taken.
+    pinged: bool,
+    /// The error event said `KeepAliveTimeout`.
+    keep_alive_failed: bool,
     /// `close()` returned Ok, or the peer's (valid) Close frame was reported.
     closing_started: bool,
     /// `handle_timeout` fired a deadline after `closing_started`.
@@ -313,7 +346,10 @@ impl State {
             peer_silent: false,
             peer_sends_binary: false,
             peer_close: None,
+            silent_timeouts: 0,
             wrote: false,
+            pinged: false,
+            keep_alive_failed: false,
             closing_started: false,
             timeout_after_closing: false,
             opens: 0,
@@ -382,7 +418,11 @@ fn len(data: &Data) -> u64 {
     }
 }
 
-struct WsModel;
+/// The model; `keep_alive`: check the connection with keep-alive on
+/// (ours, not the standard's) instead of the browser configuration.
+struct WsModel {
+    keep_alive: bool,
+}
 
 /// `handle_timeout` before the pending deadline (or, with none pending, far
 /// in the future) must change nothing.
@@ -409,11 +449,29 @@ fn config() -> Config {
     }
 }
 
+/// Keep-alive's settings in its check: both differ from the other timers.
+const KEEP_ALIVE: KeepAlive = KeepAlive {
+    interval: Duration::from_secs(10),
+    timeout: Duration::from_secs(5),
+};
+
+/// A fired timer could need this many more before a silent peer's
+/// connection with keep-alive is CLOSED: re-arm from a late receipt, ping, fail.
+const KEEP_ALIVE_FIRES: u8 = 3;
+
 impl Model for WsModel {
     type State = State;
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
+        if self.keep_alive {
+            let config = Config {
+                keep_alive: Some(KEEP_ALIVE),
+                ..config()
+            };
+            let conn = Connection::new("ws://example.com/", &[] as &[&str], config, Duration::ZERO).unwrap();
+            return vec![State::new(conn)];
+        }
         ["ws://example.com/", "ws://example.com:25/"]
             .into_iter()
             .map(|url| State::new(Connection::new(url, &[] as &[&str], config(), Duration::ZERO).unwrap()))
@@ -421,18 +479,24 @@ impl Model for WsModel {
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
-        // The user may call the API at any time.
-        actions.extend([
-            Action::SendText,
-            Action::SendBinary,
-            Action::Close(CloseArgs::Bare),
-            Action::Close(CloseArgs::NormalX),
-            Action::Close(CloseArgs::ReasonOnly),
-            Action::Close(CloseArgs::BadCode),
-            Action::Close(CloseArgs::LongReason),
-            Action::ToggleBinaryType,
-            Action::PollEvent,
-        ]);
+        // The user may call the API at any time. The keep-alive check keeps
+        // one call of each kind: its subject is the timers, and the full
+        // alphabet is covered by the other check.
+        if self.keep_alive {
+            actions.extend([Action::SendText, Action::Close(CloseArgs::Bare), Action::PollEvent]);
+        } else {
+            actions.extend([
+                Action::SendText,
+                Action::SendBinary,
+                Action::Close(CloseArgs::Bare),
+                Action::Close(CloseArgs::NormalX),
+                Action::Close(CloseArgs::ReasonOnly),
+                Action::Close(CloseArgs::BadCode),
+                Action::Close(CloseArgs::LongReason),
+                Action::ToggleBinaryType,
+                Action::PollEvent,
+            ]);
+        }
         // A turn without an event changes something only after a write.
         if s.conn.buffered_amount() != s.conn.unsent_amount() {
             actions.push(Action::Turn);
@@ -459,6 +523,9 @@ impl Model for WsModel {
                 Action::CloseFrameInvalid,
                 Action::ProtocolError,
             ]);
+            if self.keep_alive {
+                actions.push(Action::Heard);
+            }
         }
         // The transport can close (EOF, reset) once it was opened, once.
         if s.connect_taken && !s.connect_failed_reported && peer_may_act {
@@ -586,7 +653,8 @@ impl Model for WsModel {
                             n.check(binary_type == want, P::BinaryType);
                             n.message_delivered = true;
                         }
-                        Event::Error(_) => {
+                        Event::Error(reason) => {
+                            n.keep_alive_failed = reason == FailReason::KeepAliveTimeout;
                             n.check(after == ReadyState::Closed, P::ClosedAtEnd);
                             n.errors = n.errors.saturating_add(1);
                         }
@@ -647,6 +715,13 @@ impl Model for WsModel {
                         n.close_frames_taken = n.close_frames_taken.saturating_add(1);
                     }
                     Transmit::CloseTransport => n.close_transport_taken = true,
+                    Transmit::Ping => {
+                        n.check(
+                            self.keep_alive && s.handshake_ok && s.close_frames_taken == 0,
+                            P::TransmitOrder,
+                        );
+                        n.pinged = true;
+                    }
                 }
             }
             Action::Written => {
@@ -716,9 +791,18 @@ impl Model for WsModel {
                 if s.closing_started {
                     n.timeout_after_closing = true;
                 }
+                // Fires while received messages wait for the user do not
+                // count: keep-alive holds off then (backpressure).
+                if self.keep_alive && s.peer_silent && s.conn.queued_message_bytes() == 0 {
+                    n.silent_timeouts = (s.silent_timeouts + 1).min(KEEP_ALIVE_FIRES);
+                }
             }
             Action::EarlyTimeout => unreachable!("handled above"),
             Action::PeerSilent => n.peer_silent = true,
+            Action::Heard => {
+                let r = n.conn.handle_received(now);
+                n.check(r.is_ok(), P::InputsAccepted);
+            }
         }
 
         // Checks on every step.
@@ -765,6 +849,7 @@ impl Model for WsModel {
                 | Action::CloseFrameEmpty
                 | Action::CloseFrameInvalid
                 | Action::ProtocolError
+                | Action::Heard
         );
         if may_be_no_op && n == *s {
             return None;
@@ -774,9 +859,9 @@ impl Model for WsModel {
 
     fn properties(&self) -> Vec<Property<Self>> {
         vec![
-            Property::always(P::ClosedAbsorbing.name(), |_, s: &State| {
+            Property::always(P::ClosedAbsorbing.name(), |m: &WsModel, s: &State| {
                 // Evaluated exactly once per checked state: count them.
-                CHECKED.fetch_add(1, Ordering::Relaxed);
+                CHECKED[usize::from(m.keep_alive)].fetch_add(1, Ordering::Relaxed);
                 s.ok(P::ClosedAbsorbing)
             }),
             Property::always(P::NeverBackwards.name(), |_, s: &State| s.ok(P::NeverBackwards)),
@@ -861,18 +946,57 @@ impl Model for WsModel {
                 s.terminal() && s.closes == 1
             }),
             Property::sometimes("a message is written by the driver", |_, s: &State| s.wrote),
+            // Keep-alive (its own check; trivially true in the other): a
+            // silent peer never leaves an open connection without a timer,
+            // and after at most KEEP_ALIVE_FIRES fires it is CLOSED.
+            Property::always(P::KeepAliveSilent.name(), |m: &WsModel, s: &State| {
+                let drained = s.silent_and_drained();
+                !m.keep_alive
+                    || !drained
+                    || s.conn.ready_state() == ReadyState::Closed
+                    || (s.conn.poll_timeout().is_some() && s.silent_timeouts < KEEP_ALIVE_FIRES)
+            }),
+            Property::sometimes("keep-alive pings (keep-alive check only)", |m: &WsModel, s: &State| {
+                !m.keep_alive || s.pinged
+            }),
+            Property::sometimes(
+                "keep-alive fails a silent peer's connection (keep-alive check only)",
+                |m: &WsModel, s: &State| !m.keep_alive || (s.keep_alive_failed && s.silent_and_drained()),
+            ),
         ]
     }
 }
 
 #[test]
 fn model_check() {
+    run_check(false);
+}
+
+/// The same properties with keep-alive on (ours, not the standard's; see
+/// `wsapi_model::keepalive`), plus [`P::KeepAliveSilent`]: one initial
+/// connection, and the peer may also send a frame that is not a message
+/// ([`Action::Heard`], e.g. a pong).
+#[test]
+fn model_check_keep_alive() {
+    run_check(true);
+}
+
+fn run_check(keep_alive: bool) {
+    let label = if keep_alive {
+        "model_check_keep_alive"
+    } else {
+        "model_check"
+    };
     let start = Instant::now();
     // MODEL_CHECK_ACTIONS=n explores deeper (or shallower) than the default bound.
     let bound = std::env::var("MODEL_CHECK_ACTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(MAX_ACTIONS);
+        .unwrap_or(if keep_alive {
+            MAX_ACTIONS_KEEP_ALIVE
+        } else {
+            MAX_ACTIONS
+        });
     // stateright counts an initial state as depth 1 and skips (does not
     // check) states at the target depth: `bound + 2` checks every state
     // reached by at most `bound` actions. Its unique state count also
@@ -892,8 +1016,8 @@ fn model_check() {
         Some(_) => HasDiscoveries::All,
         None => HasDiscoveries::AnyFailures,
     };
-    CHECKED.store(0, Ordering::Relaxed);
-    let checker = WsModel
+    CHECKED[usize::from(keep_alive)].store(0, Ordering::Relaxed);
+    let checker = WsModel { keep_alive }
         .checker()
         .threads(1)
         .target_max_depth(bound + 2)
@@ -902,15 +1026,15 @@ fn model_check() {
         .join();
     let elapsed = start.elapsed();
     println!(
-        "model_check: bound {bound} actions: {} states checked, {} unique states generated \
+        "{label}: bound {bound} actions: {} states checked, {} unique states generated \
          (with the unchecked successors of the last level), {} transitions, {:.1?}",
-        CHECKED.load(Ordering::Relaxed),
+        CHECKED[usize::from(keep_alive)].load(Ordering::Relaxed),
         checker.unique_state_count(),
         checker.state_count(),
         elapsed,
     );
     let names = |failure: bool| -> Vec<&str> {
-        let properties = WsModel.properties();
+        let properties = WsModel { keep_alive }.properties();
         let wanted = properties
             .iter()
             .filter(|p| p.expectation.discovery_is_failure() == failure);
@@ -922,9 +1046,9 @@ fn model_check() {
     };
     let counterexamples = names(true);
     if !counterexamples.is_empty() {
-        println!("model_check: counterexamples for: {counterexamples:?}");
+        println!("{label}: counterexamples for: {counterexamples:?}");
     } else if !names(false).is_empty() {
-        println!("model_check: never reached: {:?}", names(false));
+        println!("{label}: never reached: {:?}", names(false));
     }
     checker.assert_properties();
 }

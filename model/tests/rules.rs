@@ -984,7 +984,26 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
         ws.close(T0, None, None).unwrap();
         ws
     };
-    let states: Vec<Connection<Data>> = vec![connecting(), opened(), closing()];
+    // Keep-alive (ours, off by default) reads the time of the handshake and of frames.
+    let keep_alive = || {
+        let config = Config {
+            keep_alive: Some(wsapi_model::KeepAlive {
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+            }),
+            ..config.clone()
+        };
+        let mut ws = Connection::<Data>::new("ws://example.com/", &[] as &[&str], config, T0).unwrap();
+        drain_transmits(&mut ws);
+        ws
+    };
+    let keep_alive_opened = || {
+        let mut ws = keep_alive();
+        ws.handle_open(T0, None, None).unwrap();
+        ws.poll_event();
+        ws
+    };
+    let states: Vec<Connection<Data>> = vec![connecting(), opened(), closing(), keep_alive(), keep_alive_opened()];
     let inputs: Vec<Input<Data>> = vec![
         Input::Send(text("abc")),
         Input::Close {
@@ -1012,6 +1031,7 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
         Input::TransportClosed,
         Input::Written(0),
         Input::Timeout,
+        Input::Received,
     ];
     let (early, late) = (Duration::from_millis(10), Duration::from_secs(5));
     for input in inputs {

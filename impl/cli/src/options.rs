@@ -83,6 +83,10 @@ pub struct ClientOptions {
     /// the built-in Mozilla roots.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// Tunnel through this HTTP proxy (CONNECT), as
+    /// `http://[user:password@]host[:port]`.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
     /// After the end of input, close once this many messages were received
     /// in all.
     #[arg(long, value_name = "N")]
@@ -112,6 +116,9 @@ impl ClientOptions {
                 return Err(format!("--header wants `Name: value`, got {h:?}"));
             };
             builder = builder.header(name.trim(), value.trim());
+        }
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy);
         }
         if let Some(path) = &self.ca {
             let roots = read_certificates(path)?;

@@ -55,11 +55,15 @@ pub async fn main(base: &str, file: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The runtime `wsapi::runtime::block_on` runs the program on (and so the
+/// one its sockets use): async-std if enabled, else smol, else tokio.
 fn runtime_name() -> &'static str {
-    if cfg!(feature = "smol-runtime") {
+    if cfg!(feature = "async-std-runtime") {
+        "async-std"
+    } else if cfg!(feature = "smol-runtime") {
         "smol"
     } else {
-        "async-std"
+        "tokio"
     }
 }
 

@@ -378,3 +378,33 @@ fn refused_connection_exits_1_with_a_typed_error() {
         .contains("check the host and port"));
     assert_eq!(events[1]["code"], 1006);
 }
+
+#[test]
+fn proxy_option_is_used() {
+    // An unusable proxy URL is a bad argument...
+    let out = run(&["ws://127.0.0.1:4000/", "--proxy", "socks5://127.0.0.1:1080"], b"");
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("proxy"), "{}", out.stderr);
+    // ...and a proxy nobody listens on fails the connection (the target is
+    // never tried): a transport error that names the proxy.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = run(
+        &[
+            "ws://127.0.0.1:4000/",
+            "--jsonl",
+            "--proxy",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+        b"hello\n",
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let events = json_lines(&out.stdout);
+    assert_eq!(events[0]["event"], "error");
+    assert_eq!(events[0]["kind"], "tcp");
+    assert!(
+        events[0]["message"].as_str().unwrap().contains("proxy"),
+        "{:?}",
+        events[0]
+    );
+    assert_eq!(events[1]["code"], 1006);
+}

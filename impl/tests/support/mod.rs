@@ -108,3 +108,34 @@ pub async fn tls_echo_server() -> (u16, Vec<u8>) {
     });
     (port, cert_der)
 }
+
+/// Waits for open, sends `text`, expects its echo, closes cleanly (each
+/// step bounded by [`LIMIT`]).
+pub async fn echo_round_trip(ws: &WebSocket, text: &str) {
+    assert_eq!(with_limit(ws.next_event()).await, Some(Event::Open));
+    ws.send(text).expect("open");
+    match with_limit(ws.next_event()).await {
+        Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some(text)),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+    ws.close(Some(1000), None).expect("valid");
+    match events_until_close(ws).await.last() {
+        Some(Event::Close(c)) => assert!(c.was_clean, "{c:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Takes the events of a connection that must fail: error, then close
+/// 1006 not clean; returns the reason.
+pub async fn failure(ws: &WebSocket) -> wsapi::FailReason {
+    let events = events_until_close(ws).await;
+    assert_eq!(kinds(&events), ["error", "close"], "{events:?}");
+    match &events[1] {
+        Event::Close(c) => assert!(c.code == 1006 && !c.was_clean, "{c:?}"),
+        other => panic!("{other:?}"),
+    }
+    match &events[0] {
+        Event::Error(why) => why.clone(),
+        other => panic!("{other:?}"),
+    }
+}

@@ -212,6 +212,10 @@ impl BlockingWebSocket {
                     self.write_frame(frame);
                 }
                 Transmit::CloseTransport => self.drop_transport(),
+                // Keep-alive is not offered by this client (its config never enables it).
+                Transmit::Ping => {
+                    self.write_frame(Frame::ping(Vec::new()));
+                }
             }
         }
     }

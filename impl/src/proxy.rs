@@ -1,0 +1,249 @@
+//! HTTP CONNECT proxies: a tunnel to the server through an HTTP proxy,
+//! opened before TLS and the WebSocket handshake (which then run through
+//! it unchanged), for `ws:` and `wss:` alike.
+//!
+//! The proxy is given explicitly ([`crate::WebSocketBuilder::proxy`]) or,
+//! when asked for ([`crate::WebSocketBuilder::proxy_from_env`]), read from
+//! the environment as curl reads it: `https_proxy`/`HTTPS_PROXY` for
+//! `wss:`, `http_proxy` (lower case only, as curl: the upper-case one can
+//! be set by a CGI request header) for `ws:`, then
+//! `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY` lists hosts to reach
+//! directly. A refused CONNECT (407, 403, ...) is a failed connection
+//! (error, close 1006), like a refused TCP connect.
+
+use std::io;
+
+use data_encoding::BASE64;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use url::Url;
+
+use crate::runtime::{BoxedStream, Runtime};
+
+/// The largest CONNECT response head read (a proxy that sends more is broken).
+const MAX_RESPONSE_HEAD: usize = 8 * 1024;
+
+/// An HTTP proxy to tunnel through.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Proxy {
+    host: String,
+    port: u16,
+    /// `Proxy-Authorization` value (Basic), from the URL's user info.
+    authorization: Option<String>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the credentials.
+        f.debug_struct("Proxy")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("authorization", &self.authorization.as_ref().map(|_| "Basic ***"))
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// Parses `http://[user:password@]host[:port]` (port 1080 by default,
+    /// as curl; a URL without a scheme is taken as `http://`).
+    pub fn parse(text: &str) -> Result<Proxy, String> {
+        let with_scheme = if text.contains("://") {
+            text.to_string()
+        } else {
+            format!("http://{text}")
+        };
+        let url = Url::parse(&with_scheme).map_err(|e| format!("{text:?} is not a proxy URL: {e}"))?;
+        if url.scheme() != "http" {
+            return Err(format!(
+                "proxy scheme {:?} is not supported (only http:// CONNECT proxies)",
+                url.scheme()
+            ));
+        }
+        let host = url.host_str().ok_or_else(|| format!("{text:?} has no host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let authorization = (!url.username().is_empty()).then(|| {
+            let user = percent_decode(url.username());
+            let password = percent_decode(url.password().unwrap_or(""));
+            format!("Basic {}", BASE64.encode(format!("{user}:{password}").as_bytes()))
+        });
+        Ok(Proxy {
+            host,
+            port: url.port().unwrap_or(1080),
+            authorization,
+        })
+    }
+
+    /// The proxy the environment gives for `url`, as curl reads it
+    /// (`None`: connect directly). `var` looks a variable up.
+    pub fn from_env(url: &Url, var: impl Fn(&str) -> Option<String>) -> Result<Option<Proxy>, String> {
+        let get = |names: &[&str]| names.iter().find_map(|n| var(n).filter(|v| !v.is_empty()));
+        let host = url.host_str().unwrap_or("");
+        if let Some(no_proxy) = get(&["no_proxy", "NO_PROXY"]) {
+            if no_proxy_matches(&no_proxy, host) {
+                return Ok(None);
+            }
+        }
+        let scheme_var: &[&str] = if url.scheme() == "wss" {
+            &["https_proxy", "HTTPS_PROXY"]
+        } else {
+            &["http_proxy"]
+        };
+        match get(scheme_var).or_else(|| get(&["all_proxy", "ALL_PROXY"])) {
+            Some(text) => Proxy::parse(&text).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens TCP to the proxy and a CONNECT tunnel to `host:port`.
+    pub async fn tunnel(&self, runtime: &dyn Runtime, host: &str, port: u16) -> Result<BoxedStream, String> {
+        let mut stream = runtime
+            .connect_tcp(self.host.clone(), self.port)
+            .await
+            .map_err(|e| format!("TCP connect to the proxy {}:{} failed: {e}", self.host, self.port))?;
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+        if let Some(auth) = &self.authorization {
+            request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+        }
+        request.push_str("\r\n");
+        let io_error = |e: io::Error| format!("the proxy connection failed: {e}");
+        stream.write_all(request.as_bytes()).await.map_err(io_error)?;
+        stream.flush().await.map_err(io_error)?;
+        let head = read_response_head(&mut stream).await?;
+        let status = connect_status(&head)?;
+        if !(200..300).contains(&status) {
+            return Err(format!(
+                "the proxy refused CONNECT to {authority} with HTTP status {status}"
+            ));
+        }
+        Ok(stream)
+    }
+}
+
+/// Reads up to the blank line ending the response head, byte by byte:
+/// nothing after it may be consumed (it belongs to the tunnel).
+async fn read_response_head(stream: &mut BoxedStream) -> Result<Vec<u8>, String> {
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_RESPONSE_HEAD {
+            return Err(format!("the proxy's response head is over {MAX_RESPONSE_HEAD} bytes"));
+        }
+        match stream.read(&mut byte).await {
+            Ok(0) => return Err("the proxy closed the connection before answering CONNECT".into()),
+            Ok(_) => head.push(byte[0]),
+            Err(e) => return Err(format!("the proxy connection failed: {e}")),
+        }
+    }
+    Ok(head)
+}
+
+/// The status code of a CONNECT response head.
+fn connect_status(head: &[u8]) -> Result<u16, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(head) {
+        Ok(httparse::Status::Complete(_)) => response
+            .code
+            .ok_or_else(|| "the proxy's response has no status".to_string()),
+        Ok(httparse::Status::Partial) => Err("the proxy's response head is incomplete".into()),
+        Err(e) => Err(format!("the proxy's response is not HTTP: {e}")),
+    }
+}
+
+/// Whether `host` is exempted by a `no_proxy` list (curl's rules: `*`
+/// exempts every host; an entry matches the host itself and its
+/// subdomains, with or without a leading dot; case-insensitive).
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        let entry = entry.trim_start_matches('.').to_ascii_lowercase();
+        host == entry || host.ends_with(&format!(".{entry}"))
+    })
+}
+
+/// Decodes the `%XX` escapes of URL user info (credentials may contain `@`, `:`...).
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_urls_parse_as_curl_reads_them() {
+        let p = Proxy::parse("http://alice:s%40cret@proxy.example:3128").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.example", 3128));
+        assert_eq!(
+            p.authorization.as_deref(),
+            Some(format!("Basic {}", BASE64.encode(b"alice:s@cret")).as_str())
+        );
+        let p = Proxy::parse("proxy.example").unwrap();
+        assert_eq!((p.port, p.authorization), (1080, None));
+        assert!(Proxy::parse("socks5://proxy.example:1080").is_err());
+        assert!(Proxy::parse("http://").is_err());
+        // Credentials are never printed.
+        let shown = format!("{:?}", Proxy::parse("http://alice:secret@p:1").unwrap());
+        assert!(!shown.contains("secret") && !shown.contains("alice"), "{shown}");
+    }
+
+    #[test]
+    fn the_environment_is_read_as_curl_reads_it() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let ws = Url::parse("ws://api.example.com/").unwrap();
+        let wss = Url::parse("wss://api.example.com/").unwrap();
+        let port = |p: Option<Proxy>| p.map(|p| p.port);
+        // ws: lower-case http_proxy only; wss: https_proxy in either case.
+        assert_eq!(port(Proxy::from_env(&ws, env(&[("HTTP_PROXY", "p:1")])).unwrap()), None);
+        assert_eq!(
+            port(Proxy::from_env(&ws, env(&[("http_proxy", "p:1")])).unwrap()),
+            Some(1)
+        );
+        assert_eq!(
+            port(Proxy::from_env(&wss, env(&[("HTTPS_PROXY", "p:2")])).unwrap()),
+            Some(2)
+        );
+        assert_eq!(
+            port(Proxy::from_env(&wss, env(&[("http_proxy", "p:1")])).unwrap()),
+            None
+        );
+        // all_proxy as the fallback.
+        assert_eq!(
+            port(Proxy::from_env(&ws, env(&[("ALL_PROXY", "p:3")])).unwrap()),
+            Some(3)
+        );
+        // no_proxy: the host, its domains, `*`.
+        for no in [
+            "api.example.com",
+            "example.com",
+            ".example.com",
+            "other.org, EXAMPLE.com",
+            "*",
+        ] {
+            let vars: &'static [(&str, &str)] = Box::leak(Box::new([("all_proxy", "p:3"), ("no_proxy", no)]));
+            assert_eq!(port(Proxy::from_env(&ws, env(vars)).unwrap()), None, "{no}");
+        }
+        let vars = &[("all_proxy", "p:3"), ("no_proxy", "ample.com,api.example.com.evil")];
+        assert_eq!(port(Proxy::from_env(&ws, env(vars)).unwrap()), Some(3));
+        assert!(Proxy::from_env(&ws, env(&[("all_proxy", "socks5://p:3")])).is_err());
+    }
+
+    #[test]
+    fn connect_responses_are_read_with_httparse() {
+        assert_eq!(connect_status(b"HTTP/1.1 200 Connection established\r\n\r\n"), Ok(200));
+        assert_eq!(
+            connect_status(b"HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n"),
+            Ok(407)
+        );
+        assert!(connect_status(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+    }
+}

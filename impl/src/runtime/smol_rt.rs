@@ -1,0 +1,44 @@
+//! [`Runtime`] on smol (feature `smol-runtime`).
+
+use std::io;
+use std::time::Duration;
+
+use super::{BoxFuture, BoxedStream, Runtime};
+
+/// smol's global executor, `blocking`'s thread pool and `async-io`'s reactor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolRuntime;
+
+impl Runtime for SmolRuntime {
+    fn spawn(&self, future: BoxFuture<()>) {
+        smol::spawn(future).detach();
+    }
+
+    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) -> BoxFuture<()> {
+        // A dropped `unblock` task is cancelled if it has not started: run it
+        // detached and report its end through a channel instead.
+        let (done, finished) = futures::channel::oneshot::channel::<()>();
+        smol::unblock(move || {
+            f();
+            let _ = done.send(());
+        })
+        .detach();
+        Box::pin(async move {
+            let _ = finished.await;
+        })
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+        Box::pin(async move {
+            smol::Timer::after(duration).await;
+        })
+    }
+
+    fn connect_tcp(&self, host: String, port: u16) -> BoxFuture<io::Result<BoxedStream>> {
+        Box::pin(async move {
+            let stream = smol::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream) as BoxedStream)
+        })
+    }
+}
