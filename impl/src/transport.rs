@@ -134,13 +134,11 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     } else {
         MaybeTls::Plain(tcp)
     };
-    let (wire_stream, wire) = Wire::new(
-        stream,
-        WireConfig {
-            max_message_size: opts.max_message_size,
-            max_frame_size: opts.max_frame_size,
-        },
-    );
+    let wire_config = WireConfig {
+        max_message_size: opts.max_message_size,
+        max_frame_size: opts.max_frame_size,
+    };
+    let (wire_stream, wire) = Wire::new(stream, wire_config);
 
     let mut request = url
         .as_str()
@@ -164,7 +162,9 @@ pub(crate) async fn connect(url: Url, protocols: Vec<String>, opts: TransportOpt
     let config = WebSocketConfig::default()
         .read_buffer_size(crate::wire::READ_CHUNK)
         .max_message_size(opts.max_message_size)
-        .max_frame_size(opts.max_frame_size);
+        // Never unbounded: tungstenite reserves a frame's announced length on
+        // its header alone; the Wire filter refuses or splits longer frames.
+        .max_frame_size(Some(wire_config.passed_frame_limit()));
     let (ws, response) = async_tungstenite::client_async_with_config(request, wire_stream, Some(config))
         .await
         .map_err(|e| match e {

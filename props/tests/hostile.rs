@@ -4,21 +4,28 @@
 use std::time::Duration;
 
 use wsapi::runtime::block_on;
-use wsapi::{Event, FailReason, ReadyState, WebSocket};
+use wsapi::{Event, FailReason, ReadyState, WebSocket, WebSocketBuilder};
 use wsapi_props::server::{Action, Handshake, Log, ProtocolChoice, Received, Script, Server};
 
 /// Runs `script` and returns the client's events (with readyState after
 /// each) and the server's log. The client offers `protocols`, uses a 300 ms
 /// closing timeout and a 16 KiB message limit.
 fn run(script: Script, protocols: &[&str], client: impl FnOnce(&WebSocket)) -> (Vec<(Event, ReadyState)>, Log) {
+    run_with(script, |b| b.protocols(protocols), client)
+}
+
+/// [`run`] with the builder adjusted by `configure` after the defaults.
+fn run_with(
+    script: Script,
+    configure: impl FnOnce(WebSocketBuilder) -> WebSocketBuilder,
+    client: impl FnOnce(&WebSocket),
+) -> (Vec<(Event, ReadyState)>, Log) {
     let server = Server::start(vec![script]).expect("server");
-    let ws = WebSocket::builder(&format!("{}/hostile", server.base()))
-        .protocols(protocols)
+    let builder = WebSocket::builder(&format!("{}/hostile", server.base()))
         .closing_timeout(Duration::from_millis(300))
         .connect_timeout(Duration::from_secs(5))
-        .max_message_size(Some(16 * 1024))
-        .connect()
-        .expect("valid URL");
+        .max_message_size(Some(16 * 1024));
+    let ws = configure(builder).connect().expect("valid URL");
     client(&ws);
     let events = block_on(async {
         let mut out = Vec::new();
@@ -307,4 +314,50 @@ fn messages_before_a_failure_are_delivered() {
     let script = Script::accept(vec![Action::Text("one".into()), Action::Raw(vec![0x81, 0x01, 0xff])]);
     let (events, _) = run(script, &[], |_| {});
     assert_eq!(kinds(&events), ["open", "message", "error", "close"]);
+}
+
+/// A 64-bit frame header announcing `len` bytes, with no payload after it.
+fn huge_header(b0: u8, len: u64) -> Vec<u8> {
+    let mut h = vec![b0, 127];
+    h.extend_from_slice(&len.to_be_bytes());
+    h
+}
+
+/// Issue 12: with `max_frame_size(None)` a header announcing 1 TiB aborted
+/// the process and one announcing 2^63-1 panicked in tungstenite. Now the
+/// message limit refuses both on the header: 1009, nothing allocated.
+#[test]
+fn huge_frame_header_without_a_frame_limit_fails_with_1009() {
+    for len in [1u64 << 40, (1 << 63) - 1] {
+        let script = Script::accept(vec![Action::Raw(huge_header(0x82, len))]);
+        let (events, log) = run_with(script, |b| b.max_frame_size(None), |_| {});
+        assert_eq!(kinds(&events), ["open", "error", "close"], "{len}: {events:?}");
+        assert_eq!(error_of(&events), FailReason::MessageTooBig, "{len}");
+        assert_eq!(server_got_close(&log).map(|c| c.0), Some(1009), "{len}: {log:?}");
+    }
+}
+
+/// With no limit at all the frame is allowed, so it is read as it arrives:
+/// the server announcing 2^63-1 bytes and then dropping TCP ends the
+/// connection as any lost transport does (and the process lives).
+#[test]
+fn huge_frame_header_without_any_limit_costs_only_what_arrives() {
+    for len in [1u64 << 40, (1 << 63) - 1] {
+        let mut raw = huge_header(0x81, len);
+        raw.extend_from_slice(b"some text that never ends");
+        let script = Script::accept(vec![Action::Raw(raw), Action::DropTcp]);
+        let (events, _) = run_with(script, |b| b.max_frame_size(None).max_message_size(None), |_| {});
+        assert_eq!(kinds(&events), ["open", "error", "close"], "{len}: {events:?}");
+        assert_eq!(error_of(&events), FailReason::TransportLost, "{len}");
+        assert_eq!(close_of(&events), (1006, String::new(), false));
+    }
+}
+
+/// A ping announcing more than 125 bytes is refused on its header (1002).
+#[test]
+fn huge_ping_header_fails_with_1002() {
+    assert!(matches!(
+        fails_with(huge_header(0x89, 1 << 40), 1002),
+        FailReason::Protocol(_)
+    ));
 }
