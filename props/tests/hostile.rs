@@ -361,3 +361,35 @@ fn huge_ping_header_fails_with_1002() {
         FailReason::Protocol(_)
     ));
 }
+
+/// Issue 12: a server that pings and never reads grew tungstenite's write
+/// buffer by a pong per ping (1 M pings: 126 MiB). Reading now pauses once
+/// 256 KiB of pongs wait to be written, so the flood stalls after what the
+/// kernel buffers hold plus that bound: far less than it tried to send.
+#[test]
+fn a_ping_flood_from_a_peer_that_never_reads_stalls() {
+    const PINGS: u64 = 1_000_000; // 131 MB of 125-byte pings
+    let (url, server) = wsapi_props::raw::serve_one(|tcp| {
+        let flood = wsapi_props::raw::ping_flood(&tcp, PINGS, 125, Duration::from_secs(2));
+        drop(tcp); // unread pongs: the close is a reset
+        flood
+    })
+    .expect("server");
+    let ws = WebSocket::new(&url, &[] as &[&str]).expect("valid URL");
+    let kinds: Vec<&str> = block_on(async {
+        let mut out = Vec::new();
+        while let Some(e) = ws.next_event().await {
+            out.push(e.type_name());
+        }
+        out
+    });
+    let flood = server.join().expect("server thread").expect("upgrade").expect("flood");
+    assert!(flood.stalled, "every ping was read: {flood:?}");
+    // What the kernel buffers hold (our receive buffer autotunes up to
+    // tcp_rmem's 32 MiB at most, our send buffer to tcp_wmem's 4 MiB, the
+    // server's receive buffer stays small as it never reads) plus 256 KiB of
+    // pongs: at most about 280,000 pings; 67,000 when measured.
+    assert!(flood.pings_written < PINGS / 2, "{flood:?}");
+    assert_eq!(kinds.first(), Some(&"open"));
+    assert_eq!(kinds.last(), Some(&"close"));
+}
