@@ -111,7 +111,8 @@ impl WireConfig {
     /// The frame limit to give tungstenite: never more than
     /// [`MAX_PASSED_FRAME`], whatever the user chose (see the module docs).
     pub(crate) fn passed_frame_limit(&self) -> usize {
-        self.max_frame_size.map_or(MAX_PASSED_FRAME, |max| max.min(MAX_PASSED_FRAME))
+        self.max_frame_size
+            .map_or(MAX_PASSED_FRAME, |max| max.min(MAX_PASSED_FRAME))
     }
 
     /// Why a frame routed to tungstenite must not reach it, if it must not:
@@ -119,8 +120,7 @@ impl WireConfig {
     /// frame or the message limit. Decided on the header alone.
     fn refuse_passed_frame(&self, h: &Header) -> Option<WireEvent> {
         if h.opcode & 0x8 != 0 {
-            return (h.len > 125)
-                .then(|| WireEvent::ProtocolError("control frame payload over 125 bytes".to_string()));
+            return (h.len > 125).then(|| WireEvent::ProtocolError("control frame payload over 125 bytes".to_string()));
         }
         let limit = match (self.max_frame_size, self.max_message_size) {
             (Some(frame), Some(message)) => frame.min(message),
@@ -797,8 +797,11 @@ impl<S> Wire<S> {
         let len = split.left.min(MAX_PASSED_FRAME as u64);
         split.left -= len;
         let last = split.left == 0;
-        self.output
-            .push_back(Bytes::from(encode_header(split.fin && last, split.opcode, len as usize)));
+        self.output.push_back(Bytes::from(encode_header(
+            split.fin && last,
+            split.opcode,
+            len as usize,
+        )));
         split.opcode = OP_CONTINUATION;
         if last {
             self.split = None;
@@ -891,7 +894,13 @@ impl<S> Wire<S> {
                 inflater.reset();
             }
         }
-        push_frames(&mut self.output, h.fin, h.opcode, plain, self.config.passed_frame_limit());
+        push_frames(
+            &mut self.output,
+            h.fin,
+            h.opcode,
+            plain,
+            self.config.passed_frame_limit(),
+        );
         true
     }
 }
@@ -1808,7 +1817,6 @@ mod tests {
 
     // ---- end to end ------------------------------------------------------
 
-    #[cfg(feature = "async-std-runtime")]
     // ---- announced lengths (issue 12: no allocation on a header's word) ---
 
     /// A frame header with a 64-bit length and no payload.
@@ -1908,6 +1916,7 @@ mod tests {
         assert_eq!(limit(Some(1000)), 1000);
     }
 
+    #[cfg(feature = "async-std-runtime")]
     #[test]
     fn tungstenite_client_over_wire_sees_inflated_messages_and_raw_close() {
         use async_std::net::{TcpListener, TcpStream};

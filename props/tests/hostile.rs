@@ -393,3 +393,109 @@ fn a_ping_flood_from_a_peer_that_never_reads_stalls() {
     assert_eq!(kinds.first(), Some(&"open"));
     assert_eq!(kinds.last(), Some(&"close"));
 }
+
+/// How a test sends into a peer that stopped reading.
+#[derive(Debug, Clone, Copy)]
+enum Sending {
+    Sink,
+    BufferedAtMost,
+}
+
+/// Issue 12, hole 4: against a peer that stops reading, the Sink and
+/// `buffered_at_most` keep `bufferedAmount` (and so memory) at the
+/// high-water mark plus one message, whatever the message size. The peer
+/// drops TCP after a second, which ends the test; the bound is checked at
+/// every send made while the connection was still up.
+#[test]
+fn backpressure_holds_against_a_peer_that_stops_reading() {
+    const HIGH_WATER: u64 = 1 << 20;
+    for how in [Sending::Sink, Sending::BufferedAtMost] {
+        for size in [1usize << 10, 64 << 10, 1 << 20] {
+            let (url, server) = wsapi_props::raw::serve_one(|tcp| {
+                std::thread::sleep(Duration::from_secs(1));
+                drop(tcp);
+            })
+            .expect("server");
+            let ws = WebSocket::new(&url, &[] as &[&str]).expect("valid URL");
+            let accepted = block_on(async {
+                use futures::SinkExt;
+                assert_eq!(ws.next_event().await, Some(Event::Open));
+                let mut sink = ws.sink(HIGH_WATER);
+                let mut accepted = 0u64;
+                while accepted < 64 << 20 {
+                    let message = wsapi::Message::Binary(vec![7u8; size].into());
+                    let sent = match how {
+                        Sending::Sink => sink.send(message).await.is_ok(),
+                        Sending::BufferedAtMost => {
+                            ws.buffered_at_most(HIGH_WATER).await;
+                            ws.send(message).is_ok()
+                        }
+                    };
+                    // Once failed (the peer went away) sends are dropped and
+                    // only counted, as the standard says: stop there.
+                    if !sent || ws.try_next_event().is_some() {
+                        break;
+                    }
+                    accepted += size as u64;
+                    let buffered = ws.buffered_amount();
+                    assert!(
+                        buffered <= HIGH_WATER + size as u64,
+                        "{how:?} {size}: bufferedAmount {buffered}"
+                    );
+                }
+                accepted
+            });
+            assert!(
+                accepted < 64 << 20,
+                "{how:?} {size}: the peer read nothing, yet all was sent"
+            );
+            drop(ws);
+            let _ = server.join();
+        }
+    }
+}
+
+/// Hole 4: `max_buffered_amount` fails the connection (error, close 1006)
+/// as soon as more than the limit waits, so what is held stays near it.
+#[test]
+fn max_buffered_amount_fails_the_connection_against_a_peer_that_stops_reading() {
+    const LIMIT: u64 = 1 << 20;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (url, server) = wsapi_props::raw::serve_one(move |tcp| {
+        let _ = stopped.recv();
+        drop(tcp);
+    })
+    .expect("server");
+    let ws = WebSocket::builder(&url)
+        .max_buffered_amount(Some(LIMIT))
+        .connect()
+        .expect("valid URL");
+    let (accepted, events) = block_on(async {
+        assert_eq!(ws.next_event().await, Some(Event::Open));
+        let mut accepted = 0u64;
+        while accepted < 256 << 20 {
+            ws.send(wsapi::Message::Binary(vec![7u8; 64 << 10].into())).unwrap();
+            accepted += 64 << 10;
+            if let Some(first) = ws.try_next_event() {
+                let mut events = vec![first];
+                while let Some(e) = ws.next_event().await {
+                    events.push(e);
+                }
+                return (accepted, events);
+            }
+        }
+        (accepted, Vec::new())
+    });
+    let _ = stop.send(());
+    let _ = server.join();
+    assert_eq!(
+        events.first(),
+        Some(&Event::Error(FailReason::BufferFull)),
+        "{events:?}"
+    );
+    assert!(matches!(events.last(), Some(Event::Close(c)) if c.code == 1006 && !c.was_clean));
+    // The limit plus what the kernel took (our send buffer autotunes up to
+    // tcp_wmem's 4 MiB; the peer's receive buffer stays small as it never
+    // reads) plus one message.
+    assert!(accepted < 16 << 20, "accepted {accepted} bytes before failing");
+}
