@@ -38,6 +38,8 @@
 mod dispatch;
 mod driver;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 mod message;
 pub mod runtime;
