@@ -7,7 +7,8 @@
 #
 # Installs autobahntestsuite 25.10.1 into a Python 2.7 virtualenv cached in
 # .ci/cache/ (gitignored), starts `wstest -m fuzzingserver` on 127.0.0.1 on a
-# free port, runs `props/src/bin/autobahn_client.rs`, and compares each case's
+# free port (through .ci/autobahn_server.py, which binds it to loopback),
+# runs `props/src/bin/autobahn_client.rs`, and compares each case's
 # verdict with .ci/autobahn-expected.json: any FAILED case, or any verdict
 # that differs from the committed one, fails the script. Reports (HTML and
 # JSON) stay in target/autobahn/. Why each non-OK verdict is what it is:
@@ -64,7 +65,8 @@ cat > "$out/fuzzingserver.json" <<JSON
 }
 JSON
 
-"$venv/bin/wstest" -m fuzzingserver -s "$out/fuzzingserver.json" > "$out/server.log" 2>&1 &
+# wstest -m fuzzingserver, bound to 127.0.0.1 (see .ci/autobahn_server.py).
+"$venv/bin/python" .ci/autobahn_server.py "$out/fuzzingserver.json" > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
