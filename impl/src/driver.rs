@@ -12,6 +12,10 @@
 //! messages are parsed without the lock and given to the model under one.
 //! Reads pause while too many received bytes wait for the user, so a slow
 //! reader slows the peer down (TCP flow control) instead of growing memory.
+//! They also pause while more than [`MAX_UNFLUSHED_PONG_BYTES`] of pongs
+//! wait to be written: tungstenite answers each ping by appending a pong to
+//! its write buffer, so a peer that pings and never reads would otherwise
+//! grow that buffer without bound (issue 12).
 //!
 //! Why one task does both: a second task reading (the stream split in two
 //! halves) and framing in `send()` on the caller's thread were both
@@ -67,6 +71,9 @@ pub(crate) struct Driver {
     read_batch: Vec<Message>,
     /// Message bytes given to tungstenite and not yet flushed.
     fed_bytes: u64,
+    /// Pong bytes tungstenite queued (one per ping read) since the last
+    /// completed flush: an upper bound on what pongs hold in its buffer.
+    unflushed_pong_bytes: u64,
     needs_flush: bool,
     /// The model said CloseTransport, or the transport is gone.
     close_transport: bool,
@@ -81,6 +88,18 @@ pub(crate) struct Driver {
 /// Most messages read in one go before the other duties get a turn.
 const READ_BATCH: usize = 256;
 
+/// Reading pauses while this many pong bytes wait to be written. Large
+/// enough for any honest peer (2,000 pings of the largest size are answered
+/// while our write side is blocked), small next to the messages a
+/// connection buffers anyway.
+pub(crate) const MAX_UNFLUSHED_PONG_BYTES: u64 = 256 * 1024;
+
+/// What a pong of `payload` bytes costs in tungstenite's write buffer:
+/// the payload, a 2-byte header and the 4-byte mask.
+fn pong_cost(payload: usize) -> u64 {
+    payload as u64 + 6
+}
+
 impl Driver {
     pub fn new(shared: Arc<Shared>, opts: DriverOptions) -> Driver {
         Driver {
@@ -93,6 +112,7 @@ impl Driver {
             outgoing: VecDeque::new(),
             read_batch: Vec::new(),
             fed_bytes: 0,
+            unflushed_pong_bytes: 0,
             needs_flush: false,
             close_transport: false,
             read_done: false,
@@ -261,6 +281,7 @@ impl Driver {
             match ws.as_mut().poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
                     self.needs_flush = false;
+                    self.unflushed_pong_bytes = 0;
                     progress = true;
                     let written = std::mem::take(&mut self.fed_bytes);
                     let mut inner = self.shared.lock();
@@ -282,9 +303,11 @@ impl Driver {
 
     /// Reads a batch of messages without the lock, then feeds them to the
     /// model under one lock (a lock per message costs more than the parse).
-    /// Reading stops while `max_queued_bytes` of messages wait for the user.
+    /// Reading stops while `max_queued_bytes` of messages wait for the user,
+    /// and while [`MAX_UNFLUSHED_PONG_BYTES`] of pongs wait to be written
+    /// (the flush that ends that pause wakes this task).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.read_done {
+        if self.read_done || self.unflushed_pong_bytes >= MAX_UNFLUSHED_PONG_BYTES {
             return false;
         }
         let Some(conn) = self.conn.as_mut() else {
@@ -302,7 +325,7 @@ impl Driver {
         let mut heard = false;
         let mut end = None;
         for _ in 0..READ_BATCH {
-            if batch_bytes >= budget {
+            if batch_bytes >= budget || self.unflushed_pong_bytes >= MAX_UNFLUSHED_PONG_BYTES {
                 break;
             }
             let item = match Pin::new(&mut conn.ws).poll_next(cx) {
@@ -315,8 +338,15 @@ impl Driver {
             let message = match item {
                 Some(Ok(WsMessage::Text(t))) => Message::Text(t),
                 Some(Ok(WsMessage::Binary(b))) => Message::Binary(b),
-                // Pings are answered by tungstenite, pongs only count as
-                // heard; Close frames never reach it (the Wire filter takes them).
+                // Pings are answered by tungstenite, which queued the pong;
+                // a flush must follow, and its completion is what tells us
+                // the pong left. Pongs only count as heard. Close frames
+                // never reach tungstenite (the Wire filter takes them).
+                Some(Ok(WsMessage::Ping(payload))) => {
+                    self.unflushed_pong_bytes += pong_cost(payload.len());
+                    self.needs_flush = true;
+                    continue;
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
                     end = Some(match read_error_reason(&e) {

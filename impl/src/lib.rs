@@ -49,6 +49,8 @@ mod connector;
 mod dispatch;
 mod driver;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 mod handshake;
 mod host_gate;

@@ -172,13 +172,11 @@ pub(crate) async fn connect(
     } else {
         MaybeTls::Plain(tcp)
     };
-    let (mut wire_stream, wire) = Wire::new(
-        stream,
-        WireConfig {
-            max_message_size: opts.max_message_size,
-            max_frame_size: opts.max_frame_size,
-        },
-    );
+    let wire_config = WireConfig {
+        max_message_size: opts.max_message_size,
+        max_frame_size: opts.max_frame_size,
+    };
+    let (mut wire_stream, wire) = Wire::new(stream, wire_config);
     let key = generate_key();
     let offers = opts.offered_extensions();
     let request = Request {
@@ -204,7 +202,9 @@ pub(crate) async fn connect(
     let config = WebSocketConfig::default()
         .read_buffer_size(crate::wire::READ_CHUNK)
         .max_message_size(opts.max_message_size)
-        .max_frame_size(opts.max_frame_size);
+        // Never unbounded: tungstenite reserves a frame's announced length on
+        // its header alone; the Wire filter refuses or splits longer frames.
+        .max_frame_size(Some(wire_config.passed_frame_limit()));
     // No handshake here: tungstenite gets the stream only.
     let ws = WebSocketStream::from_raw_socket(wire_stream, Role::Client, Some(config)).await;
     Ok(Connected {

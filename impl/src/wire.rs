@@ -51,6 +51,20 @@
 //! several fragments of at most that size (same message, same opcode on the
 //! first fragment, FIN on the last only): the limit is about what the server
 //! puts on the wire, and tungstenite would otherwise reject the frame.
+//!
+//! # No allocation on a header's word
+//!
+//! tungstenite reserves a frame's whole announced length as soon as it has
+//! read the header, so a 10-byte header announcing 1 TiB would abort the
+//! process. tungstenite is therefore always given a frame limit of at most
+//! [`MAX_PASSED_FRAME`] ([`WireConfig::passed_frame_limit`]), and the filter
+//! decides about longer frames before tungstenite sees their header: a data
+//! frame longer than `max_frame_size` or `max_message_size` is a
+//! [`WireEvent::MessageTooBig`] (1009), a control frame over 125 bytes a
+//! [`WireEvent::ProtocolError`], and a well-formed data frame the user's
+//! limits allow (both `None`, say) is handed over as fragments of at most
+//! [`MAX_PASSED_FRAME`] bytes, each header synthesized when its payload
+//! starts, so memory grows with the bytes that actually arrive.
 
 use std::collections::VecDeque;
 use std::io;
@@ -67,6 +81,9 @@ use wsapi_model::handshake::DeflateParams;
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest compressed frame buffered when no `max_frame_size` is set.
 const DEFAULT_MAX_COMPRESSED_FRAME: usize = 64 << 20;
+/// The longest frame tungstenite is ever handed (its own default limit):
+/// longer plain frames are split into fragments of this size.
+pub(crate) const MAX_PASSED_FRAME: usize = 16 << 20;
 /// Bytes asked of the inner stream per read.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Bytes inflated per step, so that a bomb is caught early.
@@ -89,6 +106,43 @@ pub(crate) struct WireConfig {
     /// Largest compressed frame buffered; beyond it
     /// [`WireEvent::MessageTooBig`] (64 MiB if `None`).
     pub max_frame_size: Option<usize>,
+}
+
+impl WireConfig {
+    /// The frame limit to give tungstenite: never more than
+    /// [`MAX_PASSED_FRAME`], whatever the user chose (see the module docs).
+    pub(crate) fn passed_frame_limit(&self) -> usize {
+        self.max_frame_size
+            .map_or(MAX_PASSED_FRAME, |max| max.min(MAX_PASSED_FRAME))
+    }
+
+    /// Why a frame routed to tungstenite must not reach it, if it must not:
+    /// a control frame over 125 bytes, or a data frame longer than the
+    /// frame or the message limit. Decided on the header alone.
+    fn refuse_passed_frame(&self, h: &Header) -> Option<WireEvent> {
+        if h.opcode & 0x8 != 0 {
+            return (h.len > 125).then(|| WireEvent::ProtocolError("control frame payload over 125 bytes".to_string()));
+        }
+        let limit = match (self.max_frame_size, self.max_message_size) {
+            (Some(frame), Some(message)) => frame.min(message),
+            (Some(max), None) | (None, Some(max)) => max,
+            (None, None) => return None,
+        };
+        (h.len > limit as u64).then_some(WireEvent::MessageTooBig)
+    }
+}
+
+/// A plain frame longer than [`MAX_PASSED_FRAME`], handed to tungstenite as
+/// fragments: its header was consumed, and each fragment's header is
+/// synthesized when the previous fragment's payload has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
+    /// Payload bytes not yet announced by a fragment header.
+    left: u64,
+    /// Opcode of the next fragment (the frame's own, then continuation).
+    opcode: u8,
+    /// The frame's FIN bit, carried by the last fragment.
+    fin: bool,
 }
 
 /// What the filter saw that tungstenite will not report.
@@ -238,8 +292,8 @@ fn encode_header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
 
 /// Queues `payload` as frames for tungstenite: one frame, or fragments of at
 /// most `max_frame` bytes that make up the same message.
-fn push_frames(out: &mut VecDeque<Bytes>, fin: bool, opcode: u8, payload: Vec<u8>, max_frame: Option<usize>) {
-    let piece = max_frame.unwrap_or(usize::MAX).max(1);
+fn push_frames(out: &mut VecDeque<Bytes>, fin: bool, opcode: u8, payload: Vec<u8>, max_frame: usize) {
+    let piece = max_frame.max(1);
     let mut rest = Bytes::from(payload);
     let mut first = true;
     loop {
@@ -497,6 +551,8 @@ pub(crate) struct Wire<S> {
     /// Bytes of the current passed-through frame (header included) still to
     /// hand over.
     passing: u64,
+    /// The frame being passed through is split into fragments.
+    split: Option<Split>,
     /// A fragmented message is in progress: `Some(compressed)`.
     message: Option<bool>,
     /// Bytes inflated so far in the current compressed message.
@@ -521,6 +577,7 @@ impl<S> Wire<S> {
             input: Input::default(),
             output: VecDeque::new(),
             passing: 0,
+            split: None,
             message: None,
             inflated: 0,
             inflater: None,
@@ -554,6 +611,7 @@ impl<S> Wire<S> {
         self.phase = Phase::Discard;
         self.input.clear();
         self.passing = 0;
+        self.split = None;
     }
 
     /// Copies queued output into `buf`; `None` if there is none.
@@ -599,7 +657,7 @@ impl<S> Wire<S> {
     fn pass_plain_frames(&mut self, buf: &mut [u8]) -> usize {
         let mut n = self.pass_frame_bytes(buf);
         let mut deflate = None;
-        while self.passing == 0 && n < buf.len() && !self.input.is_empty() {
+        while self.passing == 0 && self.split.is_none() && n < buf.len() && !self.input.is_empty() {
             let Some(h) = parse_header(self.input.data()) else {
                 break;
             };
@@ -630,7 +688,11 @@ impl<S> Wire<S> {
         let deflate = self.handle.deflate();
         match self.route(&h, deflate.is_some()) {
             Route::Pass => {
-                self.start_passing(&h);
+                if let Some(event) = self.config.refuse_passed_frame(&h) {
+                    self.stop(event);
+                } else {
+                    self.start_passing(&h);
+                }
                 true
             }
             Route::Inflate => self.compressed_frame(&h, deflate.unwrap_or_default()),
@@ -639,14 +701,55 @@ impl<S> Wire<S> {
 
     /// Whether a frame goes to tungstenite unchanged, with no event of its
     /// own: what [`Self::next_frame`] would pass through.
+    /// Frames to refuse or to split are not plain: they need a look of
+    /// their own.
     fn is_plain(&self, h: &Header, deflate: bool) -> bool {
-        h.len >> 63 == 0 && h.opcode != OP_CLOSE && self.route(h, deflate) == Route::Pass
+        h.len >> 63 == 0
+            && h.len <= MAX_PASSED_FRAME as u64
+            && h.opcode != OP_CLOSE
+            && self.route(h, deflate) == Route::Pass
+            && self.config.refuse_passed_frame(h).is_none()
     }
 
-    /// Starts handing the frame `h` (header included) to tungstenite.
+    /// Starts handing the frame `h` (header included) to tungstenite; a
+    /// well-formed data frame longer than [`MAX_PASSED_FRAME`] as fragments.
+    /// (A malformed one passes whole: tungstenite refuses it on its header,
+    /// over its frame limit, before allocating.)
     fn start_passing(&mut self, h: &Header) {
         self.track_message(h, Route::Pass);
-        self.passing = h.size as u64 + h.len;
+        let well_formed_data = !h.masked && !h.rsv1 && !h.rsv23 && h.opcode <= OP_BINARY;
+        if h.len > MAX_PASSED_FRAME as u64 && well_formed_data {
+            self.input.consume(h.size);
+            self.split = Some(Split {
+                left: h.len,
+                opcode: h.opcode,
+                fin: h.fin,
+            });
+            self.next_fragment();
+        } else {
+            self.passing = h.size as u64 + h.len;
+        }
+    }
+
+    /// Queues the next fragment header of a split frame and starts passing
+    /// its payload.
+    fn next_fragment(&mut self) {
+        let Some(split) = self.split.as_mut() else {
+            return;
+        };
+        let len = split.left.min(MAX_PASSED_FRAME as u64);
+        split.left -= len;
+        let last = split.left == 0;
+        self.output.push_back(Bytes::from(encode_header(
+            split.fin && last,
+            split.opcode,
+            len as usize,
+        )));
+        split.opcode = OP_CONTINUATION;
+        if last {
+            self.split = None;
+        }
+        self.passing = len;
     }
 
     /// Decides what to do with a frame that is not a Close frame.
@@ -734,7 +837,13 @@ impl<S> Wire<S> {
                 inflater.reset();
             }
         }
-        push_frames(&mut self.output, h.fin, h.opcode, plain, self.config.max_frame_size);
+        push_frames(
+            &mut self.output,
+            h.fin,
+            h.opcode,
+            plain,
+            self.config.passed_frame_limit(),
+        );
         true
     }
 }
@@ -795,6 +904,9 @@ impl<S: AsyncRead + Unpin> Wire<S> {
                         if !self.input.is_empty() {
                             return Poll::Ready(Ok(self.pass_plain_frames(buf)));
                         }
+                    } else if self.split.is_some() {
+                        self.next_fragment();
+                        continue;
                     } else if self.next_frame() {
                         continue;
                     }
@@ -1619,6 +1731,105 @@ mod tests {
     }
 
     // ---- end to end ------------------------------------------------------
+
+    // ---- announced lengths (issue 12: no allocation on a header's word) ---
+
+    /// A frame header with a 64-bit length and no payload.
+    fn header64(b0: u8, len: u64) -> Vec<u8> {
+        let mut h = vec![b0, 127];
+        h.extend_from_slice(&len.to_be_bytes());
+        h
+    }
+
+    #[test]
+    fn huge_announced_lengths_over_a_limit_are_refused_on_the_header() {
+        let limits = [
+            (None, Some(16 * 1024)), // max_frame_size(None), a message limit
+            (Some(1 << 20), None),
+        ];
+        for (max_frame_size, max_message_size) in limits {
+            for len in [1u64 << 40, (1 << 63) - 1] {
+                let config = WireConfig {
+                    max_message_size,
+                    max_frame_size,
+                };
+                let mut stream = HEAD.to_vec();
+                stream.extend(header64(0x82, len));
+                stream.extend([0u8; 100]);
+                let (mut wire, handle) = Wire::new(Script::new(vec![stream], End::Pending), config);
+                let (got, stop) = read_all(&mut wire, 4096);
+                assert_eq!((got.as_slice(), stop), (HEAD, Stop::Pending), "{len}");
+                assert_eq!(events(&handle), vec![WireEvent::MessageTooBig], "{len}");
+                assert!(wire.input.buf.capacity() <= 2 * READ_CHUNK);
+            }
+        }
+    }
+
+    #[test]
+    fn control_frame_over_125_bytes_is_refused_on_the_header() {
+        for b0 in [0x89, 0x8a, 0x8b] {
+            let mut stream = HEAD.to_vec();
+            stream.extend(header64(b0, 1 << 40));
+            let (mut wire, handle) = wire(vec![stream], End::Pending);
+            let (got, _) = read_all(&mut wire, 4096);
+            assert_eq!(got, HEAD);
+            assert!(matches!(events(&handle).as_slice(), [WireEvent::ProtocolError(_)]));
+        }
+    }
+
+    #[test]
+    fn frame_longer_than_tungstenites_limit_is_split_into_fragments() {
+        let payload: Vec<u8> = (0..MAX_PASSED_FRAME + 10).map(|i| (i % 251) as u8).collect();
+        let mut stream = HEAD.to_vec();
+        stream.extend(frame(0x82, &payload));
+        stream.extend(frame(0x01, &[b'a'; 300])); // a fragmented text message follows
+        stream.extend(frame(0x80, b"b"));
+        let chunks = stream.chunks(64 * 1024).map(<[u8]>::to_vec).collect();
+        let (mut wire, handle) = wire(chunks, End::Eof);
+        let (got, stop) = read_all(&mut wire, 64 * 1024);
+        assert_eq!(stop, Stop::Eof);
+        assert_eq!(&got[..HEAD.len()], HEAD);
+        let frames = parse_frames(&got[HEAD.len()..]);
+        let shape: Vec<(u8, usize)> = frames.iter().map(|(b0, p)| (*b0, p.len())).collect();
+        assert_eq!(
+            shape,
+            vec![(0x02, MAX_PASSED_FRAME), (0x80, 10), (0x01, 300), (0x80, 1)]
+        );
+        assert_eq!([frames[0].1.as_slice(), frames[1].1.as_slice()].concat(), payload);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+    }
+
+    #[test]
+    fn an_unlimited_huge_frame_costs_only_the_bytes_that_arrive() {
+        // Both limits off: the frame is allowed, so it is passed on as it
+        // arrives, announced to tungstenite a fragment at a time.
+        let mut stream = HEAD.to_vec();
+        stream.extend(header64(0x81, (1 << 63) - 1));
+        stream.extend([b'x'; 1000]);
+        let (mut wire, handle) = wire(vec![stream], End::Eof);
+        let (got, stop) = read_all(&mut wire, 4096);
+        assert_eq!(stop, Stop::Eof);
+        let mut expected = HEAD.to_vec();
+        expected.extend(encode_header(false, OP_TEXT, MAX_PASSED_FRAME));
+        expected.extend([b'x'; 1000]);
+        assert_eq!(got, expected);
+        assert_eq!(events(&handle), vec![WireEvent::Eof]);
+        assert!(wire.input.buf.capacity() <= 2 * READ_CHUNK);
+    }
+
+    #[test]
+    fn tungstenite_is_never_given_an_unbounded_frame_limit() {
+        let limit = |max_frame_size| {
+            WireConfig {
+                max_message_size: None,
+                max_frame_size,
+            }
+            .passed_frame_limit()
+        };
+        assert_eq!(limit(None), MAX_PASSED_FRAME);
+        assert_eq!(limit(Some(usize::MAX)), MAX_PASSED_FRAME);
+        assert_eq!(limit(Some(1000)), 1000);
+    }
 
     #[cfg(feature = "async-std-runtime")]
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! - [`server`]: a scripted, possibly hostile, loopback WebSocket server
 //!   that records every frame it receives.
+//! - [`raw`]: a one-connection server handing over the raw stream after
+//!   the upgrade (floods, measurements, fuzzing).
 //! - [`check`]: holds a recorded client session to the model, to the
 //!   test's observations and to the server's log.
 //!
@@ -9,4 +11,5 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod raw;
 pub mod server;

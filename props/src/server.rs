@@ -339,7 +339,7 @@ fn switching(accept: &str, protocol: Option<&str>, extensions: Option<&str>) -> 
 }
 
 /// Reads the HTTP request head; returns it and any bytes read past it.
-fn read_request(tcp: &mut TcpStream) -> io::Result<(String, Vec<u8>)> {
+pub(crate) fn read_request(tcp: &mut TcpStream) -> io::Result<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     loop {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use wsapi::runtime::block_on;
-use wsapi::{Event, FailReason, ReadyState, WebSocket};
+use wsapi::{Event, FailReason, ReadyState, WebSocket, WebSocketBuilder};
 use wsapi_model::HandshakeFailure;
 use wsapi_props::server::{Action, Handshake, Log, ProtocolChoice, Received, Script, Server};
 
@@ -12,14 +12,21 @@ use wsapi_props::server::{Action, Handshake, Log, ProtocolChoice, Received, Scri
 /// each) and the server's log. The client offers `protocols`, uses a 300 ms
 /// closing timeout and a 16 KiB message limit.
 fn run(script: Script, protocols: &[&str], client: impl FnOnce(&WebSocket)) -> (Vec<(Event, ReadyState)>, Log) {
+    run_with(script, |b| b.protocols(protocols), client)
+}
+
+/// [`run`] with the builder adjusted by `configure` after the defaults.
+fn run_with(
+    script: Script,
+    configure: impl FnOnce(WebSocketBuilder) -> WebSocketBuilder,
+    client: impl FnOnce(&WebSocket),
+) -> (Vec<(Event, ReadyState)>, Log) {
     let server = Server::start(vec![script]).expect("server");
-    let ws = WebSocket::builder(&format!("{}/hostile", server.base()))
-        .protocols(protocols)
+    let builder = WebSocket::builder(&format!("{}/hostile", server.base()))
         .closing_timeout(Duration::from_millis(300))
         .connect_timeout(Duration::from_secs(5))
-        .max_message_size(Some(16 * 1024))
-        .connect()
-        .expect("valid URL");
+        .max_message_size(Some(16 * 1024));
+    let ws = configure(builder).connect().expect("valid URL");
     client(&ws);
     let events = block_on(async {
         let mut out = Vec::new();
@@ -448,4 +455,188 @@ fn a_rejected_upgrade_carries_status_headers_and_body() {
     );
     // As much of the body as arrived with the head (one write: in practice all).
     assert!(b"go away".starts_with(&response.body), "{:?}", response.body);
+}
+
+/// A 64-bit frame header announcing `len` bytes, with no payload after it.
+fn huge_header(b0: u8, len: u64) -> Vec<u8> {
+    let mut h = vec![b0, 127];
+    h.extend_from_slice(&len.to_be_bytes());
+    h
+}
+
+/// Issue 12: with `max_frame_size(None)` a header announcing 1 TiB aborted
+/// the process and one announcing 2^63-1 panicked in tungstenite. Now the
+/// message limit refuses both on the header: 1009, nothing allocated.
+#[test]
+fn huge_frame_header_without_a_frame_limit_fails_with_1009() {
+    for len in [1u64 << 40, (1 << 63) - 1] {
+        let script = Script::accept(vec![Action::Raw(huge_header(0x82, len))]);
+        let (events, log) = run_with(script, |b| b.max_frame_size(None), |_| {});
+        assert_eq!(kinds(&events), ["open", "error", "close"], "{len}: {events:?}");
+        assert_eq!(error_of(&events), FailReason::MessageTooBig, "{len}");
+        assert_eq!(server_got_close(&log).map(|c| c.0), Some(1009), "{len}: {log:?}");
+    }
+}
+
+/// With no limit at all the frame is allowed, so it is read as it arrives:
+/// the server announcing 2^63-1 bytes and then dropping TCP ends the
+/// connection as any lost transport does (and the process lives).
+#[test]
+fn huge_frame_header_without_any_limit_costs_only_what_arrives() {
+    for len in [1u64 << 40, (1 << 63) - 1] {
+        let mut raw = huge_header(0x81, len);
+        raw.extend_from_slice(b"some text that never ends");
+        let script = Script::accept(vec![Action::Raw(raw), Action::DropTcp]);
+        let (events, _) = run_with(script, |b| b.max_frame_size(None).max_message_size(None), |_| {});
+        assert_eq!(kinds(&events), ["open", "error", "close"], "{len}: {events:?}");
+        assert_eq!(error_of(&events), FailReason::TransportLost, "{len}");
+        assert_eq!(close_of(&events), (1006, String::new(), false));
+    }
+}
+
+/// A ping announcing more than 125 bytes is refused on its header (1002).
+#[test]
+fn huge_ping_header_fails_with_1002() {
+    assert!(matches!(
+        fails_with(huge_header(0x89, 1 << 40), 1002),
+        FailReason::Protocol(_)
+    ));
+}
+
+/// Issue 12: a server that pings and never reads grew tungstenite's write
+/// buffer by a pong per ping (1 M pings: 126 MiB). Reading now pauses once
+/// 256 KiB of pongs wait to be written, so the flood stalls after what the
+/// kernel buffers hold plus that bound: far less than it tried to send.
+#[test]
+fn a_ping_flood_from_a_peer_that_never_reads_stalls() {
+    const PINGS: u64 = 1_000_000; // 131 MB of 125-byte pings
+    let (url, server) = wsapi_props::raw::serve_one(|tcp| {
+        let flood = wsapi_props::raw::ping_flood(&tcp, PINGS, 125, Duration::from_secs(2));
+        drop(tcp); // unread pongs: the close is a reset
+        flood
+    })
+    .expect("server");
+    let ws = WebSocket::new(&url, &[] as &[&str]).expect("valid URL");
+    let kinds: Vec<&str> = block_on(async {
+        let mut out = Vec::new();
+        while let Some(e) = ws.next_event().await {
+            out.push(e.type_name());
+        }
+        out
+    });
+    let flood = server.join().expect("server thread").expect("upgrade").expect("flood");
+    assert!(flood.stalled, "every ping was read: {flood:?}");
+    // What the kernel buffers hold (our receive buffer autotunes up to
+    // tcp_rmem's 32 MiB at most, our send buffer to tcp_wmem's 4 MiB, the
+    // server's receive buffer stays small as it never reads) plus 256 KiB of
+    // pongs: at most about 280,000 pings; 67,000 when measured.
+    assert!(flood.pings_written < PINGS / 2, "{flood:?}");
+    assert_eq!(kinds.first(), Some(&"open"));
+    assert_eq!(kinds.last(), Some(&"close"));
+}
+
+/// How a test sends into a peer that stopped reading.
+#[derive(Debug, Clone, Copy)]
+enum Sending {
+    Sink,
+    BufferedAtMost,
+}
+
+/// Issue 12, hole 4: against a peer that stops reading, the Sink and
+/// `buffered_at_most` keep `bufferedAmount` (and so memory) at the
+/// high-water mark plus one message, whatever the message size. The peer
+/// drops TCP after a second, which ends the test; the bound is checked at
+/// every send made while the connection was still up.
+#[test]
+fn backpressure_holds_against_a_peer_that_stops_reading() {
+    const HIGH_WATER: u64 = 1 << 20;
+    for how in [Sending::Sink, Sending::BufferedAtMost] {
+        for size in [1usize << 10, 64 << 10, 1 << 20] {
+            let (url, server) = wsapi_props::raw::serve_one(|tcp| {
+                std::thread::sleep(Duration::from_secs(1));
+                drop(tcp);
+            })
+            .expect("server");
+            let ws = WebSocket::new(&url, &[] as &[&str]).expect("valid URL");
+            let accepted = block_on(async {
+                use futures::SinkExt;
+                assert_eq!(ws.next_event().await, Some(Event::Open));
+                let mut sink = ws.sink(HIGH_WATER);
+                let mut accepted = 0u64;
+                while accepted < 64 << 20 {
+                    let message = wsapi::Message::Binary(vec![7u8; size].into());
+                    let sent = match how {
+                        Sending::Sink => sink.send(message).await.is_ok(),
+                        Sending::BufferedAtMost => {
+                            ws.buffered_at_most(HIGH_WATER).await;
+                            ws.send(message).is_ok()
+                        }
+                    };
+                    // Once failed (the peer went away) sends are dropped and
+                    // only counted, as the standard says: stop there.
+                    if !sent || ws.try_next_event().is_some() {
+                        break;
+                    }
+                    accepted += size as u64;
+                    let buffered = ws.buffered_amount();
+                    assert!(
+                        buffered <= HIGH_WATER + size as u64,
+                        "{how:?} {size}: bufferedAmount {buffered}"
+                    );
+                }
+                accepted
+            });
+            assert!(
+                accepted < 64 << 20,
+                "{how:?} {size}: the peer read nothing, yet all was sent"
+            );
+            drop(ws);
+            let _ = server.join();
+        }
+    }
+}
+
+/// Hole 4: `max_buffered_amount` fails the connection (error, close 1006)
+/// as soon as more than the limit waits, so what is held stays near it.
+#[test]
+fn max_buffered_amount_fails_the_connection_against_a_peer_that_stops_reading() {
+    const LIMIT: u64 = 1 << 20;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (url, server) = wsapi_props::raw::serve_one(move |tcp| {
+        let _ = stopped.recv();
+        drop(tcp);
+    })
+    .expect("server");
+    let ws = WebSocket::builder(&url)
+        .max_buffered_amount(Some(LIMIT))
+        .connect()
+        .expect("valid URL");
+    let (accepted, events) = block_on(async {
+        assert_eq!(ws.next_event().await, Some(Event::Open));
+        let mut accepted = 0u64;
+        while accepted < 256 << 20 {
+            ws.send(wsapi::Message::Binary(vec![7u8; 64 << 10].into())).unwrap();
+            accepted += 64 << 10;
+            if let Some(first) = ws.try_next_event() {
+                let mut events = vec![first];
+                while let Some(e) = ws.next_event().await {
+                    events.push(e);
+                }
+                return (accepted, events);
+            }
+        }
+        (accepted, Vec::new())
+    });
+    let _ = stop.send(());
+    let _ = server.join();
+    assert_eq!(
+        events.first(),
+        Some(&Event::Error(FailReason::BufferFull)),
+        "{events:?}"
+    );
+    assert!(matches!(events.last(), Some(Event::Close(c)) if c.code == 1006 && !c.was_clean));
+    // The limit plus what the kernel took (our send buffer autotunes up to
+    // tcp_wmem's 4 MiB; the peer's receive buffer stays small as it never
+    // reads) plus one message.
+    assert!(accepted < 16 << 20, "accepted {accepted} bytes before failing");
 }
