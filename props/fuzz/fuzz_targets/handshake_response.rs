@@ -16,7 +16,9 @@ use wsapi_model::handshake::{accept_key, check_response, Offer, Response};
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&choice, head)) = data.split_first() else { return };
+    let Some((&choice, head)) = data.split_first() else {
+        return;
+    };
     let protocols: Vec<String> = match choice % 3 {
         0 => vec![],
         1 => vec!["chat".into()],
@@ -29,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut fields = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut fields);
-    let Ok(httparse::Status::Complete(end)) = parsed.parse(head) else { return };
+    let Ok(httparse::Status::Complete(end)) = parsed.parse(head) else {
+        return;
+    };
     let status = parsed.code.unwrap_or(0);
     let response = Response::new(status, parsed.headers.iter().map(|h| (h.name, h.value)), &head[end..]);
     let offer = Offer {
@@ -37,7 +41,9 @@ fuzz_target!(|data: &[u8]| {
         protocols: &protocols,
         extensions: &extensions,
     };
-    let Ok(accepted) = check_response(&response, &offer) else { return };
+    let Ok(accepted) = check_response(&response, &offer) else {
+        return;
+    };
     assert_eq!(status, 101, "accepted a non-101 response");
     let accepts: Vec<&[u8]> = response
         .headers
@@ -47,12 +53,19 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let want = accept_key(KEY);
     assert_eq!(accepts.len(), 1, "accepted with {} Accept fields", accepts.len());
-    assert_eq!(accepts[0].trim_ascii(), want.as_bytes(), "accepted a wrong Accept value");
+    assert_eq!(
+        accepts[0].trim_ascii(),
+        want.as_bytes(),
+        "accepted a wrong Accept value"
+    );
     if let Some(p) = &accepted.protocol {
         assert!(protocols.contains(p), "accepted the unoffered subprotocol {p:?}");
     }
     if protocols.is_empty() {
-        assert_eq!(accepted.protocol, None, "a subprotocol selected though none was offered");
+        assert_eq!(
+            accepted.protocol, None,
+            "a subprotocol selected though none was offered"
+        );
     }
     if extensions.is_empty() {
         assert!(accepted.deflate.is_none(), "deflate accepted though not offered");
