@@ -89,12 +89,19 @@ pub(crate) async fn run_dispatcher(shared: Arc<Shared>, hook: Option<PanicHook>)
         let runtime = shared.runtime.clone();
         runtime.spawn_blocking(Box::new(move || deliver_pending(&s, &h))).await;
     }
+    // Handlers are mostly gone by now: dropped after the close event
+    // (below) or taken by the socket's drop, and any set once the socket is
+    // dropped or done are dropped at once; whatever is left goes here,
+    // outside the lock.
+    let stray = {
+        let mut inner = shared.lock();
+        inner.handlers_done = true;
+        inner.handlers.take()
+    };
+    drop(stray);
     // Released before `dispatcher_done` is set: whoever sees that sees it released.
     drop(live);
     let mut inner = shared.lock();
-    // Handlers are gone by now: dropped after the close event (below), or
-    // taken by the socket's drop; any set later is dropped at once.
-    inner.handlers_done = true;
     inner.dispatcher_done = true;
     inner.wake_event_readers();
 }

@@ -148,10 +148,8 @@ impl WebSocketHandle {
             return Poll::Pending;
         }
         if let Some(event) = inner.take_event() {
-            // Other waiters must not sleep while an event or the end is there.
-            if inner.model().has_pending_events() || inner.model().ready_state() == ReadyState::Closed {
-                inner.wake_event_readers();
-            }
+            // No other waiter needs waking here: every one was woken when
+            // this event (or the end) arrived, and polls again.
             return Poll::Ready(Some(Event::from_model(event)));
         }
         if inner.model().ready_state() == ReadyState::Closed {

@@ -86,7 +86,9 @@ fn handlers_given_to_the_builder_see_every_event_of_every_socket() {
 fn a_handler_set_on_a_stream_socket_is_refused_and_the_stream_loses_nothing() {
     let server = Server::start(vec![Script::accept(vec![Action::Text("a".into()), close_1000()])]).expect("server");
     let ws = WebSocket::new(&format!("{}/", server.base()), &[] as &[&str]).expect("valid");
+    assert_eq!(ws.on_open(|_| {}), Err(HandlerError::StreamMode));
     assert_eq!(ws.on_message(|_, _| {}), Err(HandlerError::StreamMode));
+    assert_eq!(ws.on_error(|_, _| {}), Err(HandlerError::StreamMode));
     assert_eq!(ws.on_close(|_, _| {}), Err(HandlerError::StreamMode));
     let mut kinds = Vec::new();
     while let Some(e) = next(&ws) {

@@ -52,6 +52,14 @@ pub async fn main(base: &str, file: &Path) -> ExitCode {
         "trace": trace,
     });
     println!("{out}");
+    // The runner dropped its sockets (each starts a closing handshake with
+    // no status, as a garbage-collected WebSocket does): let them finish,
+    // so that what the server sees does not depend on how fast this process
+    // exits (bounded: the closing timeout ends every one of them).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while wsapi::live_connections() > 0 && std::time::Instant::now() < deadline {
+        wsapi::runtime::sleep(std::time::Duration::from_millis(5)).await;
+    }
     ExitCode::SUCCESS
 }
 
