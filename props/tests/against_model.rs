@@ -72,13 +72,20 @@ fn reason() -> impl Strategy<Value = Option<String>> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+/// A call of the API: what the test's task and the handlers both do.
+fn api_call() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => size().prop_map(Op::SendText),
         2 => size().prop_map(Op::SendBinary),
         2 => (close_code(), reason()).prop_map(|(c, r)| Op::Close(c, r)),
         1 => prop_oneof![Just(BinaryType::Blob), Just(BinaryType::ArrayBuffer)].prop_map(Op::SetBinaryType),
         1 => Just(Op::Attrs),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        9 => api_call(),
         4 => Just(Op::WaitEvent),
         1 => Just(Op::Drop),
         1 => (2usize..4).prop_map(Op::WaitConcurrently),
@@ -89,11 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// What a handler does after recording its event.
 fn handler_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => size().prop_map(Op::SendText),
-        2 => size().prop_map(Op::SendBinary),
-        2 => (close_code(), reason()).prop_map(|(c, r)| Op::Close(c, r)),
-        1 => prop_oneof![Just(BinaryType::Blob), Just(BinaryType::ArrayBuffer)].prop_map(Op::SetBinaryType),
-        1 => Just(Op::Attrs),
+        9 => api_call(),
         2 => (0u8..4).prop_map(Op::Replace),
         1 => Just(Op::Panic),
     ]
