@@ -195,8 +195,9 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Keeps the running handlers, except those replaced meanwhile.
-fn merge(running: Handlers, newer: Option<Handlers>) -> Handlers {
+/// Keeps the running handlers, except those replaced meanwhile (also how a
+/// setter lays new handlers over the installed ones).
+pub(crate) fn merge(running: Handlers, newer: Option<Handlers>) -> Handlers {
     let Some(newer) = newer else {
         return running;
     };

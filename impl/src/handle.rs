@@ -193,16 +193,8 @@ impl WebSocketHandle {
         }
         // While a handler runs, `handlers` holds only those set meanwhile:
         // they override the running ones when it returns.
-        let current = inner.handlers.take();
-        inner.handlers = Some(match current {
-            Some(current) => Handlers {
-                open: handlers.open.or(current.open),
-                message: handlers.message.or(current.message),
-                error: handlers.error.or(current.error),
-                close: handlers.close.or(current.close),
-            },
-            None => handlers,
-        });
+        let current = inner.handlers.take().unwrap_or_default();
+        inner.handlers = Some(crate::dispatch::merge(current, Some(handlers)));
         Ok(())
     }
 
