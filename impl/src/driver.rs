@@ -6,55 +6,51 @@
 //! this task), so a slow handler cannot stall the protocol.
 //! It decides nothing itself: every rule is in `wsapi-model`.
 //!
-//! Writes are batched: all queued messages are fed to tungstenite, then
-//! flushed once, and `bufferedAmount` drops by their bytes when that flush
-//! has handed them to the OS. Reads are batched too: up to [`READ_BATCH`]
-//! messages are parsed without the lock and given to the model under one.
-//! Reads pause while too many received bytes wait for the user, so a slow
-//! reader slows the peer down (TCP flow control) instead of growing memory.
-//! They also pause while more than [`MAX_UNFLUSHED_PONG_BYTES`] of pongs
-//! wait to be written: tungstenite answers each ping by appending a pong to
-//! its write buffer, so a peer that pings and never reads would otherwise
-//! grow that buffer without bound (issue 12).
+//! Bytes are framed by [`crate::frame`] and moved by [`crate::conn`].
+//! Writes are batched by size: whatever the model transmitted is queued in
+//! the [`Encoder`], which coalesces it into writes of up to 128 KiB, and
+//! `bufferedAmount` drops by a message's bytes when a flush has handed its
+//! last byte to the OS. Reads are batched too: everything decoded from up
+//! to 16 reads is given to the model under one lock. Reads pause while the
+//! received events waiting for the user cost more than `max_queued_bytes`
+//! (their bytes plus [`QUEUED_EVENT_OVERHEAD`] each), so a slow reader slows
+//! the peer down (TCP flow control) instead of growing memory, whether the
+//! peer sends a few large messages or millions of empty ones. They also
+//! pause while more than [`MAX_QUEUED_PONG_BYTES`] of pongs wait to be
+//! encoded, so a peer that pings and never reads cannot grow them (issue 12).
 //!
 //! Why one task does both: a second task reading (the stream split in two
 //! halves) and framing in `send()` on the caller's thread were both
 //! measured, and both cost more in cross-thread wake-ups and lock
 //! contention than they gained (`impl/BENCHMARKS.md`).
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
-use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use futures::{Sink, Stream};
-use wsapi_model::handshake::{check_response, Offer};
-use wsapi_model::{CloseFrame, FailReason, Input, Phase, Transmit};
+use wsapi_model::handshake::{check_response, DeflateParams, Offer};
+use wsapi_model::{Input, Phase, Transmit};
 
+use crate::conn::Conn;
+use crate::frame::compress::Compressor;
+use crate::frame::decode::{Decoder, Inbound};
+use crate::frame::encode::{Encoder, Outbound};
+use crate::frame::Limits;
 use crate::host_gate::HostSlot;
 use crate::runtime::BoxFuture;
 use crate::shared::{after_model_change, LiveDriver, Shared};
 use crate::transport::{connect, ConnectFailure, Connected, TransportOptions};
-use crate::wire::WireEvent;
-use crate::Message;
 
 /// Options the driver itself needs.
 #[derive(Debug, Clone)]
 pub(crate) struct DriverOptions {
     pub transport: TransportOptions,
-    /// Stop reading while this many received bytes wait for delivery.
+    /// Stop reading while received events waiting for delivery cost this
+    /// much (bytes plus [`QUEUED_EVENT_OVERHEAD`] each).
     pub max_queued_bytes: u64,
-}
-
-enum Outgoing {
-    Message(Message),
-    Close(Option<CloseFrame>),
-    /// Keep-alive's ping.
-    Ping,
+    /// Compress messages of at least this many bytes once permessage-deflate
+    /// is negotiated (`None`: never).
+    pub compress_min_size: Option<usize>,
 }
 
 pub(crate) struct Driver {
@@ -65,19 +61,14 @@ pub(crate) struct Driver {
     /// `handle_host_slot` was reported for `host_slot`.
     host_slot_reported: bool,
     connecting: Option<BoxFuture<Result<Connected, ConnectFailure>>>,
-    conn: Option<Connected>,
-    outgoing: VecDeque<Outgoing>,
-    /// Messages read and not yet given to the model (reused buffer).
-    read_batch: Vec<Message>,
-    /// Message bytes given to tungstenite and not yet flushed.
-    fed_bytes: u64,
-    /// Pong bytes tungstenite queued (one per ping read) since the last
-    /// completed flush: an upper bound on what pongs hold in its buffer.
-    unflushed_pong_bytes: u64,
-    needs_flush: bool,
+    conn: Option<Conn>,
+    /// What the model transmitted, framed as it is written.
+    encoder: Encoder,
+    /// Items decoded and not yet given to the model (reused buffer).
+    inbound: Vec<Inbound>,
     /// The model said CloseTransport, or the transport is gone.
     close_transport: bool,
-    /// Stop polling tungstenite's read side (it failed or ended).
+    /// The read side ended or failed.
     read_done: bool,
     timer: Option<(Duration, BoxFuture<()>)>,
     /// Counted while the connection's work is not done (released before
@@ -85,20 +76,15 @@ pub(crate) struct Driver {
     live: Option<LiveDriver>,
 }
 
-/// Most messages read in one go before the other duties get a turn.
-const READ_BATCH: usize = 256;
+/// What a queued event costs besides its bytes, for the reading pause: the
+/// event, its buffer's allocation and the queue's slot, rounded up.
+pub(crate) const QUEUED_EVENT_OVERHEAD: u64 = 64;
 
-/// Reading pauses while this many pong bytes wait to be written. Large
-/// enough for any honest peer (2,000 pings of the largest size are answered
-/// while our write side is blocked), small next to the messages a
+/// Reading pauses while this many pong payload bytes wait to be encoded.
+/// Large enough for any honest peer (2,000 pings of the largest size are
+/// answered while our write side is blocked), small next to the messages a
 /// connection buffers anyway.
-pub(crate) const MAX_UNFLUSHED_PONG_BYTES: u64 = 256 * 1024;
-
-/// What a pong of `payload` bytes costs in tungstenite's write buffer:
-/// the payload, a 2-byte header and the 4-byte mask.
-fn pong_cost(payload: usize) -> u64 {
-    payload as u64 + 6
-}
+pub(crate) const MAX_QUEUED_PONG_BYTES: u64 = 256 * 1024;
 
 impl Driver {
     pub fn new(shared: Arc<Shared>, opts: DriverOptions) -> Driver {
@@ -109,11 +95,8 @@ impl Driver {
             host_slot_reported: false,
             connecting: None,
             conn: None,
-            outgoing: VecDeque::new(),
-            read_batch: Vec::new(),
-            fed_bytes: 0,
-            unflushed_pong_bytes: 0,
-            needs_flush: false,
+            encoder: Encoder::new(),
+            inbound: Vec::new(),
             close_transport: false,
             read_done: false,
             timer: None,
@@ -136,7 +119,6 @@ impl Driver {
             // whatever the model asked to send before closing was tried.
             progress |= self.poll_close_transport();
             progress |= self.poll_read(cx);
-            progress |= self.poll_wire_events();
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 self.live = None;
@@ -174,10 +156,10 @@ impl Driver {
                 Transmit::Connect { url, protocols } => {
                     self.connecting = Some(Box::pin(connect(*url, protocols, self.opts.transport.clone())));
                 }
-                Transmit::Message(m) => self.outgoing.push_back(Outgoing::Message(m)),
-                Transmit::Close(frame) => self.outgoing.push_back(Outgoing::Close(frame)),
+                Transmit::Message(m) => self.encoder.push(Outbound::Message(m)),
+                Transmit::Close(frame) => self.encoder.push(Outbound::Close(frame)),
                 Transmit::CloseTransport => self.close_transport = true,
-                Transmit::Ping => self.outgoing.push_back(Outgoing::Ping),
+                Transmit::Ping => self.encoder.push(Outbound::Ping(Default::default())),
             }
         }
         after_model_change(&mut inner);
@@ -214,6 +196,7 @@ impl Driver {
         };
         self.connecting = None;
         let mut inner = self.shared.lock();
+        let mut established = None;
         let input = match result {
             Ok(connected) => {
                 let model = inner.model();
@@ -230,8 +213,7 @@ impl Driver {
                     response: Box::new(connected.response.clone()),
                 });
                 if inner.model().phase() == Phase::Established {
-                    connected.wire.set_deflate(deflate);
-                    self.conn = Some(connected);
+                    established = Some((connected, deflate));
                 }
                 r
             }
@@ -240,74 +222,58 @@ impl Driver {
         };
         debug_assert!(input.is_ok(), "driver fed an impossible input: {input:?}");
         after_model_change(&mut inner);
+        drop(inner);
+        if let Some((connected, deflate)) = established {
+            self.establish(connected, deflate);
+        }
         true
     }
 
+    /// Sets up the frame layer for the connection the model established.
+    fn establish(&mut self, connected: Connected, deflate: Option<DeflateParams>) {
+        let limits = Limits {
+            max_message_size: self.opts.transport.max_message_size,
+            max_frame_size: self.opts.transport.max_frame_size,
+        };
+        if let (Some(params), Some(min)) = (deflate, self.opts.compress_min_size) {
+            if let Some(compressor) = Compressor::new(&params) {
+                self.encoder.compress(compressor, min);
+            }
+        }
+        let decoder = Decoder::new(limits, deflate);
+        self.conn = Some(Conn::new(connected.stream, &connected.leftover, decoder));
+    }
+
+    /// Writes what the encoder holds; reports the messages a completed
+    /// flush handed to the OS.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
-        let mut progress = false;
-        let mut ws = Pin::new(&mut conn.ws);
-        while !self.outgoing.is_empty() {
-            match ws.as_mut().poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => {
-                    self.transport_failed();
-                    return true;
-                }
-                Poll::Pending => break,
-            }
-            let msg = match self.outgoing.pop_front() {
-                Some(Outgoing::Message(m)) => {
-                    self.fed_bytes += m.len() as u64;
-                    m.into_tungstenite()
-                }
-                Some(Outgoing::Close(frame)) => WsMessage::Close(frame.map(|f| WsCloseFrame {
-                    code: CloseCode::from(f.code),
-                    reason: f.reason.into(),
-                })),
-                Some(Outgoing::Ping) => WsMessage::Ping(Default::default()),
-                None => break,
-            };
-            progress = true;
-            self.needs_flush = true;
-            if ws.as_mut().start_send(msg).is_err() {
-                self.transport_failed();
-                return true;
-            }
-        }
-        if self.needs_flush {
-            match ws.as_mut().poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.needs_flush = false;
-                    self.unflushed_pong_bytes = 0;
-                    progress = true;
-                    let written = std::mem::take(&mut self.fed_bytes);
+        match conn.poll_write(cx, &mut self.encoder) {
+            Ok(outcome) => {
+                if outcome.written > 0 {
                     let mut inner = self.shared.lock();
-                    if written > 0 {
-                        let r = inner.input(Input::Written(written));
-                        debug_assert!(r.is_ok(), "{r:?}");
-                        inner.wake_drain();
-                    }
+                    let r = inner.input(Input::Written(outcome.written));
+                    debug_assert!(r.is_ok(), "{r:?}");
+                    inner.wake_drain();
                 }
-                Poll::Ready(Err(_)) => {
-                    self.transport_failed();
-                    return true;
-                }
-                Poll::Pending => {}
+                outcome.progress
+            }
+            Err(_) => {
+                self.transport_failed();
+                true
             }
         }
-        progress
     }
 
-    /// Reads a batch of messages without the lock, then feeds them to the
-    /// model under one lock (a lock per message costs more than the parse).
-    /// Reading stops while `max_queued_bytes` of messages wait for the user,
-    /// and while [`MAX_UNFLUSHED_PONG_BYTES`] of pongs wait to be written
-    /// (the flush that ends that pause wakes this task).
+    /// Decodes what arrived without the lock, then feeds it to the model
+    /// under one lock (a lock per message costs more than the parse).
+    /// Reading stops while the queued events cost `max_queued_bytes`, and
+    /// while [`MAX_QUEUED_PONG_BYTES`] of pongs wait to be encoded (writing
+    /// them is progress, after which this runs again).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.read_done || self.unflushed_pong_bytes >= MAX_UNFLUSHED_PONG_BYTES {
+        if self.read_done || self.encoder.queued_pong_bytes() >= MAX_QUEUED_PONG_BYTES {
             return false;
         }
         let Some(conn) = self.conn.as_mut() else {
@@ -316,96 +282,46 @@ impl Driver {
         let max = self.opts.max_queued_bytes;
         let budget = {
             let mut inner = self.shared.lock();
-            let queued = inner.model().queued_message_bytes();
+            let model = inner.model();
+            let queued = model.queued_message_bytes() + model.queued_message_count() * QUEUED_EVENT_OVERHEAD;
             inner.read_paused = queued >= max;
             max.saturating_sub(queued)
         };
-        let mut progress = false;
-        let mut batch_bytes = 0u64;
-        let mut heard = false;
-        let mut end = None;
-        for _ in 0..READ_BATCH {
-            if batch_bytes >= budget || self.unflushed_pong_bytes >= MAX_UNFLUSHED_PONG_BYTES {
-                break;
-            }
-            let item = match Pin::new(&mut conn.ws).poll_next(cx) {
-                Poll::Pending => break,
-                Poll::Ready(item) => item,
-            };
-            progress = true;
-            // Any frame is a sign of life for keep-alive (pongs included).
-            heard |= matches!(item, Some(Ok(_)));
-            let message = match item {
-                Some(Ok(WsMessage::Text(t))) => Message::Text(t),
-                Some(Ok(WsMessage::Binary(b))) => Message::Binary(b),
-                // Pings are answered by tungstenite, which queued the pong;
-                // a flush must follow, and its completion is what tells us
-                // the pong left. Pongs only count as heard. Close frames
-                // never reach tungstenite (the Wire filter takes them).
-                Some(Ok(WsMessage::Ping(payload))) => {
-                    self.unflushed_pong_bytes += pong_cost(payload.len());
-                    self.needs_flush = true;
-                    continue;
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    end = Some(match read_error_reason(&e) {
-                        Some(reason) => Input::ProtocolError(reason),
-                        None => Input::TransportClosed,
-                    });
-                    break;
-                }
-                None => {
-                    end = Some(Input::TransportClosed);
-                    break;
-                }
-            };
-            batch_bytes += message.len() as u64;
-            self.read_batch.push(message);
-        }
-        if !progress {
+        if budget == 0 {
             return false;
         }
-        self.read_done = end.is_some();
+        let outcome = conn.poll_read(cx, budget, QUEUED_EVENT_OVERHEAD, &mut self.inbound);
+        if !outcome.progress {
+            return false;
+        }
+        self.read_done = outcome.ended;
         let mut inner = self.shared.lock();
-        if heard && inner.model().config().keep_alive.is_some() {
+        if outcome.heard && inner.model().config().keep_alive.is_some() {
             // Once per batch: this input reads the clock.
             let r = inner.input(Input::Received);
             debug_assert!(r.is_ok(), "{r:?}");
         }
-        for message in self.read_batch.drain(..) {
-            let r = inner.input(Input::Message(message));
+        for item in self.inbound.drain(..) {
+            let r = match item {
+                Inbound::Message(message) => inner.input(Input::Message(message)),
+                Inbound::Ping(payload) => {
+                    self.encoder.push(Outbound::Pong(payload));
+                    continue;
+                }
+                Inbound::Pong => continue,
+                Inbound::Close(payload) => inner.input(Input::CloseFrame(payload)),
+                Inbound::Fail(why) => inner.input(Input::ProtocolError(why)),
+            };
             debug_assert!(r.is_ok(), "{r:?}");
         }
-        if let Some(input) = end {
-            let r = inner.input(input);
+        if outcome.ended {
+            let r = inner.input(Input::TransportClosed);
             debug_assert!(r.is_ok(), "{r:?}");
         }
         // `read_paused` is brought up to date by the next call, which comes
         // right away since this one made progress.
         after_model_change(&mut inner);
         true
-    }
-
-    /// What the Wire filter saw that tungstenite does not report.
-    fn poll_wire_events(&mut self) -> bool {
-        let Some(conn) = self.conn.as_ref() else {
-            return false;
-        };
-        let mut progress = false;
-        while let Some(event) = conn.wire.poll_event() {
-            progress = true;
-            let mut inner = self.shared.lock();
-            let input = match event {
-                WireEvent::Close(payload) => inner.input(Input::CloseFrame(payload)),
-                WireEvent::ProtocolError(why) => inner.input(Input::ProtocolError(FailReason::Protocol(why))),
-                WireEvent::MessageTooBig => inner.input(Input::ProtocolError(FailReason::MessageTooBig)),
-                WireEvent::Eof => inner.input(Input::TransportClosed),
-            };
-            debug_assert!(input.is_ok(), "{input:?}");
-            after_model_change(&mut inner);
-        }
-        progress
     }
 
     /// Drops the transport once the model is done with it. `poll_write` ran
@@ -418,6 +334,7 @@ impl Driver {
         let model_closed = self.shared.lock().model().phase() == Phase::Closed;
         if self.close_transport || model_closed {
             self.conn = None;
+            self.encoder.clear();
             return true;
         }
         false
@@ -446,8 +363,7 @@ impl Driver {
     /// The write side failed: the transport is gone.
     fn transport_failed(&mut self) {
         self.read_done = true;
-        self.outgoing.clear();
-        self.needs_flush = false;
+        self.encoder.clear();
         self.conn = None;
         let mut inner = self.shared.lock();
         let r = inner.input(Input::TransportClosed);
@@ -462,52 +378,5 @@ impl Driver {
         // Events still queued are taken by the stream, or delivered to the
         // handlers by the dispatcher task, which outlives this one.
         self.shared.lock().model().phase() == Phase::Closed
-    }
-}
-
-/// Maps a tungstenite read error to the failure it is (`None`: the
-/// transport just ended).
-fn read_error_reason(e: &WsError) -> Option<FailReason> {
-    use async_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
-    match e {
-        WsError::Utf8(_) => Some(FailReason::InvalidUtf8),
-        WsError::Capacity(CapacityError::MessageTooLong { .. }) => Some(FailReason::MessageTooBig),
-        WsError::Capacity(other) => Some(FailReason::Protocol(other.to_string())),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
-        WsError::Protocol(p) => Some(FailReason::Protocol(p.to_string())),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use async_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
-
-    #[test]
-    fn read_errors_map_to_the_failure_they_are() {
-        assert_eq!(
-            read_error_reason(&WsError::Utf8("bad".into())),
-            Some(FailReason::InvalidUtf8)
-        );
-        let too_long = CapacityError::MessageTooLong { size: 2, max_size: 1 };
-        assert_eq!(
-            read_error_reason(&WsError::Capacity(too_long)),
-            Some(FailReason::MessageTooBig)
-        );
-        assert_eq!(
-            read_error_reason(&WsError::Capacity(CapacityError::TooManyHeaders)),
-            Some(FailReason::Protocol("Too many headers".into()))
-        );
-        assert_eq!(
-            read_error_reason(&WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
-            Some(FailReason::Protocol(ProtocolError::UnmaskedFrameFromClient.to_string()))
-        );
-        // The transport just ended: not a protocol error.
-        assert_eq!(
-            read_error_reason(&WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
-            None
-        );
-        assert_eq!(read_error_reason(&WsError::ConnectionClosed), None);
     }
 }

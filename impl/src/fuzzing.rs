@@ -1,123 +1,109 @@
 //! Entry points for the fuzz targets in `props/fuzz/`: not part of the API
 //! (hidden, no stability promise).
 //!
-//! The inbound frame filter is crate-private; [`filter_inbound`] runs it
-//! over bytes in memory, "bytes in, bytes and events out", so that a fuzz
-//! target needs nothing of its internals. When the filter is replaced by
-//! another frame layer, this function is re-pointed at that layer and the
-//! target keeps working.
+//! The frame decoder is crate-private; [`decode_inbound`] runs it over
+//! bytes in memory, "bytes in, items out", exactly as the driver does (the
+//! same read-buffer discipline, the same budget pauses), so that a fuzz
+//! target needs nothing of its internals and keeps working when they change.
 
-use std::collections::VecDeque;
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use crate::frame::decode::{Decoder, Inbound, Pause};
+use crate::frame::Limits;
+use crate::Message;
 
-use futures::io::AsyncRead;
-use futures::task::noop_waker;
-
-use crate::wire::{Wire, WireConfig, WireEvent};
-
-/// The HTTP response head put before the fuzzed bytes (the filter passes
-/// it through first).
-pub const RESPONSE_HEAD: &[u8] =
-    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-
-/// The longest frame the filter ever hands to tungstenite when no frame
-/// limit is set (longer ones are split).
-pub const MAX_PASSED_FRAME: usize = crate::wire::MAX_PASSED_FRAME;
-
-/// How the filter is set up.
+/// How the decoder is set up and fed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FilterOptions {
+pub struct DecodeOptions {
     /// The server's `Sec-WebSocket-Extensions` value, if any.
     pub extensions: Option<String>,
     /// `max_message_size`.
     pub max_message_size: Option<usize>,
     /// `max_frame_size`.
     pub max_frame_size: Option<usize>,
-    /// Bytes the inner stream returns per read (at least 1).
+    /// Bytes the socket returns per read (at least 1).
     pub read_size: usize,
+    /// The decoding budget per call (at least 1): small values make the
+    /// decoder pause often, as when the user is slow to take events.
+    pub budget: u64,
 }
 
-/// What the filter reports besides the bytes it passes on.
+/// What the decoder made of the bytes, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FilterEvent {
+pub enum Decoded {
+    /// A whole message.
+    Message(Message),
+    /// A ping and its payload.
+    Ping(Vec<u8>),
+    /// A pong.
+    Pong,
     /// A Close frame's raw payload.
     Close(Vec<u8>),
-    /// A framing error the filter found.
-    ProtocolError(String),
-    /// A message or frame over the limits (1009).
-    MessageTooBig,
-    /// The input ended.
-    Eof,
+    /// The failure that ended decoding.
+    Fail(String),
 }
 
-/// What came out of the filter.
+/// Everything [`decode_inbound`] saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filtered {
-    /// Everything handed to tungstenite: [`RESPONSE_HEAD`], then frames.
-    pub passed: Vec<u8>,
-    /// The events, in order.
-    pub events: Vec<FilterEvent>,
-    /// `Err` if the extensions were refused (nothing was read then).
+pub struct DecodeRun {
+    /// The items, in order.
+    pub items: Vec<Decoded>,
+    /// `Err` if the extensions were refused (nothing was decoded then).
     pub extensions: Result<(), String>,
 }
 
-/// An in-memory stream: `data` in reads of at most `read_size`, then EOF.
-struct Chunks {
-    data: VecDeque<u8>,
-    read_size: usize,
-}
+/// The per-item overhead the driver charges against the budget.
+pub const EVENT_OVERHEAD: u64 = crate::driver::QUEUED_EVENT_OVERHEAD;
 
-impl AsyncRead for Chunks {
-    fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = this.data.len().min(buf.len()).min(this.read_size.max(1));
-        for (slot, byte) in buf.iter_mut().zip(this.data.drain(..n)) {
-            *slot = byte;
+/// Decodes `frames` (what the server sends after its 101) the way the
+/// driver does: reads of at most `read_size` bytes appended to a buffer,
+/// the decoder run after each, unused bytes kept for the next; a budget
+/// pause is resumed at once (the user took the events).
+pub fn decode_inbound(frames: &[u8], options: &DecodeOptions) -> DecodeRun {
+    let deflate = match negotiated_deflate(options.extensions.as_deref()) {
+        Ok(deflate) => deflate,
+        Err(why) => {
+            return DecodeRun {
+                items: Vec::new(),
+                extensions: Err(why),
+            }
         }
-        Poll::Ready(Ok(n))
-    }
-}
-
-/// Runs the inbound filter over [`RESPONSE_HEAD`] followed by `frames`, as
-/// tungstenite would read it (into 16 KiB buffers), until the filter has nothing
-/// more to give.
-pub fn filter_inbound(frames: &[u8], options: &FilterOptions) -> Filtered {
-    let data = RESPONSE_HEAD.iter().chain(frames).copied().collect();
-    let config = WireConfig {
+    };
+    let limits = Limits {
         max_message_size: options.max_message_size,
         max_frame_size: options.max_frame_size,
     };
-    let stream = Chunks {
-        data,
-        read_size: options.read_size,
-    };
-    let (mut wire, handle) = Wire::new(stream, config);
-    let extensions = negotiated_deflate(options.extensions.as_deref()).map(|deflate| handle.set_deflate(deflate));
-    let mut passed = Vec::new();
-    if extensions.is_ok() {
-        let waker = noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        let mut buf = vec![0; crate::wire::READ_CHUNK];
-        // The stream never returns Pending, so Pending means the filter is
-        // done (after a Close frame or an error); Ok(0) is EOF.
-        while let Poll::Ready(Ok(n @ 1..)) = Pin::new(&mut wire).poll_read(&mut cx, &mut buf) {
-            passed.extend_from_slice(&buf[..n]);
+    let mut decoder = Decoder::new(limits, deflate);
+    let mut buffered = Vec::new();
+    let mut out = Vec::new();
+    let mut rest = frames;
+    let budget = options.budget.max(1);
+    loop {
+        let (used, pause) = decoder.decode(&buffered, budget, EVENT_OVERHEAD, &mut out);
+        buffered.drain(..used);
+        match pause {
+            Pause::Stopped => break,
+            Pause::Budget => continue,
+            Pause::NeedInput => {}
         }
+        if rest.is_empty() {
+            break;
+        }
+        let n = rest.len().min(options.read_size.max(1));
+        buffered.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
     }
-    let events = std::iter::from_fn(|| handle.poll_event())
-        .map(|event| match event {
-            WireEvent::Close(payload) => FilterEvent::Close(payload),
-            WireEvent::ProtocolError(why) => FilterEvent::ProtocolError(why),
-            WireEvent::MessageTooBig => FilterEvent::MessageTooBig,
-            WireEvent::Eof => FilterEvent::Eof,
+    let items = out
+        .into_iter()
+        .map(|item| match item {
+            Inbound::Message(m) => Decoded::Message(m),
+            Inbound::Ping(p) => Decoded::Ping(p.to_vec()),
+            Inbound::Pong => Decoded::Pong,
+            Inbound::Close(p) => Decoded::Close(p),
+            Inbound::Fail(why) => Decoded::Fail(why.to_string()),
         })
         .collect();
-    Filtered {
-        passed,
-        events,
-        extensions,
+    DecodeRun {
+        items,
+        extensions: Ok(()),
     }
 }
 
@@ -151,17 +137,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_text_frame_and_a_close_frame() {
-        let mut frames = vec![0x81, 0x02, b'h', b'i'];
-        frames.extend([0x88, 0x02, 0x03, 0xe8]);
-        let out = filter_inbound(
-            &frames,
-            &FilterOptions {
-                read_size: 3,
-                ..FilterOptions::default()
-            },
-        );
-        assert_eq!(out.passed, [RESPONSE_HEAD, &[0x81, 0x02, b'h', b'i']].concat());
-        assert_eq!(out.events, vec![FilterEvent::Close(vec![0x03, 0xe8]), FilterEvent::Eof]);
+    fn a_text_frame_a_ping_and_a_close_frame_in_any_reads() {
+        let mut frames = vec![0x81, 0x02, b'h', b'i', 0x89, 0x01, b'p'];
+        frames.extend([0x88, 0x02, 0x03, 0xe8, 0x81, 0x00]);
+        for read_size in 1..frames.len() {
+            let out = decode_inbound(
+                &frames,
+                &DecodeOptions {
+                    read_size,
+                    budget: 1,
+                    ..DecodeOptions::default()
+                },
+            );
+            assert_eq!(
+                out.items,
+                vec![
+                    Decoded::Message("hi".into()),
+                    Decoded::Ping(b"p".to_vec()),
+                    Decoded::Close(vec![0x03, 0xe8]),
+                ],
+                "read size {read_size}"
+            );
+        }
     }
 }

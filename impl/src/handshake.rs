@@ -7,20 +7,19 @@
 //! client writes the request itself, reads the response head with
 //! `httparse`, and leaves every decision to the model
 //! ([`wsapi_model::handshake::check_response`], through
-//! `Connection::handle_response`); tungstenite then only gets the stream
-//! (`WebSocketStream::from_raw_socket`) and never sees the head.
+//! `Connection::handle_response`).
 //!
-//! [`client_handshake`] works over any byte stream. Under the driver the
-//! stream is the [`Wire`](crate::wire::Wire) filter, which never hands over
-//! a byte past the head's end: the frames that follow the 101 stay in the
-//! filter and none can be lost or read twice.
+//! [`client_handshake`] works over any byte stream. Bytes read past the
+//! head's end (frames the server sent with its 101) are returned as
+//! `leftover` and become the start of the frame decoder's read buffer, so
+//! none can be lost or read twice.
 
 use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use url::Url;
 use wsapi_model::handshake::{request_head, HandshakeFailure, Offer, Response};
 
-/// Largest response head read (the Wire filter enforces the same bound).
+/// Largest response head read.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Most header fields in a response head.
 const MAX_HEADERS: usize = 128;
@@ -43,7 +42,7 @@ pub(crate) struct Request<'a> {
 #[derive(Debug)]
 pub(crate) struct Handshaken {
     pub response: Response,
-    /// Bytes read past the head (none when reading through the Wire filter).
+    /// Bytes read past the head.
     pub leftover: Vec<u8>,
 }
 

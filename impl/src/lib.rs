@@ -37,18 +37,22 @@
 //!   (`httparse`); the model judges the response, tungstenite never sees it.
 //! - `host_gate`: the process-wide queue that keeps one connection per host
 //!   and port in CONNECTING (the rule is the model's `HostGate`).
-//! - `wire`: a filter under tungstenite that hands raw Close frames to the
-//!   model and inflates `permessage-deflate` messages.
+//! - `frame`: the frame layer, sans-IO: decodes every received byte once
+//!   (headers, fragments, control frames, raw Close payloads for the model,
+//!   UTF-8, inflating, limits) and encodes what we send (masking,
+//!   coalescing writes by size, compressing); `conn` moves its bytes.
 //! - [`runtime`]: every runtime-specific call (spawn, TCP, timers), behind
 //!   the [`runtime::Runtime`] trait.
 //! - `connector`: opening the byte stream: TCP through the runtime, the
 //!   user's stream or connector, or a tunnel through an HTTP proxy (`proxy`).
 #![warn(missing_docs)]
 
+mod conn;
 mod connector;
 mod dispatch;
 mod driver;
 mod event;
+mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handle;
@@ -62,7 +66,6 @@ mod shared;
 mod sink;
 pub mod socket;
 mod transport;
-pub(crate) mod wire;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use dispatch::HandlerPanic;

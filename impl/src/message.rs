@@ -61,14 +61,6 @@ impl Message {
     pub fn is_text(&self) -> bool {
         matches!(self, Message::Text(_))
     }
-
-    pub(crate) fn into_tungstenite(self) -> async_tungstenite::tungstenite::Message {
-        use async_tungstenite::tungstenite::Message as T;
-        match self {
-            Message::Text(t) => T::Text(t),
-            Message::Binary(b) => T::Binary(b),
-        }
-    }
 }
 
 impl Payload for Message {

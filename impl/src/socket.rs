@@ -141,6 +141,10 @@ pub enum BuildError {
     InvalidProxy(String),
 }
 
+/// Messages shorter than this are sent uncompressed by default
+/// ([`WebSocketBuilder::compress_outgoing`]).
+pub const DEFAULT_COMPRESS_MIN_SIZE: usize = 64;
+
 /// Options for a [`WebSocket`]; [`WebSocketBuilder::connect`] creates it.
 ///
 /// ```no_run
@@ -159,6 +163,7 @@ pub struct WebSocketBuilder {
     headers: Vec<(String, String)>,
     config: Config,
     deflate: bool,
+    compress_min_size: Option<usize>,
     max_message_size: Option<usize>,
     max_frame_size: Option<usize>,
     max_queued_bytes: u64,
@@ -182,6 +187,7 @@ impl std::fmt::Debug for WebSocketBuilder {
             .field("headers", &redact::Headers(&self.headers))
             .field("config", &self.config)
             .field("deflate", &self.deflate)
+            .field("compress_min_size", &self.compress_min_size)
             .field("max_message_size", &self.max_message_size)
             .field("max_frame_size", &self.max_frame_size)
             .field("max_queued_bytes", &self.max_queued_bytes)
@@ -216,6 +222,7 @@ impl WebSocketBuilder {
             headers: Vec::new(),
             config: Config::default(),
             deflate: true,
+            compress_min_size: Some(DEFAULT_COMPRESS_MIN_SIZE),
             max_message_size: Some(64 << 20),
             max_frame_size: Some(16 << 20),
             max_queued_bytes: 16 << 20,
@@ -294,6 +301,18 @@ impl WebSocketBuilder {
     /// Offer `permessage-deflate` (default on, as browsers do).
     pub fn deflate(mut self, on: bool) -> Self {
         self.deflate = on;
+        self
+    }
+
+    /// Once `permessage-deflate` is negotiated, compress the messages we
+    /// send of at least `min_size` bytes (default 64: shorter ones rarely
+    /// shrink); `None` sends everything uncompressed, which RFC 7692
+    /// allows. Browsers compress every message. Received messages are
+    /// inflated either way. The server may forbid the window size we
+    /// compress with (`client_max_window_bits` below 15); we then send
+    /// uncompressed.
+    pub fn compress_outgoing(mut self, min_size: Option<usize>) -> Self {
+        self.compress_min_size = min_size;
         self
     }
 
@@ -504,6 +523,7 @@ impl WebSocketBuilder {
                 },
             },
             max_queued_bytes: self.max_queued_bytes,
+            compress_min_size: self.compress_min_size,
         };
         runtime.spawn(Box::pin(Driver::new(shared.clone(), opts).run()));
         if handler_mode {

@@ -4,8 +4,8 @@
 //! TLS is rustls through `futures-rustls`, applied to our own TCP stream:
 //! async-tungstenite's rustls features only plug TLS into its per-runtime
 //! `connect_async` modules, which this crate does not use (the `async_std`
-//! one is deprecated, and the driver needs its own stream anyway to put the
-//! [`Wire`] filter under tungstenite).
+//! one is deprecated, and the driver frames the bytes itself, see
+//! [`crate::frame`]).
 
 use std::io;
 use std::pin::Pin;
@@ -14,22 +14,19 @@ use std::task::{Context, Poll};
 
 use async_tungstenite::tungstenite::handshake::client::generate_key;
 use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use async_tungstenite::WebSocketStream;
 use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 use url::Url;
-use wsapi_model::handshake::{HandshakeFailure, Response, MAX_BODY_EXCERPT};
+use wsapi_model::handshake::{HandshakeFailure, Response};
 use wsapi_model::{TransportError, TransportLayer};
 
 use crate::connector::Connector;
 use crate::handshake::{client_handshake, Handshaken, Request};
 use crate::runtime::BoxedStream;
-use crate::wire::{Wire, WireConfig, WireHandle};
 
 /// What `Sec-WebSocket-Extensions` offers when compression is on (the same
-/// offer Chromium makes). We inflate what the server compresses and never
-/// compress ourselves, which RFC 7692 allows.
+/// offer Chromium makes): the server may limit our window, and we then send
+/// uncompressed (see [`crate::frame::compress`]).
 pub(crate) const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
 
 /// Connection options taken from the builder.
@@ -89,15 +86,13 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
-/// The tungstenite stream of a connection.
-pub(crate) type WsStream = WebSocketStream<Wire<MaybeTls>>;
-
 /// A connection whose handshake response was read, not yet judged: the
-/// driver hands `response` to the model, and keeps `ws` only if the model
-/// established the connection.
+/// driver hands `response` to the model, and keeps `stream` only if the
+/// model established the connection.
 pub(crate) struct Connected {
-    pub ws: WsStream,
-    pub wire: WireHandle,
+    pub stream: MaybeTls,
+    /// Bytes read past the response head: the first frames.
+    pub leftover: Vec<u8>,
     /// The `Sec-WebSocket-Key` sent.
     pub key: String,
     pub response: Response,
@@ -172,11 +167,7 @@ pub(crate) async fn connect(
     } else {
         MaybeTls::Plain(tcp)
     };
-    let wire_config = WireConfig {
-        max_message_size: opts.max_message_size,
-        max_frame_size: opts.max_frame_size,
-    };
-    let (mut wire_stream, wire) = Wire::new(stream, wire_config);
+    let mut stream = stream;
     let key = generate_key();
     let offers = opts.offered_extensions();
     let request = Request {
@@ -185,31 +176,12 @@ pub(crate) async fn connect(
         extensions: &offers,
         headers: &opts.headers,
     };
-    // Through the Wire filter, which stops every read at the head's end:
-    // the frames after a 101 stay in it, and `leftover` is empty.
-    let Handshaken { mut response, leftover } = client_handshake(&mut wire_stream, &url, &request).await?;
-    debug_assert!(leftover.is_empty(), "the Wire filter passed bytes past the head");
-    if response.status != 101 {
-        // The start of the body, as far as it arrived with the head.
-        let room = MAX_BODY_EXCERPT.saturating_sub(response.body.len());
-        let buffered = wire_stream.buffered_input();
-        response.body.extend_from_slice(&buffered[..buffered.len().min(room)]);
-    }
-    // tungstenite zero-fills its read buffer up to this size before every
-    // read; the Wire filter hands it at most READ_CHUNK bytes per read, so a
-    // larger buffer only costs memset time and, once touched, resident
-    // memory on every idle connection.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(crate::wire::READ_CHUNK)
-        .max_message_size(opts.max_message_size)
-        // Never unbounded: tungstenite reserves a frame's announced length on
-        // its header alone; the Wire filter refuses or splits longer frames.
-        .max_frame_size(Some(wire_config.passed_frame_limit()));
-    // No handshake here: tungstenite gets the stream only.
-    let ws = WebSocketStream::from_raw_socket(wire_stream, Role::Client, Some(config)).await;
+    // `response` keeps what followed the head in its reads as the start of
+    // a rejected response's body; for a 101 those bytes are the first frames.
+    let Handshaken { response, leftover } = client_handshake(&mut stream, &url, &request).await?;
     Ok(Connected {
-        ws,
-        wire,
+        stream,
+        leftover,
         key,
         response,
     })

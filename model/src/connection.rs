@@ -225,6 +225,8 @@ pub struct Connection<M> {
     tasks: VecDeque<Task<M>>,
     /// Sum of the byte lengths of queued `Task::Message`s.
     queued_bytes: u64,
+    /// How many `Task::Message`s are queued.
+    queued_messages: u64,
 }
 
 impl<M: Payload> Connection<M> {
@@ -257,6 +259,7 @@ impl<M: Payload> Connection<M> {
             transmits: VecDeque::new(),
             tasks: VecDeque::new(),
             queued_bytes: 0,
+            queued_messages: 0,
         };
         if url_port_is_blocked(&conn.url) {
             let port = conn.url.port_or_known_default().unwrap_or(0);
@@ -512,6 +515,7 @@ impl<M: Payload> Connection<M> {
         // task anyway (it can never return to OPEN), so it is not queued.
         if self.phase == Phase::Established && self.close_received.is_none() && self.ready_state <= ReadyState::Open {
             self.queued_bytes = self.queued_bytes.saturating_add(data.byte_len() as u64);
+            self.queued_messages += 1;
             self.tasks.push_back(Task::Message(data));
         }
         Ok(())
@@ -661,6 +665,7 @@ impl<M: Payload> Connection<M> {
                 }
                 Task::Message(data) => {
                     self.queued_bytes = self.queued_bytes.saturating_sub(data.byte_len() as u64);
+                    self.queued_messages -= 1;
                     if self.ready_state == ReadyState::Open {
                         let binary_type = (!data.is_text()).then_some(self.binary_type);
                         return Some(Event::Message { data, binary_type });
@@ -717,6 +722,13 @@ impl<M: Payload> Connection<M> {
         self.queued_bytes
     }
 
+    /// How many received messages wait to be delivered. With
+    /// [`Connection::queued_message_bytes`], it lets a driver bound the
+    /// memory of many tiny messages too (each costs more than its bytes).
+    pub fn queued_message_count(&self) -> u64 {
+        self.queued_messages
+    }
+
     // ----- internals --------------------------------------------------
 
     fn closing_handshake_started(&self) -> bool {
@@ -771,7 +783,7 @@ impl<M: Payload> Connection<M> {
         if self.live_keep_alive().is_none() {
             return;
         }
-        let waiting_messages = self.queued_bytes > 0;
+        let waiting_messages = self.queued_messages > 0;
         let Some(k) = self.keep_alive.as_mut() else {
             return;
         };

@@ -1,0 +1,147 @@
+//! Compressing what we send (RFC 7692 §7.2.1), as browsers do once
+//! permessage-deflate is negotiated.
+//!
+//! Each message is compressed with a sync flush and the trailing
+//! `00 00 ff ff` removed. The window is kept across messages unless the
+//! server asked for `client_no_context_takeover`. flate2's pure-Rust
+//! backend always uses a 32 KiB window, so when the server limits ours
+//! (`client_max_window_bits` below 15) we send uncompressed messages, which
+//! RFC 7692 always allows: a compressed message is one with RSV1 set, and
+//! setting it is the sender's choice per message.
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+use wsapi_model::handshake::DeflateParams;
+
+/// What every sync flush ends with; removed before sending (RFC 7692 §7.2.1).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// A raw-deflate compressor for the messages of one connection.
+pub(crate) struct Compressor {
+    compress: Compress,
+    /// `client_no_context_takeover`: forget the window after each message.
+    reset_each_message: bool,
+}
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("reset_each_message", &self.reset_each_message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compressor {
+    /// A compressor for what the server accepted, or `None` when we cannot
+    /// honour its window limit (see the module docs).
+    pub(crate) fn new(params: &DeflateParams) -> Option<Self> {
+        if params.client_max_window_bits.is_some_and(|bits| bits < 15) {
+            return None;
+        }
+        Some(Compressor {
+            compress: Compress::new(Compression::default(), false),
+            reset_each_message: params.client_no_context_takeover,
+        })
+    }
+
+    /// The compressed form of one message's payload.
+    pub(crate) fn compress(&mut self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        let start_in = self.compress.total_in();
+        loop {
+            let consumed = (self.compress.total_in() - start_in) as usize;
+            let status = self
+                .compress
+                .compress_vec(&input[consumed..], &mut out, FlushCompress::Sync)
+                .expect("deflate cannot fail on a valid stream");
+            let consumed = (self.compress.total_in() - start_in) as usize;
+            // Done once all input is in and the flush had room to finish:
+            // a call that filled `out` may have more to give.
+            if consumed == input.len() && out.len() < out.capacity() && status != Status::BufError {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        debug_assert!(
+            out.ends_with(&SYNC_TAIL),
+            "a sync flush ends with an empty stored block"
+        );
+        if out.ends_with(&SYNC_TAIL) {
+            out.truncate(out.len() - SYNC_TAIL.len());
+        }
+        if self.reset_each_message {
+            self.compress.reset();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::inflate::Inflater;
+
+    fn params(client_no_context_takeover: bool, bits: Option<u8>) -> DeflateParams {
+        DeflateParams {
+            client_no_context_takeover,
+            client_max_window_bits: bits,
+            ..DeflateParams::default()
+        }
+    }
+
+    fn inflate(inflater: &mut Inflater, compressed: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        inflater.inflate(compressed, usize::MAX, &mut out).unwrap();
+        inflater.finish_message(usize::MAX, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn messages_round_trip_through_the_inflater_with_context_takeover() {
+        let mut c = Compressor::new(&params(false, None)).unwrap();
+        let mut i = Inflater::new();
+        let text = "the same words again and again, ".repeat(40);
+        let first = c.compress(text.as_bytes());
+        let second = c.compress(text.as_bytes());
+        assert!(first.len() < text.len() / 4, "{}", first.len());
+        // The window is kept: the second message refers to the first.
+        assert!(second.len() < first.len() / 2, "{} vs {}", second.len(), first.len());
+        assert_eq!(inflate(&mut i, &first), text.as_bytes());
+        assert_eq!(inflate(&mut i, &second), text.as_bytes());
+        assert!(!first.ends_with(&SYNC_TAIL));
+    }
+
+    #[test]
+    fn no_context_takeover_makes_every_message_stand_alone() {
+        let mut c = Compressor::new(&params(true, None)).unwrap();
+        let text = vec![b'x'; 5000];
+        let first = c.compress(&text);
+        let second = c.compress(&text);
+        assert_eq!(first, second);
+        // A fresh inflater for each: nothing refers to an earlier message.
+        assert_eq!(inflate(&mut Inflater::new(), &second), text);
+    }
+
+    #[test]
+    fn large_and_incompressible_messages_round_trip() {
+        let mut c = Compressor::new(&params(false, Some(15))).unwrap();
+        let mut i = Inflater::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        for msg in [&noise[..], &[][..], &noise[..1000]] {
+            assert_eq!(inflate(&mut i, &c.compress(msg)), msg);
+        }
+    }
+
+    #[test]
+    fn a_window_limit_we_cannot_honour_means_no_compression() {
+        assert!(Compressor::new(&params(false, Some(9))).is_none());
+        assert!(Compressor::new(&params(false, Some(14))).is_none());
+    }
+}

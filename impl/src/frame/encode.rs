@@ -1,0 +1,412 @@
+//! The frames we send: queued, masked, coalesced into writes by size.
+//!
+//! Frames are copied once, from the message's shared buffer into the write
+//! buffer, masking as they go (a client must mask, RFC 6455 §5.3, and the
+//! message's buffer is shared with the caller, so masking needs that copy
+//! anyway). The write buffer is filled up to [`WRITE_CHUNK`] from the queue
+//! whenever it has been written out: many small messages leave in one
+//! write, a large one in pieces of that size, and a message is never held
+//! back waiting for more (whatever is queued is written at once).
+//!
+//! `bufferedAmount` falls when a message's last byte was handed to the
+//! socket: [`Encoder::advance`] counts those messages' bytes, which the
+//! driver reports to the model once the stream is flushed.
+
+use std::collections::VecDeque;
+
+use async_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use async_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use async_tungstenite::tungstenite::Bytes;
+use wsapi_model::CloseFrame;
+
+use super::compress::Compressor;
+use super::{MAX_HEADER, WRITE_CHUNK};
+use crate::Message;
+
+/// What the driver queues for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outbound {
+    /// A data message (counts toward `bufferedAmount` until written).
+    Message(Message),
+    /// A Close frame, with its code and reason if any.
+    Close(Option<CloseFrame>),
+    /// A ping (keep-alive's).
+    Ping(Bytes),
+    /// The answer to a ping.
+    Pong(Bytes),
+}
+
+/// The frame being copied into the write buffer.
+struct Current {
+    payload: Bytes,
+    /// Payload bytes already copied.
+    copied: usize,
+    mask: [u8; 4],
+    /// The message's length, reported as written when the frame is done.
+    message_len: u64,
+}
+
+/// The send side of one connection (see the module docs).
+pub(crate) struct Encoder {
+    queue: VecDeque<Outbound>,
+    current: Option<Current>,
+    /// Bytes to write: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// `(end, len)`: a message of `len` bytes ends at `buf[..end]`.
+    ends: VecDeque<(usize, u64)>,
+    /// Bytes of messages wholly handed to the socket, not yet reported.
+    written: u64,
+    /// Pong payload bytes queued and not yet in the write buffer.
+    queued_pong_bytes: u64,
+    compressor: Option<Compressor>,
+    /// Messages shorter than this are sent uncompressed.
+    compress_min: usize,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("queued", &self.queue.len())
+            .field("unwritten", &(self.buf.len() - self.pos))
+            .field("compressing", &self.compressor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder with nothing queued and no compression.
+    pub(crate) fn new() -> Self {
+        Encoder {
+            queue: VecDeque::new(),
+            current: None,
+            buf: Vec::new(),
+            pos: 0,
+            ends: VecDeque::new(),
+            written: 0,
+            queued_pong_bytes: 0,
+            compressor: None,
+            compress_min: usize::MAX,
+        }
+    }
+
+    /// Compresses messages of at least `min_size` bytes from now on.
+    pub(crate) fn compress(&mut self, compressor: Compressor, min_size: usize) {
+        self.compressor = Some(compressor);
+        self.compress_min = min_size;
+    }
+
+    /// Queues a frame.
+    pub(crate) fn push(&mut self, item: Outbound) {
+        if let Outbound::Pong(payload) = &item {
+            self.queued_pong_bytes += payload.len() as u64;
+        }
+        self.queue.push_back(item);
+    }
+
+    /// Pong payload bytes waiting to be encoded: reading pauses while they
+    /// are many, so that a peer that pings and never reads cannot grow them.
+    pub(crate) fn queued_pong_bytes(&self) -> u64 {
+        self.queued_pong_bytes
+    }
+
+    /// Whether nothing is left to write.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pos == self.buf.len() && self.current.is_none() && self.queue.is_empty()
+    }
+
+    /// Forgets everything queued (the transport is gone).
+    pub(crate) fn clear(&mut self) {
+        self.queue.clear();
+        self.current = None;
+        self.buf.clear();
+        self.pos = 0;
+        self.ends.clear();
+        self.queued_pong_bytes = 0;
+    }
+
+    /// The next bytes to write (empty: nothing to write), refilled from the
+    /// queue once the previous ones were all written.
+    pub(crate) fn unwritten(&mut self) -> &[u8] {
+        if self.pos == self.buf.len() {
+            self.fill();
+        }
+        &self.buf[self.pos..]
+    }
+
+    /// `n` bytes of [`Encoder::unwritten`] were handed to the socket.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.pos += n;
+        debug_assert!(self.pos <= self.buf.len());
+        while let Some(&(end, len)) = self.ends.front() {
+            if end > self.pos {
+                break;
+            }
+            self.written += len;
+            self.ends.pop_front();
+        }
+    }
+
+    /// Bytes of messages handed to the socket since the last call.
+    pub(crate) fn take_written(&mut self) -> u64 {
+        std::mem::take(&mut self.written)
+    }
+
+    /// Fills the write buffer from the queue, up to [`WRITE_CHUNK`].
+    fn fill(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        debug_assert!(self.ends.is_empty());
+        while self.buf.len() < WRITE_CHUNK {
+            if self.current.is_none() {
+                let Some(item) = self.queue.pop_front() else {
+                    break;
+                };
+                self.start_frame(item);
+            }
+            let current = self.current.as_mut().expect("started above");
+            let n = (current.payload.len() - current.copied).min(WRITE_CHUNK - self.buf.len());
+            let start = self.buf.len();
+            self.buf
+                .extend_from_slice(&current.payload[current.copied..current.copied + n]);
+            apply_mask(&mut self.buf[start..], current.mask, current.copied);
+            current.copied += n;
+            if current.copied == current.payload.len() {
+                if current.message_len > 0 {
+                    self.ends.push_back((self.buf.len(), current.message_len));
+                }
+                self.current = None;
+            }
+        }
+    }
+
+    /// Writes a frame's header and makes it the current frame.
+    fn start_frame(&mut self, item: Outbound) {
+        let (opcode, payload, rsv1, message_len) = match item {
+            Outbound::Message(message) => {
+                let len = message.len();
+                let opcode = OpCode::Data(if message.is_text() { Data::Text } else { Data::Binary });
+                let bytes = match message {
+                    Message::Text(t) => Bytes::from(t),
+                    Message::Binary(b) => b,
+                };
+                match self.compressor.as_mut() {
+                    Some(c) if len >= self.compress_min => (opcode, Bytes::from(c.compress(&bytes)), true, len as u64),
+                    _ => (opcode, bytes, false, len as u64),
+                }
+            }
+            Outbound::Close(frame) => {
+                let payload = frame.map_or_else(Vec::new, |f| {
+                    let mut p = f.code.to_be_bytes().to_vec();
+                    p.extend_from_slice(f.reason.as_bytes());
+                    p
+                });
+                (OpCode::Control(Control::Close), Bytes::from(payload), false, 0)
+            }
+            Outbound::Ping(p) => (OpCode::Control(Control::Ping), p, false, 0),
+            Outbound::Pong(p) => {
+                self.queued_pong_bytes -= p.len() as u64;
+                (OpCode::Control(Control::Pong), p, false, 0)
+            }
+        };
+        let mask: [u8; 4] = rand::random();
+        let header = FrameHeader {
+            is_final: true,
+            rsv1,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask: Some(mask),
+        };
+        let mut bytes = [0u8; MAX_HEADER];
+        let mut cursor = std::io::Cursor::new(&mut bytes[..]);
+        header
+            .format(payload.len() as u64, &mut cursor)
+            .expect("a header fits in 14 bytes");
+        let n = cursor.position() as usize;
+        self.buf.extend_from_slice(&bytes[..n]);
+        self.current = Some(Current {
+            payload,
+            copied: 0,
+            mask,
+            message_len,
+        });
+    }
+}
+
+/// XORs `buf` with the mask, as the bytes at `offset..` of a payload
+/// (RFC 6455 §5.3), eight bytes at a time.
+fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
+    let key: [u8; 4] = std::array::from_fn(|i| mask[(offset + i) % 4]);
+    let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let value = u64::from_ne_bytes((&*chunk).try_into().expect("8 bytes")) ^ word;
+        chunk.copy_from_slice(&value.to_ne_bytes());
+    }
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i % 4];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::frame::inflate::Inflater;
+    use wsapi_model::handshake::DeflateParams;
+
+    /// Parses what a server reads: (header, unmasked payload) per frame.
+    fn server_reads(mut bytes: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            let mut cursor = Cursor::new(bytes);
+            let (header, len) = FrameHeader::parse(&mut cursor).unwrap().expect("a whole header");
+            let start = cursor.position() as usize;
+            let mut payload = bytes[start..start + len as usize].to_vec();
+            let mask = header.mask.expect("a client masks every frame");
+            payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= mask[i % 4]);
+            bytes = &bytes[start + len as usize..];
+            frames.push((header, payload));
+        }
+        frames
+    }
+
+    /// Writes everything, `max_write` bytes at a time; returns the bytes
+    /// and the sizes of the writes.
+    fn drain(encoder: &mut Encoder, max_write: usize) -> (Vec<u8>, Vec<usize>) {
+        let (mut all, mut writes) = (Vec::new(), Vec::new());
+        loop {
+            let bytes = encoder.unwritten();
+            if bytes.is_empty() {
+                return (all, writes);
+            }
+            let n = bytes.len().min(max_write);
+            all.extend_from_slice(&bytes[..n]);
+            writes.push(n);
+            encoder.advance(n);
+        }
+    }
+
+    #[test]
+    fn small_frames_are_coalesced_into_one_write_and_masked() {
+        let mut encoder = Encoder::new();
+        for i in 0..1000u32 {
+            encoder.push(Outbound::Message(Message::Binary(Bytes::from(
+                i.to_be_bytes().repeat(4),
+            ))));
+        }
+        encoder.push(Outbound::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "bye".into(),
+        })));
+        let (bytes, writes) = drain(&mut encoder, usize::MAX);
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        let frames = server_reads(&bytes);
+        assert_eq!(frames.len(), 1001);
+        for (i, (header, payload)) in frames[..1000].iter().enumerate() {
+            assert_eq!(header.opcode, OpCode::Data(Data::Binary));
+            assert!(header.is_final && !header.rsv1);
+            assert_eq!(payload, &(i as u32).to_be_bytes().repeat(4));
+        }
+        assert_eq!(frames[1000].1, [&1000u16.to_be_bytes()[..], b"bye"].concat());
+        assert_eq!(encoder.take_written(), 16_000);
+        assert!(encoder.is_idle());
+    }
+
+    #[test]
+    fn a_large_message_leaves_in_pieces_of_the_write_chunk() {
+        let mut encoder = Encoder::new();
+        let payload: Vec<u8> = (0..(3 * WRITE_CHUNK + 5)).map(|i| (i * 7) as u8).collect();
+        encoder.push(Outbound::Message(Message::Binary(payload.clone().into())));
+        encoder.push(Outbound::Ping(Bytes::new()));
+        let (bytes, writes) = drain(&mut encoder, usize::MAX);
+        assert!(writes.iter().all(|&n| n <= WRITE_CHUNK + MAX_HEADER), "{writes:?}");
+        assert_eq!(writes.len(), 4);
+        let frames = server_reads(&bytes);
+        assert_eq!(frames[0].1, payload);
+        assert_eq!(frames[1].0.opcode, OpCode::Control(Control::Ping));
+    }
+
+    #[test]
+    fn a_message_counts_as_written_when_its_last_byte_is() {
+        let mut encoder = Encoder::new();
+        encoder.push(Outbound::Message("abcdef".into()));
+        encoder.push(Outbound::Message("gh".into()));
+        // 2-byte header + 4-byte mask + 6 bytes, then 2 + 4 + 2.
+        assert_eq!(encoder.unwritten().len(), 20);
+        encoder.advance(11);
+        assert_eq!(encoder.take_written(), 0);
+        encoder.advance(1);
+        assert_eq!(encoder.take_written(), 6);
+        encoder.advance(7);
+        assert_eq!(encoder.take_written(), 0);
+        encoder.advance(1);
+        assert_eq!(encoder.take_written(), 2);
+        assert!(encoder.is_idle());
+    }
+
+    #[test]
+    fn pongs_count_until_they_are_encoded() {
+        let mut encoder = Encoder::new();
+        encoder.push(Outbound::Pong(Bytes::from_static(b"12345")));
+        encoder.push(Outbound::Pong(Bytes::from_static(b"678")));
+        assert_eq!(encoder.queued_pong_bytes(), 8);
+        let (bytes, _) = drain(&mut encoder, 3);
+        assert_eq!(encoder.queued_pong_bytes(), 0);
+        let frames = server_reads(&bytes);
+        assert_eq!(frames[1], (frames[1].0.clone(), b"678".to_vec()));
+        assert_eq!(frames[1].0.opcode, OpCode::Control(Control::Pong));
+        encoder.push(Outbound::Pong(Bytes::from_static(b"x")));
+        encoder.clear();
+        assert_eq!(encoder.queued_pong_bytes(), 0);
+        assert!(encoder.is_idle());
+    }
+
+    #[test]
+    fn messages_above_the_threshold_are_compressed_with_rsv1() {
+        let mut encoder = Encoder::new();
+        encoder.compress(Compressor::new(&DeflateParams::default()).unwrap(), 10);
+        let long = "compress me, compress me, compress me".repeat(10);
+        encoder.push(Outbound::Message(long.as_str().into()));
+        encoder.push(Outbound::Message("short".into()));
+        encoder.push(Outbound::Message(long.as_str().into()));
+        let (bytes, _) = drain(&mut encoder, 100);
+        let frames = server_reads(&bytes);
+        let rsv1: Vec<bool> = frames.iter().map(|(h, _)| h.rsv1).collect();
+        assert_eq!(rsv1, [true, false, true]);
+        assert_eq!(frames[1].1, b"short");
+        let mut inflater = Inflater::new();
+        for i in [0, 2] {
+            let mut out = Vec::new();
+            inflater.inflate(&frames[i].1, usize::MAX, &mut out).unwrap();
+            inflater.finish_message(usize::MAX, &mut out).unwrap();
+            assert_eq!(out, long.as_bytes());
+        }
+        // bufferedAmount counts what the user sent, not the wire bytes.
+        assert_eq!(encoder.take_written(), 2 * long.len() as u64 + 5);
+    }
+
+    #[test]
+    fn masking_at_any_offset_matches_the_byte_by_byte_rule() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        let data: Vec<u8> = (0..37).collect();
+        for offset in 0..8 {
+            let mut fast = data.clone();
+            apply_mask(&mut fast, mask, offset);
+            let slow: Vec<u8> = data
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[(offset + i) % 4])
+                .collect();
+            assert_eq!(fast, slow, "offset {offset}");
+        }
+    }
+}
