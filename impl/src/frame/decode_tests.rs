@@ -206,7 +206,7 @@ fn limits_are_applied_on_the_header_before_any_payload() {
     let items = decode_all(&mut limited(Some(1200), Some(600)), &bytes);
     assert_eq!(
         items,
-        vec![Inbound::Message(vec![vec![1; 600], vec![2; 600]].concat().into())]
+        vec![Inbound::Message([vec![1; 600], vec![2; 600]].concat().into())]
     );
     // Control frames over 125 bytes are refused on the header too.
     let items = decode_all(&mut plain(), &[0x89, 126, 0x01, 0x00]);

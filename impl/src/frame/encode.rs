@@ -117,6 +117,7 @@ impl Encoder {
     }
 
     /// Whether nothing is left to write.
+    #[cfg(test)]
     pub(crate) fn is_idle(&self) -> bool {
         self.pos == self.buf.len() && self.current.is_none() && self.queue.is_empty()
     }
