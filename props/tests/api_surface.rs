@@ -329,3 +329,72 @@ fn buffered_amount_never_falls_within_a_burst_on_a_busy_runtime() {
     });
     stop.store(true, Ordering::Relaxed);
 }
+
+// next_events: a batch is exactly the events next_event would give one by one, in order, and
+// takes as many as are ready (up to the maximum) under one lock.
+#[test]
+fn next_events_takes_ready_events_in_batches_in_order() {
+    let texts: Vec<String> = (0..100).map(|i| format!("message {i}")).collect();
+    let mut actions: Vec<Action> = texts.iter().cloned().map(Action::Text).collect();
+    actions.push(Action::CloseRaw(1000u16.to_be_bytes().to_vec()));
+    actions.push(Action::AwaitClose { reply: false });
+    let server = Server::start(vec![Script::accept(actions)]).expect("server");
+    let ws = WebSocket::builder(&format!("{}/", server.base()))
+        .record_journal(true)
+        .connect()
+        .expect("valid");
+    block_on(async {
+        // Wait (bounded) until every message was received and queued.
+        with_limit(async {
+            while ws
+                .journal()
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        wsapi_model::Step::Input {
+                            input: wsapi_model::Input::Message(_),
+                            ..
+                        }
+                    )
+                })
+                .count()
+                < 100
+            {
+                sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await;
+        let mut events = Vec::new();
+        assert_eq!(
+            with_limit(ws.next_events(&mut events, 7)).await,
+            7,
+            "open and 6 messages are ready"
+        );
+        assert!(matches!(events[0], Event::Open));
+        let mut batches = 1;
+        loop {
+            let n = with_limit(ws.next_events(&mut events, 7)).await;
+            if n == 0 {
+                break;
+            }
+            assert!(n <= 7);
+            batches += 1;
+        }
+        assert!(batches >= 15, "at most 7 per batch: {batches}");
+        let messages: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => m.data.as_text(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(messages, texts.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            matches!(events.last(), Some(Event::Close(c)) if c.code == 1000),
+            "{:?}",
+            events.last()
+        );
+        assert_eq!(ws.next_events(&mut events, 7).await, 0, "the end stays the end");
+    });
+}
