@@ -80,6 +80,14 @@ pub(crate) struct Driver {
 /// event, its buffer's allocation and the queue's slot, rounded up.
 pub(crate) const QUEUED_EVENT_OVERHEAD: u64 = 64;
 
+/// Passes over the connection's duties per poll before yielding to the
+/// runtime's other tasks.
+const MAX_PASSES: usize = 64;
+
+/// The most received events (by cost) given to the model under one lock:
+/// bounds the batch buffer, and the time other tasks wait for the lock.
+const MAX_BATCH_COST: u64 = 512 * 1024;
+
 /// Reading pauses while this many pong payload bytes wait to be encoded.
 /// Large enough for any honest peer (2,000 pings of the largest size are
 /// answered while our write side is blocked), small next to the messages a
@@ -110,7 +118,7 @@ impl Driver {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
+        for _ in 0..MAX_PASSES {
             let mut progress = self.step_model(cx);
             progress |= self.poll_host_slot(cx);
             progress |= self.poll_connecting(cx);
@@ -131,6 +139,10 @@ impl Driver {
                 return Poll::Pending;
             }
         }
+        // Still busy (a peer that never stops sending): let the runtime's
+        // other tasks run, and come back at once.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Fires due timers and takes the model's transmits.
@@ -290,7 +302,7 @@ impl Driver {
         if budget == 0 {
             return false;
         }
-        let outcome = conn.poll_read(cx, budget, QUEUED_EVENT_OVERHEAD, &mut self.inbound);
+        let outcome = conn.poll_read(cx, budget.min(MAX_BATCH_COST), QUEUED_EVENT_OVERHEAD, &mut self.inbound);
         if !outcome.progress {
             return false;
         }
