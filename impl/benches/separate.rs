@@ -226,7 +226,27 @@ fn own_command(prefix: &[String]) -> Command {
     cmd
 }
 
-fn start_server() -> (Child, String) {
+/// The echo-server child and its address.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    /// CPU seconds the server has used so far: its runtime is its main
+    /// thread, whose time on CPU `/proc/PID/schedstat` gives in ns.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).unwrap_or_default();
+        let ns: f64 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        ns * 1e-9
+    }
+}
+
+fn start_server() -> Server {
     let mut child = own_command(&pin("last"))
         .env("WSAPI_BENCH_ROLE", "server")
         .stdin(Stdio::piped())
@@ -238,11 +258,20 @@ fn start_server() -> (Child, String) {
         .read_line(&mut line)
         .expect("port");
     let port: u16 = line.trim().parse().expect("server prints its port");
-    (child, format!("127.0.0.1:{port}"))
+    Server {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+    }
 }
 
 /// Runs one client child; returns its figures (and the perf syscall count when `perf` is set).
-fn run_client(client: &str, workload: Workload, addr: &str, perf: Option<&std::path::Path>) -> BTreeMap<String, f64> {
+fn run_client(
+    client: &str,
+    workload: Workload,
+    server: &Server,
+    perf: Option<&std::path::Path>,
+) -> BTreeMap<String, f64> {
+    let addr = &server.addr;
     let mut prefix = if workload == Workload::Latency {
         pin("0")
     } else {
@@ -258,6 +287,7 @@ fn run_client(client: &str, workload: Workload, addr: &str, perf: Option<&std::p
         prefix.extend(["perf", "stat", "-x,", "-e", &events, "-o", &out, "--"].map(String::from));
     }
     let n = ((workload.count() as f64 * env_number("WSAPI_BENCH_SCALE", 1.0)) as usize).max(1);
+    let server_cpu = server.cpu_seconds();
     let output = own_command(&prefix)
         .env("WSAPI_BENCH_ROLE", "client")
         .env("WSAPI_BENCH_CLIENT", client)
@@ -281,6 +311,7 @@ fn run_client(client: &str, workload: Workload, addr: &str, perf: Option<&std::p
         .filter_map(|kv| kv.split_once('='))
         .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
         .collect();
+    figures.insert("server_cpu".into(), server.cpu_seconds() - server_cpu);
     if let Some(out) = perf {
         let text = std::fs::read_to_string(out).unwrap_or_default();
         let counts: Vec<f64> = text
@@ -315,8 +346,11 @@ fn orchestrate() {
         .into_iter()
         .filter(|w| selected(w.name(), &workload_names))
         .collect();
-    let (mut server, addr) = start_server();
-    println!("separate-process echo benchmark: scale {scale}, {passes} passes (medians), server at {addr}");
+    let mut server = start_server();
+    println!(
+        "separate-process echo benchmark: scale {scale}, {passes} passes (medians), server at {}",
+        server.addr
+    );
     let mut results = report::Results::default();
     let perf_ok = env_number("WSAPI_BENCH_PERF", 1) != 0
         && Command::new("perf")
@@ -327,7 +361,7 @@ fn orchestrate() {
         let out = std::env::temp_dir().join(format!("wsapi-bench-perf-{}.txt", std::process::id()));
         for &w in workloads.iter().filter(|w| w.is_throughput()) {
             for &c in clients.iter().filter(|c| runs(c, w)) {
-                let figures = run_client(c, w, &addr, Some(&out));
+                let figures = run_client(c, w, &server, Some(&out));
                 results.perf(c, w, &figures);
             }
         }
@@ -339,12 +373,12 @@ fn orchestrate() {
             let len = order.len().max(1);
             order.rotate_left(pass % len);
             for c in order {
-                results.add(c, w, run_client(c, w, &addr, None));
+                results.add(c, w, run_client(c, w, &server, None));
             }
         }
         eprintln!("pass {} of {passes} done", pass + 1);
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
     report::print(&results, &clients, &workloads);
 }

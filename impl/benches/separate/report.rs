@@ -86,6 +86,9 @@ fn figures(w: Workload) -> Vec<Figure> {
                 Some(get(m, "io")? / (get(m, "bytes")? / 1e9))
             }),
             row("peak RSS MiB", false, |m| Some(get(m, "hwm")? / 1024.0)),
+            row("echo server CPU % of the run (bottleneck if ~100)", false, |m| {
+                Some(get(m, "server_cpu")? / get(m, "secs")? * 100.0)
+            }),
         ],
         Workload::Latency => vec![
             row("round trip p50 µs (pinned)", false, |m| get(m, "p50")),
@@ -138,10 +141,16 @@ pub fn print(results: &Results, clients: &[&str], workloads: &[Workload]) {
                     }
                 });
             let (best_name, best) = best.unwrap_or(("-", f64::NAN));
+            let best_name = if f.label.starts_with("echo server") {
+                "-"
+            } else {
+                best_name
+            };
             let mut line = format!("| {} | {} | {best_name} |", w.name(), f.label);
             for c in clients {
                 let v = results.median(c, w, &f);
-                let cell = match (v.is_finite(), best.is_finite() && best != 0.0) {
+                let comparable = !f.label.starts_with("echo server");
+                let cell = match (v.is_finite(), comparable && best.is_finite() && best != 0.0) {
                     (false, _) => "-".to_string(),
                     (true, true) => format!("{} ({:.2})", fmt(v), v / best),
                     (true, false) => fmt(v),
