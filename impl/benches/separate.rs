@@ -40,8 +40,9 @@
 //!
 //! Syscalls: Linux's `/proc/self/io` counts only read/write-family calls,
 //! and Rust's `TcpStream` reads and writes sockets with `recvfrom`/`sendto`,
-//! which it does not count, so that figure is near zero for every client
-//! here (it is printed to show it). The read+write syscall figure comes from
+//! which it does not count: that figure sees only the runtimes' `read`s of
+//! their own wake-up fds (checked with `strace -c`), not the traffic; it is
+//! printed to show that. The read+write syscall figure comes from
 //! one extra, untimed pass first that runs each throughput client under
 //! `perf stat` counting the `read`/`write`/`readv`/`writev`/`recvfrom`/
 //! `sendto`/`recvmsg`/`sendmsg` tracepoints (whole process, connect included).
