@@ -63,6 +63,12 @@ impl Conn {
         }
     }
 
+    /// Whether a Close frame or a failure ended decoding (what follows is
+    /// read and dropped until the end of the stream).
+    pub(crate) fn decoding_stopped(&self) -> bool {
+        self.decoder.is_stopped()
+    }
+
     /// Decodes what was read and reads more, pushing to `out` items that
     /// cost at most about `budget` (each `overhead` plus its bytes). After
     /// a Close frame or a failure it reads and drops bytes until the end.

@@ -299,7 +299,9 @@ impl Driver {
             inner.read_paused = queued >= max;
             max.saturating_sub(queued)
         };
-        if budget == 0 {
+        // Once decoding stopped (a Close frame or a failure), reading only
+        // looks for the end of the stream and queues nothing.
+        if budget == 0 && !conn.decoding_stopped() {
             return false;
         }
         let outcome = conn.poll_read(cx, budget.min(MAX_BATCH_COST), QUEUED_EVENT_OVERHEAD, &mut self.inbound);

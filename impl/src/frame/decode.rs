@@ -161,8 +161,11 @@ impl Decoder {
                     match FrameHeader::parse(&mut cursor) {
                         Ok(None) => return (pos, Pause::NeedInput),
                         Ok(Some((header, len))) => {
-                            pos += cursor.position() as usize;
-                            if let Err(why) = self.start_frame(&header, len) {
+                            let header_len = cursor.position() as usize;
+                            pos += header_len;
+                            let checked = check_length_form(header_len, header.mask.is_some(), len)
+                                .and_then(|()| self.start_frame(&header, len));
+                            if let Err(why) = checked {
                                 self.fail(why, out);
                             }
                         }
@@ -276,9 +279,6 @@ impl Decoder {
             }
             OpCode::Data(data) => data,
         };
-        if self.limits.max_frame_size.is_some_and(|max| len > max as u64) {
-            return Err(FailReason::MessageTooBig);
-        }
         match (data, self.message.as_ref()) {
             (Data::Continue, None) => return protocol("a continuation frame without a message to continue"),
             (Data::Continue, Some(_)) if h.rsv1 => return protocol("RSV1 is set on a continuation frame"),
@@ -297,6 +297,9 @@ impl Decoder {
                 });
             }
             _ => {}
+        }
+        if self.limits.max_frame_size.is_some_and(|max| len > max as u64) {
+            return Err(FailReason::MessageTooBig);
         }
         let message = self.message.as_mut().expect("set above");
         if !message.compressed {
@@ -360,6 +363,25 @@ impl Decoder {
         Ok(Message::Text(unsafe {
             Utf8Bytes::from_bytes_unchecked(Bytes::from(message.buf))
         }))
+    }
+}
+
+/// RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the
+/// length" (Chromium fails the connection too). `header_len` is the
+/// header's size as read; a masked header is refused anyway.
+fn check_length_form(header_len: usize, masked: bool, len: u64) -> Result<(), FailReason> {
+    let extended = header_len - 2 - if masked { 4 } else { 0 };
+    let minimal = match extended {
+        2 => len >= 126,
+        8 => len > 0xffff,
+        _ => true,
+    };
+    if minimal {
+        Ok(())
+    } else {
+        Err(FailReason::Protocol(
+            "a payload length not in its shortest form".to_string(),
+        ))
     }
 }
 

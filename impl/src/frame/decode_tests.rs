@@ -167,6 +167,8 @@ fn violations_of_rfc_6455_section_5_fail_the_connection() {
         ("new message started", [frame(0x01, b"a"), frame(0x81, b"b")].concat()),
         ("not negotiated", frame(0xc1, b"x")),
         ("top bit", header64(0x82, 1 << 63)),
+        ("shortest form", [&[0x82, 126, 0, 125][..], &[0; 125]].concat()),
+        ("shortest form", header64(0x82, 0xffff)),
     ];
     for (why, bytes) in cases {
         for step in [1, bytes.len()] {
@@ -178,6 +180,14 @@ fn violations_of_rfc_6455_section_5_fail_the_connection() {
             );
         }
     }
+    // The message state is checked before the limits: a stray continuation
+    // is a protocol error (1002) whatever its size.
+    let limited = Limits {
+        max_message_size: None,
+        max_frame_size: Some(10),
+    };
+    let items = decode_all(&mut Decoder::new(limited, None), &frame(0x80, &[0; 20]));
+    assert!(protocol_failure(&items).contains("continuation"));
     let mut d = deflating(false);
     let bytes = [frame(0x41, b"x"), frame(0xc0, b"y")].concat();
     assert!(protocol_failure(&decode_all(&mut d, &bytes)).contains("continuation"));

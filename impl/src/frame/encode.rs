@@ -57,8 +57,11 @@ pub(crate) struct Encoder {
     ends: VecDeque<(usize, u64)>,
     /// Bytes of messages wholly handed to the socket, not yet reported.
     written: u64,
-    /// Pong payload bytes queued and not yet in the write buffer.
+    /// What the pongs queued and not yet in the write buffer cost
+    /// ([`pong_cost`]).
     queued_pong_bytes: u64,
+    /// A Close frame was queued: nothing may follow it.
+    close_queued: bool,
     compressor: Option<Compressor>,
     /// Messages shorter than this are sent uncompressed.
     compress_min: usize,
@@ -91,6 +94,7 @@ impl Encoder {
             ends: VecDeque::new(),
             written: 0,
             queued_pong_bytes: 0,
+            close_queued: false,
             compressor: None,
             compress_min: usize::MAX,
         }
@@ -102,16 +106,23 @@ impl Encoder {
         self.compress_min = min_size;
     }
 
-    /// Queues a frame.
+    /// Queues a frame. Nothing is sent after a Close frame (RFC 6455
+    /// §5.5.1): a ping that arrives while we close gets no pong.
     pub(crate) fn push(&mut self, item: Outbound) {
-        if let Outbound::Pong(payload) = &item {
-            self.queued_pong_bytes += payload.len() as u64;
+        if self.close_queued {
+            return;
+        }
+        match &item {
+            Outbound::Pong(payload) => self.queued_pong_bytes += pong_cost(payload),
+            Outbound::Close(_) => self.close_queued = true,
+            _ => {}
         }
         self.queue.push_back(item);
     }
 
-    /// Pong payload bytes waiting to be encoded: reading pauses while they
-    /// are many, so that a peer that pings and never reads cannot grow them.
+    /// What the pongs waiting to be encoded cost: reading pauses while it
+    /// is high, so that a peer that pings and never reads cannot grow them
+    /// (empty pings included: each costs its queue entry).
     pub(crate) fn queued_pong_bytes(&self) -> u64 {
         self.queued_pong_bytes
     }
@@ -166,13 +177,17 @@ impl Encoder {
         debug_assert!(self.ends.is_empty());
         while self.buf.len() < WRITE_CHUNK {
             if self.current.is_none() {
+                // A header never straddles the chunk's end.
+                if WRITE_CHUNK - self.buf.len() < MAX_HEADER {
+                    break;
+                }
                 let Some(item) = self.queue.pop_front() else {
                     break;
                 };
                 self.start_frame(item);
             }
             let current = self.current.as_mut().expect("started above");
-            let n = (current.payload.len() - current.copied).min(WRITE_CHUNK - self.buf.len());
+            let n = (current.payload.len() - current.copied).min(WRITE_CHUNK.saturating_sub(self.buf.len()));
             let start = self.buf.len();
             self.buf
                 .extend_from_slice(&current.payload[current.copied..current.copied + n]);
@@ -212,7 +227,7 @@ impl Encoder {
             }
             Outbound::Ping(p) => (OpCode::Control(Control::Ping), p, false, 0),
             Outbound::Pong(p) => {
-                self.queued_pong_bytes -= p.len() as u64;
+                self.queued_pong_bytes -= pong_cost(&p);
                 (OpCode::Control(Control::Pong), p, false, 0)
             }
         };
@@ -239,6 +254,12 @@ impl Encoder {
             message_len,
         });
     }
+}
+
+/// What a queued pong costs: its payload, its frame's header and mask, and
+/// its queue entry.
+fn pong_cost(payload: &Bytes) -> u64 {
+    (payload.len() + MAX_HEADER + std::mem::size_of::<Outbound>()) as u64
 }
 
 /// XORs `buf` with the mask, as the bytes at `offset..` of a payload
@@ -359,10 +380,15 @@ mod tests {
         let mut encoder = Encoder::new();
         encoder.push(Outbound::Pong(Bytes::from_static(b"12345")));
         encoder.push(Outbound::Pong(Bytes::from_static(b"678")));
-        assert_eq!(encoder.queued_pong_bytes(), 8);
+        let entry = (MAX_HEADER + std::mem::size_of::<Outbound>()) as u64;
+        assert_eq!(encoder.queued_pong_bytes(), 8 + 2 * entry);
+        // Empty pings cost their entry: a flood of them is bounded too.
+        encoder.push(Outbound::Pong(Bytes::new()));
+        assert_eq!(encoder.queued_pong_bytes(), 8 + 3 * entry);
         let (bytes, _) = drain(&mut encoder, 3);
         assert_eq!(encoder.queued_pong_bytes(), 0);
         let frames = server_reads(&bytes);
+        assert_eq!(frames.len(), 3);
         assert_eq!(frames[1], (frames[1].0.clone(), b"678".to_vec()));
         assert_eq!(frames[1].0.opcode, OpCode::Control(Control::Pong));
         encoder.push(Outbound::Pong(Bytes::from_static(b"x")));
@@ -393,6 +419,33 @@ mod tests {
         }
         // bufferedAmount counts what the user sent, not the wire bytes.
         assert_eq!(encoder.take_written(), 2 * long.len() as u64 + 5);
+    }
+
+    #[test]
+    fn a_header_never_straddles_the_end_of_a_write_chunk() {
+        // The first frame (14-byte header) ends one byte before the chunk's
+        // end: the next header goes into the next write.
+        let mut encoder = Encoder::new();
+        let first = vec![1u8; WRITE_CHUNK - 15];
+        encoder.push(Outbound::Message(Message::Binary(first.clone().into())));
+        encoder.push(Outbound::Message(Message::Binary(vec![2u8; 70_000].into())));
+        let (bytes, writes) = drain(&mut encoder, usize::MAX);
+        assert!(writes.iter().all(|&n| n <= WRITE_CHUNK), "{writes:?}");
+        assert_eq!(writes[0], WRITE_CHUNK - 1);
+        let frames = server_reads(&bytes);
+        assert_eq!((frames[0].1.len(), frames[1].1.len()), (first.len(), 70_000));
+    }
+
+    #[test]
+    fn nothing_is_queued_after_a_close_frame() {
+        let mut encoder = Encoder::new();
+        encoder.push(Outbound::Close(None));
+        encoder.push(Outbound::Pong(Bytes::from_static(b"late")));
+        assert_eq!(encoder.queued_pong_bytes(), 0);
+        let (bytes, _) = drain(&mut encoder, usize::MAX);
+        let frames = server_reads(&bytes);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0.opcode, OpCode::Control(Control::Close));
     }
 
     #[test]
