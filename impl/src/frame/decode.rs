@@ -22,6 +22,7 @@ use wsapi_model::handshake::DeflateParams;
 use wsapi_model::FailReason;
 
 use super::inflate::{InflateError, Inflater};
+use super::pool::BufferPool;
 use super::utf8::Utf8Check;
 use super::Limits;
 use crate::Message;
@@ -95,6 +96,8 @@ pub(crate) struct Decoder {
     message: Option<Assembly>,
     /// The control frame's payload so far.
     control: Vec<u8>,
+    /// Where large messages' buffers come back to.
+    pool: BufferPool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -129,6 +132,7 @@ impl Decoder {
             state: State::Header,
             message: None,
             control: Vec::new(),
+            pool: BufferPool::default(),
         }
     }
 
@@ -289,10 +293,12 @@ impl Decoder {
                 if h.rsv1 && self.inflating.is_none() {
                     return protocol("RSV1 is set but permessage-deflate was not negotiated");
                 }
+                // A large first frame takes a pooled buffer (see `pool`).
+                let capacity = if h.rsv1 { 0 } else { (len as usize).min(MAX_RESERVE) };
                 self.message = Some(Assembly {
                     text: data == Data::Text,
                     compressed: h.rsv1,
-                    buf: Vec::new(),
+                    buf: self.pool.take(capacity),
                     utf8: Utf8Check::default(),
                 });
             }
@@ -353,16 +359,15 @@ impl Decoder {
             }
         }
         if !message.text {
-            return Ok(Message::Binary(Bytes::from(message.buf)));
+            return Ok(Message::Binary(self.pool.freeze(message.buf)));
         }
         if !message.utf8.is_complete(&message.buf) {
             return Err(FailReason::InvalidUtf8);
         }
+        let bytes = self.pool.freeze(message.buf);
         // SAFETY: `Utf8Check` validated every byte of the buffer as it was
         // appended and found no character cut at its end, so it is UTF-8.
-        Ok(Message::Text(unsafe {
-            Utf8Bytes::from_bytes_unchecked(Bytes::from(message.buf))
-        }))
+        Ok(Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(bytes) }))
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) mod compress;
 pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod inflate;
+pub(crate) mod pool;
 pub(crate) mod read_buffer;
 pub(crate) mod utf8;
 
