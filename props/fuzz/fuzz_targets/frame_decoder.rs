@@ -49,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
         budget: u64::MAX,
         ..options.clone()
     };
-    assert_eq!(out.items, decode_inbound(frames, &whole).items, "the split changed the items");
+    assert_eq!(
+        out.items,
+        decode_inbound(frames, &whole).items,
+        "the split changed the items"
+    );
 
     let terminal = |d: &Decoded| matches!(d, Decoded::Close(_) | Decoded::Fail(_));
     let terminals = out.items.iter().filter(|d| terminal(d)).count();
