@@ -6,7 +6,8 @@
 //! budget), the rest is what the server sends after its 101 response.
 //! Checked: no panic; the items do not depend on how the bytes were split
 //! into reads nor on the budget (the same bytes decoded in one read with an
-//! unlimited budget give the same items); at most one terminal item (Close
+//! unlimited budget give the same items, and a failure at the same place;
+//! only its reason may differ, see the comment below); at most one terminal item (Close
 //! or a failure), and it is last; every message is within the limits and
 //! every text message is UTF-8 (guaranteed by its type, so checked by
 //! re-validating its bytes); control payloads at most 125 bytes.
@@ -49,9 +50,20 @@ fuzz_target!(|data: &[u8]| {
         budget: u64::MAX,
         ..options.clone()
     };
+    // Which failure ends a compressed text message that is both corrupt (or
+    // too big) and not UTF-8 depends on how far inflating got when each
+    // fault showed (spec-notes/framing.md); where it fails, and everything
+    // before, may not.
+    let failure_kind = |items: &[Decoded]| -> Vec<Decoded> {
+        let generic = |d: &Decoded| match d {
+            Decoded::Fail(_) => Decoded::Fail(String::new()),
+            other => other.clone(),
+        };
+        items.iter().map(generic).collect()
+    };
     assert_eq!(
-        out.items,
-        decode_inbound(frames, &whole).items,
+        failure_kind(&out.items),
+        failure_kind(&decode_inbound(frames, &whole).items),
         "the split changed the items"
     );
 
