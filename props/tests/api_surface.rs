@@ -227,20 +227,7 @@ fn reading_pauses_for_a_slow_reader_and_resumes_as_events_are_taken() {
         .record_journal(true)
         .connect()
         .expect("valid");
-    let received = |ws: &WebSocket| {
-        ws.journal()
-            .iter()
-            .filter(|s| {
-                matches!(
-                    s,
-                    wsapi_model::Step::Input {
-                        input: wsapi_model::Input::Message(_),
-                        ..
-                    }
-                )
-            })
-            .count()
-    };
+    let received = messages_received;
     block_on(async {
         open(&ws).await;
         // Wait (bounded) until the client stopped reading: each queued
@@ -346,21 +333,7 @@ fn next_events_takes_ready_events_in_batches_in_order() {
     block_on(async {
         // Wait (bounded) until every message was received and queued.
         with_limit(async {
-            while ws
-                .journal()
-                .iter()
-                .filter(|s| {
-                    matches!(
-                        s,
-                        wsapi_model::Step::Input {
-                            input: wsapi_model::Input::Message(_),
-                            ..
-                        }
-                    )
-                })
-                .count()
-                < 100
-            {
+            while messages_received(&ws) < 100 {
                 sleep(Duration::from_millis(2)).await;
             }
         })
@@ -397,4 +370,21 @@ fn next_events_takes_ready_events_in_batches_in_order() {
         );
         assert_eq!(ws.next_events(&mut events, 7).await, 0, "the end stays the end");
     });
+}
+
+/// How many messages the client has received from the network so far (the
+/// journal's `Input::Message` steps), taken by the user or not.
+fn messages_received(ws: &WebSocket) -> usize {
+    ws.journal()
+        .iter()
+        .filter(|s| {
+            matches!(
+                s,
+                wsapi_model::Step::Input {
+                    input: wsapi_model::Input::Message(_),
+                    ..
+                }
+            )
+        })
+        .count()
 }

@@ -97,6 +97,19 @@ mod tests {
         }
     }
 
+    /// `len` incompressible bytes (xorshift from `seed`).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
     fn inflate(inflater: &mut Inflater, compressed: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         inflater.inflate(compressed, usize::MAX, &mut out).unwrap();
@@ -134,15 +147,7 @@ mod tests {
     fn large_and_incompressible_messages_round_trip() {
         let mut c = Compressor::new(&params(false, Some(15))).unwrap();
         let mut i = Inflater::new();
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let noise: Vec<u8> = (0..300_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let noise = noise(300_000, 0x9e37_79b9_7f4a_7c15);
         for msg in [&noise[..], &[][..], &noise[..1000]] {
             assert_eq!(inflate(&mut i, &c.compress(msg)), msg);
         }
@@ -154,18 +159,10 @@ mod tests {
         // 31,745 bytes here); with 00 00 ff ff as its last bytes, a
         // compressor that looked for the flush's tail stopped early, cut
         // the message and sent the rest with the next one.
-        let mut state = 0x0123_4567_89ab_cdef_u64;
         let mut c = Compressor::new(&params(false, None)).unwrap();
         let mut i = Inflater::new();
         for len in (31_746..32_000).step_by(10) {
-            let mut data: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect();
+            let mut data = noise(len, len as u64);
             data[31_741..31_745].copy_from_slice(&SYNC_TAIL);
             assert_eq!(inflate(&mut i, &c.compress(&data)), data, "{len} bytes");
             assert_eq!(inflate(&mut i, &c.compress(b"next")), b"next", "after {len} bytes");
