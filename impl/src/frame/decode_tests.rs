@@ -133,6 +133,13 @@ fn decoding_stops_after_a_close_frame() {
     bytes.extend(frame(0x81, b"after"));
     let mut decoder = plain();
     let mut out = Vec::new();
+    assert!(!decoder.is_stopped());
+    let (used, pause) = decoder.decode(&bytes[..4], 0, 64, &mut out);
+    assert_eq!(
+        (used, pause, out.len()),
+        (0, Pause::Budget, 0),
+        "a spent budget decodes nothing"
+    );
     let (used, pause) = decoder.decode(&bytes, u64::MAX, 64, &mut out);
     assert_eq!((used, pause), (4, Pause::Stopped));
     assert_eq!(out, vec![Inbound::Close(vec![0x03, 0xe8])]);
@@ -150,6 +157,14 @@ fn the_budget_pauses_between_frames_and_counts_overhead() {
     // Empty messages cost their overhead: 3 × 64 reaches 150.
     let (used, pause) = decoder.decode(&bytes, 150, 64, &mut out);
     assert_eq!((out.len(), used, pause), (3, 6, Pause::Budget));
+    assert!(!decoder.is_stopped());
+    // A message costs its bytes too: 100 + 64 reaches 150 at once.
+    let big = frame(0x82, &[0; 100]);
+    let mut out = Vec::new();
+    let (used, pause) = plain().decode(&[big.clone(), big].concat(), 150, 64, &mut out);
+    assert_eq!((out.len(), used, pause), (1, 102, Pause::Budget));
+    assert_eq!(cost(&out[0], 64), 164);
+    assert_eq!(cost(&Inbound::Pong, 64), 64);
 }
 
 #[test]
