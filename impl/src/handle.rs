@@ -139,24 +139,8 @@ impl WebSocketHandle {
     /// the handlers only: this never yields an event, and is `Ready(None)`
     /// once the close event was delivered to them (a way to wait for the end).
     pub fn poll_next_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        let mut inner = self.shared.lock();
-        if inner.handler_mode {
-            if inner.handlers_done {
-                return Poll::Ready(None);
-            }
-            inner.wait_for_event(cx.waker());
-            return Poll::Pending;
-        }
-        if let Some(event) = inner.take_event() {
-            // No other waiter needs waking here: every one was woken when
-            // this event (or the end) arrived, and polls again.
-            return Poll::Ready(Some(Event::from_model(event)));
-        }
-        if inner.model().ready_state() == ReadyState::Closed {
-            return Poll::Ready(None);
-        }
-        inner.wait_for_event(cx.waker());
-        Poll::Pending
+        let mut taken = None;
+        self.poll_take_events(cx, 1, |event| taken = Some(event)).map(|_| taken)
     }
 
     /// Takes up to `max` (at least 1) ready events at once, appending them to `out`, under
@@ -167,6 +151,13 @@ impl WebSocketHandle {
     /// events and their order are exactly those [`Self::poll_next_event`]
     /// would give one by one.
     pub fn poll_next_events(&self, cx: &mut Context<'_>, out: &mut Vec<Event>, max: usize) -> Poll<usize> {
+        self.poll_take_events(cx, max.max(1), |event| out.push(event))
+    }
+
+    /// Hands up to `max` ready events to `take` under one lock: `Ready(n)`
+    /// with `n >= 1`, `Ready(0)` at the end (the close event taken, or in
+    /// handler mode delivered), else `Pending` with the waker registered.
+    fn poll_take_events(&self, cx: &mut Context<'_>, max: usize, mut take: impl FnMut(Event)) -> Poll<usize> {
         let mut inner = self.shared.lock();
         if inner.handler_mode {
             if inner.handlers_done {
@@ -175,15 +166,18 @@ impl WebSocketHandle {
             inner.wait_for_event(cx.waker());
             return Poll::Pending;
         }
-        let (before, max) = (out.len(), max.max(1));
-        while out.len() - before < max {
+        let mut taken = 0;
+        while taken < max {
             let Some(event) = inner.take_event() else {
                 break;
             };
-            out.push(Event::from_model(event));
+            take(Event::from_model(event));
+            taken += 1;
         }
-        if out.len() > before {
-            return Poll::Ready(out.len() - before);
+        // No other waiter needs waking when events were taken: every one
+        // was woken when they (or the end) arrived, and polls again.
+        if taken > 0 {
+            return Poll::Ready(taken);
         }
         if inner.model().ready_state() == ReadyState::Closed {
             return Poll::Ready(0);
