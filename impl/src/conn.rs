@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use futures::io::AsyncWrite;
 
-use crate::frame::decode::{cost, Decoder, Inbound, Pause};
+use crate::frame::decode::{Decoder, Inbound, Pause};
 use crate::frame::encode::Encoder;
 use crate::frame::read_buffer::ReadBuffer;
 use crate::transport::MaybeTls;
@@ -24,8 +24,6 @@ pub(crate) struct ReadOutcome {
     pub progress: bool,
     /// Bytes arrived (a sign of life for keep-alive).
     pub heard: bool,
-    /// Decoding stopped for the budget: the user must take events first.
-    pub paused: bool,
     /// The stream ended or failed.
     pub ended: bool,
 }
@@ -80,24 +78,18 @@ impl Conn {
         out: &mut Vec<Inbound>,
     ) -> ReadOutcome {
         let mut outcome = ReadOutcome::default();
-        let mut spent = 0u64;
+        let mut budget = budget;
         let mut reads = 0;
         loop {
             if self.decoder.is_stopped() {
                 self.input.clear();
             } else {
                 let first = out.len();
-                let (used, pause) = self
-                    .decoder
-                    .decode(self.input.data(), budget.saturating_sub(spent), overhead, out);
+                let (used, pause) = self.decoder.decode(self.input.data(), &mut budget, overhead, out);
                 self.input.consume(used);
-                spent += out[first..].iter().map(|item| cost(item, overhead)).sum::<u64>();
                 outcome.progress |= out.len() > first;
                 match pause {
-                    Pause::Budget => {
-                        outcome.paused = true;
-                        return outcome;
-                    }
+                    Pause::Budget => return outcome,
                     Pause::Stopped => self.input.clear(),
                     Pause::NeedInput => {}
                 }
@@ -134,8 +126,7 @@ impl Conn {
             match Pin::new(&mut self.stream).poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
-                    encoder.advance(n);
-                    self.unflushed += encoder.take_written();
+                    self.unflushed += encoder.advance(n);
                     self.needs_flush = true;
                     outcome.progress = true;
                 }

@@ -88,8 +88,9 @@ const MAX_PASSES: usize = 64;
 /// bounds the batch buffer, and the time other tasks wait for the lock.
 const MAX_BATCH_COST: u64 = 512 * 1024;
 
-/// Reading pauses while this many pong payload bytes wait to be encoded.
-/// Large enough for any honest peer (2,000 pings of the largest size are
+/// Reading pauses while the pongs waiting to be encoded cost this much
+/// (`Encoder::queued_pong_bytes`: payload, header and queue entry). Large
+/// enough for any honest peer (2,000 pings of the largest size are
 /// answered while our write side is blocked), small next to the messages a
 /// connection buffers anyway.
 pub(crate) const MAX_QUEUED_PONG_BYTES: u64 = 256 * 1024;

@@ -77,7 +77,7 @@ pub fn decode_inbound(frames: &[u8], options: &DecodeOptions) -> DecodeRun {
     let mut rest = frames;
     let budget = options.budget.max(1);
     loop {
-        let (used, pause) = decoder.decode(&buffered, budget, EVENT_OVERHEAD, &mut out);
+        let (used, pause) = decoder.decode(&buffered, &mut { budget }, EVENT_OVERHEAD, &mut out);
         buffered.drain(..used);
         match pause {
             Pause::Stopped => break,

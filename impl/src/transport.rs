@@ -155,7 +155,7 @@ pub(crate) async fn connect(
     let tcp_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     let target = format!("{host}:{port}");
     let tcp = opts.connector.open(&url, &tcp_host, port).await?;
-    let stream = if opts.connector.needs_tls(&url) {
+    let mut stream = if opts.connector.needs_tls(&url) {
         let config = opts.tls.clone().unwrap_or_else(default_tls_config);
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
             .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tls, target.clone(), e)))?;
@@ -167,7 +167,6 @@ pub(crate) async fn connect(
     } else {
         MaybeTls::Plain(tcp)
     };
-    let mut stream = stream;
     let key = generate_key();
     let offers = opts.offered_extensions();
     let request = Request {

@@ -142,23 +142,23 @@ impl Decoder {
     }
 
     /// Decodes from `input`, pushing items to `out`, until the input is used
-    /// up or the items pushed cost `budget` (see [`cost`], with `overhead`
-    /// per item). Returns the bytes used and why it returned; unused bytes
-    /// must be given again, with more after them.
+    /// up or `budget` is spent: each item pushed takes its [`cost`] (with
+    /// `overhead` per item) from it, and no frame is started once it is 0.
+    /// Returns the bytes used and why it returned; unused bytes must be
+    /// given again, with more after them.
     pub(crate) fn decode(
         &mut self,
         input: &[u8],
-        budget: u64,
+        budget: &mut u64,
         overhead: u64,
         out: &mut Vec<Inbound>,
     ) -> (usize, Pause) {
         let mut pos = 0;
-        let mut spent = 0u64;
         loop {
             match self.state {
                 State::Stopped => return (pos, Pause::Stopped),
                 State::Header => {
-                    if spent >= budget {
+                    if *budget == 0 {
                         return (pos, Pause::Budget);
                     }
                     let mut cursor = Cursor::new(&input[pos..]);
@@ -200,7 +200,7 @@ impl Decoder {
                     match done {
                         Ok(Some(message)) => {
                             let item = Inbound::Message(message);
-                            spent += cost(&item, overhead);
+                            *budget = budget.saturating_sub(cost(&item, overhead));
                             out.push(item);
                         }
                         Ok(None) => {}
@@ -233,7 +233,7 @@ impl Decoder {
                         }
                         Control::Reserved(_) => unreachable!("refused in start_frame"),
                     };
-                    spent += cost(&item, overhead);
+                    *budget = budget.saturating_sub(cost(&item, overhead));
                     out.push(item);
                 }
             }

@@ -39,7 +39,7 @@ fn decode_in_steps(decoder: &mut Decoder, bytes: &[u8], step: usize, budget: u64
     let mut buffered = Vec::new();
     let mut rest = bytes;
     loop {
-        let (used, pause) = decoder.decode(&buffered, budget, 64, &mut out);
+        let (used, pause) = decoder.decode(&buffered, &mut { budget }, 64, &mut out);
         buffered.drain(..used);
         match pause {
             Pause::Stopped => return out,
@@ -134,13 +134,13 @@ fn decoding_stops_after_a_close_frame() {
     let mut decoder = plain();
     let mut out = Vec::new();
     assert!(!decoder.is_stopped());
-    let (used, pause) = decoder.decode(&bytes[..4], 0, 64, &mut out);
+    let (used, pause) = decoder.decode(&bytes[..4], &mut 0, 64, &mut out);
     assert_eq!(
         (used, pause, out.len()),
         (0, Pause::Budget, 0),
         "a spent budget decodes nothing"
     );
-    let (used, pause) = decoder.decode(&bytes, u64::MAX, 64, &mut out);
+    let (used, pause) = decoder.decode(&bytes, &mut { u64::MAX }, 64, &mut out);
     assert_eq!((used, pause), (4, Pause::Stopped));
     assert_eq!(out, vec![Inbound::Close(vec![0x03, 0xe8])]);
     assert!(decoder.is_stopped());
@@ -155,13 +155,14 @@ fn the_budget_pauses_between_frames_and_counts_overhead() {
     let mut decoder = plain();
     let mut out = Vec::new();
     // Empty messages cost their overhead: 3 × 64 reaches 150.
-    let (used, pause) = decoder.decode(&bytes, 150, 64, &mut out);
+    let mut budget = 150;
+    let (used, pause) = decoder.decode(&bytes, &mut budget, 64, &mut out);
     assert_eq!((out.len(), used, pause), (3, 6, Pause::Budget));
     assert!(!decoder.is_stopped());
     // A message costs its bytes too: 100 + 64 reaches 150 at once.
     let big = frame(0x82, &[0; 100]);
     let mut out = Vec::new();
-    let (used, pause) = plain().decode(&[big.clone(), big].concat(), 150, 64, &mut out);
+    let (used, pause) = plain().decode(&[big.clone(), big].concat(), &mut 150, 64, &mut out);
     assert_eq!((out.len(), used, pause), (1, 102, Pause::Budget));
     assert_eq!(cost(&out[0], 64), 164);
     assert_eq!(cost(&Inbound::Pong, 64), 64);

@@ -9,7 +9,7 @@
 //! back waiting for more (whatever is queued is written at once).
 //!
 //! `bufferedAmount` falls when a message's last byte was handed to the
-//! socket: [`Encoder::advance`] counts those messages' bytes, which the
+//! socket: [`Encoder::advance`] returns those messages' bytes, which the
 //! driver reports to the model once the stream is flushed.
 
 use std::collections::VecDeque;
@@ -55,8 +55,6 @@ pub(crate) struct Encoder {
     pos: usize,
     /// `(end, len)`: a message of `len` bytes ends at `buf[..end]`.
     ends: VecDeque<(usize, u64)>,
-    /// Bytes of messages wholly handed to the socket, not yet reported.
-    written: u64,
     /// What the pongs queued and not yet in the write buffer cost
     /// ([`pong_cost`]).
     queued_pong_bytes: u64,
@@ -92,7 +90,6 @@ impl Encoder {
             buf: Vec::new(),
             pos: 0,
             ends: VecDeque::new(),
-            written: 0,
             queued_pong_bytes: 0,
             close_queued: false,
             compressor: None,
@@ -152,22 +149,20 @@ impl Encoder {
         &self.buf[self.pos..]
     }
 
-    /// `n` bytes of [`Encoder::unwritten`] were handed to the socket.
-    pub(crate) fn advance(&mut self, n: usize) {
+    /// `n` bytes of [`Encoder::unwritten`] were handed to the socket;
+    /// returns the bytes of the messages whose last byte was among them.
+    pub(crate) fn advance(&mut self, n: usize) -> u64 {
         self.pos += n;
         debug_assert!(self.pos <= self.buf.len());
+        let mut written = 0;
         while let Some(&(end, len)) = self.ends.front() {
             if end > self.pos {
                 break;
             }
-            self.written += len;
+            written += len;
             self.ends.pop_front();
         }
-    }
-
-    /// Bytes of messages handed to the socket since the last call.
-    pub(crate) fn take_written(&mut self) -> u64 {
-        std::mem::take(&mut self.written)
+        written
     }
 
     /// Fills the write buffer from the queue, up to [`WRITE_CHUNK`].
@@ -301,19 +296,19 @@ mod tests {
         frames
     }
 
-    /// Writes everything, `max_write` bytes at a time; returns the bytes
-    /// and the sizes of the writes.
-    fn drain(encoder: &mut Encoder, max_write: usize) -> (Vec<u8>, Vec<usize>) {
-        let (mut all, mut writes) = (Vec::new(), Vec::new());
+    /// Writes everything, `max_write` bytes at a time; returns the bytes,
+    /// the sizes of the writes and the message bytes reported written.
+    fn drain(encoder: &mut Encoder, max_write: usize) -> (Vec<u8>, Vec<usize>, u64) {
+        let (mut all, mut writes, mut written) = (Vec::new(), Vec::new(), 0);
         loop {
             let bytes = encoder.unwritten();
             if bytes.is_empty() {
-                return (all, writes);
+                return (all, writes, written);
             }
             let n = bytes.len().min(max_write);
             all.extend_from_slice(&bytes[..n]);
             writes.push(n);
-            encoder.advance(n);
+            written += encoder.advance(n);
         }
     }
 
@@ -329,7 +324,7 @@ mod tests {
             code: 1000,
             reason: "bye".into(),
         })));
-        let (bytes, writes) = drain(&mut encoder, usize::MAX);
+        let (bytes, writes, written) = drain(&mut encoder, usize::MAX);
         assert_eq!(writes.len(), 1, "{writes:?}");
         let frames = server_reads(&bytes);
         assert_eq!(frames.len(), 1001);
@@ -339,7 +334,7 @@ mod tests {
             assert_eq!(payload, &(i as u32).to_be_bytes().repeat(4));
         }
         assert_eq!(frames[1000].1, [&1000u16.to_be_bytes()[..], b"bye"].concat());
-        assert_eq!(encoder.take_written(), 16_000);
+        assert_eq!(written, 16_000);
         assert!(encoder.is_idle());
     }
 
@@ -349,7 +344,7 @@ mod tests {
         let payload: Vec<u8> = (0..(3 * WRITE_CHUNK + 5)).map(|i| (i * 7) as u8).collect();
         encoder.push(Outbound::Message(Message::Binary(payload.clone().into())));
         encoder.push(Outbound::Ping(Bytes::new()));
-        let (bytes, writes) = drain(&mut encoder, usize::MAX);
+        let (bytes, writes, _) = drain(&mut encoder, usize::MAX);
         assert!(writes.iter().all(|&n| n <= WRITE_CHUNK + MAX_HEADER), "{writes:?}");
         assert_eq!(writes.len(), 4);
         let frames = server_reads(&bytes);
@@ -364,14 +359,10 @@ mod tests {
         encoder.push(Outbound::Message("gh".into()));
         // 2-byte header + 4-byte mask + 6 bytes, then 2 + 4 + 2.
         assert_eq!(encoder.unwritten().len(), 20);
-        encoder.advance(11);
-        assert_eq!(encoder.take_written(), 0);
-        encoder.advance(1);
-        assert_eq!(encoder.take_written(), 6);
-        encoder.advance(7);
-        assert_eq!(encoder.take_written(), 0);
-        encoder.advance(1);
-        assert_eq!(encoder.take_written(), 2);
+        assert_eq!(encoder.advance(11), 0);
+        assert_eq!(encoder.advance(1), 6);
+        assert_eq!(encoder.advance(7), 0);
+        assert_eq!(encoder.advance(1), 2);
         assert!(encoder.is_idle());
     }
 
@@ -385,7 +376,7 @@ mod tests {
         // Empty pings cost their entry: a flood of them is bounded too.
         encoder.push(Outbound::Pong(Bytes::new()));
         assert_eq!(encoder.queued_pong_bytes(), 8 + 3 * entry);
-        let (bytes, _) = drain(&mut encoder, 3);
+        let (bytes, _, _) = drain(&mut encoder, 3);
         assert_eq!(encoder.queued_pong_bytes(), 0);
         let frames = server_reads(&bytes);
         assert_eq!(frames.len(), 3);
@@ -405,7 +396,7 @@ mod tests {
         encoder.push(Outbound::Message(long.as_str().into()));
         encoder.push(Outbound::Message("short".into()));
         encoder.push(Outbound::Message(long.as_str().into()));
-        let (bytes, _) = drain(&mut encoder, 100);
+        let (bytes, _, written) = drain(&mut encoder, 100);
         let frames = server_reads(&bytes);
         let rsv1: Vec<bool> = frames.iter().map(|(h, _)| h.rsv1).collect();
         assert_eq!(rsv1, [true, false, true]);
@@ -418,7 +409,7 @@ mod tests {
             assert_eq!(out, long.as_bytes());
         }
         // bufferedAmount counts what the user sent, not the wire bytes.
-        assert_eq!(encoder.take_written(), 2 * long.len() as u64 + 5);
+        assert_eq!(written, 2 * long.len() as u64 + 5);
     }
 
     #[test]
@@ -429,7 +420,7 @@ mod tests {
         let first = vec![1u8; WRITE_CHUNK - 15];
         encoder.push(Outbound::Message(Message::Binary(first.clone().into())));
         encoder.push(Outbound::Message(Message::Binary(vec![2u8; 70_000].into())));
-        let (bytes, writes) = drain(&mut encoder, usize::MAX);
+        let (bytes, writes, _) = drain(&mut encoder, usize::MAX);
         assert!(writes.iter().all(|&n| n <= WRITE_CHUNK), "{writes:?}");
         assert_eq!(writes[0], WRITE_CHUNK - 1);
         let frames = server_reads(&bytes);
@@ -442,7 +433,7 @@ mod tests {
         encoder.push(Outbound::Close(None));
         encoder.push(Outbound::Pong(Bytes::from_static(b"late")));
         assert_eq!(encoder.queued_pong_bytes(), 0);
-        let (bytes, _) = drain(&mut encoder, usize::MAX);
+        let (bytes, _, _) = drain(&mut encoder, usize::MAX);
         let frames = server_reads(&bytes);
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].0.opcode, OpCode::Control(Control::Close));
