@@ -122,6 +122,23 @@ fn undelivered_messages_hold_keep_alive_off() {
 }
 
 #[test]
+fn undelivered_empty_messages_hold_keep_alive_off_too() {
+    // The driver's reading pause counts messages, not only bytes: a queue
+    // of empty messages can hold reading paused, so it too means the
+    // silence is ours.
+    let mut ws = opened(true);
+    ws.handle_message(secs(1), Data::Text(String::new())).unwrap();
+    assert_eq!((ws.queued_message_bytes(), ws.queued_message_count()), (0, 1));
+    ws.handle_timeout(INTERVAL);
+    assert!(
+        drain_transmits(&mut ws).is_empty(),
+        "no ping while an empty message waits"
+    );
+    assert!(matches!(&drain_events(&mut ws)[..], [Event::Message { .. }]));
+    assert_eq!(ws.queued_message_count(), 0);
+}
+
+#[test]
 fn a_busy_connection_is_not_pinged() {
     let mut ws = opened(true);
     for s in 1..=30 {
