@@ -34,7 +34,9 @@
 //!
 //! Pinning: with `taskset` and two or more CPUs the server runs on the last
 //! CPU throughout, and the round-trip clients on CPU 0 (so the p50/p99 are
-//! of one message crossing between two cores, not of scheduler moves). The
+//! of one message crossing between two cores, not of scheduler moves), as
+//! are the `setup-pinned` clients (connection setup without cross-CPU
+//! wake-ups between the client's own threads). The
 //! throughput clients are not pinned: a client may use every core the
 //! server leaves.
 //!
@@ -77,17 +79,22 @@ pub enum Workload {
     Latency,
     /// 1,000 sequential connect + handshake + close.
     Setup,
+    /// The same with the client pinned to one CPU: every thread of the
+    /// client then shares that CPU, so handing work from one thread or task
+    /// to another costs no cross-CPU wake-up (see `BENCHMARKS.md`).
+    SetupPinned,
     /// 1,000 idle connections held open: resident KiB per connection.
     Idle,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::Small,
         Workload::Kib,
         Workload::Mib,
         Workload::Latency,
         Workload::Setup,
+        Workload::SetupPinned,
         Workload::Idle,
     ];
 
@@ -98,6 +105,7 @@ impl Workload {
             Workload::Mib => "mib",
             Workload::Latency => "latency",
             Workload::Setup => "setup",
+            Workload::SetupPinned => "setup-pinned",
             Workload::Idle => "idle",
         }
     }
@@ -108,7 +116,7 @@ impl Workload {
             Workload::Small | Workload::Kib => 1_000_000,
             Workload::Mib => 1024,
             Workload::Latency => 10_000,
-            Workload::Setup | Workload::Idle => 1000,
+            Workload::Setup | Workload::SetupPinned | Workload::Idle => 1000,
         }
     }
 
@@ -130,6 +138,7 @@ impl Workload {
 pub const CLIENTS: &[&str] = &[
     "wsapi",
     "wsapi-sink",
+    "wsapi-task",
     #[cfg(feature = "tokio-runtime")]
     "wsapi-tokio",
     #[cfg(feature = "tokio-runtime")]
@@ -180,6 +189,7 @@ fn client_main() {
     match client.as_str() {
         "wsapi" => wsapi_client::run_default(workload, &addr, n, false),
         "wsapi-sink" => wsapi_client::run_default(workload, &addr, n, true),
+        "wsapi-task" => wsapi_client::run_in_task(workload, &addr, n),
         #[cfg(feature = "tokio-runtime")]
         "wsapi-tokio" => wsapi_client::run_tokio(workload, &addr, n, false),
         #[cfg(feature = "tokio-runtime")]
@@ -273,7 +283,7 @@ fn run_client(
     perf: Option<&std::path::Path>,
 ) -> BTreeMap<String, f64> {
     let addr = &server.addr;
-    let mut prefix = if workload == Workload::Latency {
+    let mut prefix = if matches!(workload, Workload::Latency | Workload::SetupPinned) {
         pin("0")
     } else {
         Vec::new()

@@ -88,7 +88,7 @@ pub fn run(workload: Workload, addr: &str, n: usize, shape: Shape) {
                 let (p50, p99) = percentiles(samples);
                 print_figures(&[("p50", p50), ("p99", p99)]);
             }
-            Workload::Setup => {
+            Workload::Setup | Workload::SetupPinned => {
                 let start = Snapshot::now();
                 for _ in 0..n {
                     let mut ws = connect(addr).await;

@@ -94,7 +94,7 @@ fn figures(w: Workload) -> Vec<Figure> {
             row("round trip p50 µs (pinned)", false, |m| get(m, "p50")),
             row("round trip p99 µs (pinned)", false, |m| get(m, "p99")),
         ],
-        Workload::Setup => vec![
+        Workload::Setup | Workload::SetupPinned => vec![
             row("connections/s (open+close)", true, |m| {
                 Some(get(m, "conns")? / get(m, "secs")?)
             }),

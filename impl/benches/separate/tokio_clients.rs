@@ -78,7 +78,7 @@ pub fn tokio_tungstenite(workload: Workload, addr: &str, n: usize) {
                 let (p50, p99) = percentiles(samples);
                 print_figures(&[("p50", p50), ("p99", p99)]);
             }
-            Workload::Setup => {
+            Workload::Setup | Workload::SetupPinned => {
                 let start = Snapshot::now();
                 for _ in 0..n {
                     let mut ws = tt_connect(addr).await;
@@ -182,7 +182,7 @@ pub fn fastwebsockets(workload: Workload, addr: &str, n: usize) {
                 let (p50, p99) = percentiles(samples);
                 print_figures(&[("p50", p50), ("p99", p99)]);
             }
-            Workload::Setup => {
+            Workload::Setup | Workload::SetupPinned => {
                 let start = Snapshot::now();
                 for _ in 0..n {
                     let mut ws = fws_connect(addr).await;

@@ -51,7 +51,7 @@ pub async fn run(
             let (p50, p99) = percentiles(samples);
             print_figures(&[("p50", p50), ("p99", p99)]);
         }
-        Workload::Setup => {
+        Workload::Setup | Workload::SetupPinned => {
             let start = Snapshot::now();
             for _ in 0..n {
                 let ws = connect(addr).await;
@@ -116,6 +116,20 @@ pub async fn run(
 /// wsapi on its default runtime (async-std).
 pub fn run_default(workload: Workload, addr: &str, n: usize, sink: bool) {
     wsapi::runtime::block_on(run(workload, addr, n, sink, wsapi::runtime::spawn));
+}
+
+/// wsapi on its default runtime, with the workload's code in a task spawned
+/// on the runtime rather than in `block_on` on the main thread: the
+/// connection's task and the user's task then share the runtime's threads,
+/// and handing an event from one to the other need not wake another thread.
+pub fn run_in_task(workload: Workload, addr: &str, n: usize) {
+    let addr = addr.to_string();
+    let (done_tx, done_rx) = oneshot::channel();
+    wsapi::runtime::spawn(async move {
+        run(workload, &addr, n, false, wsapi::runtime::spawn).await;
+        let _ = done_tx.send(());
+    });
+    wsapi::runtime::block_on(done_rx).expect("the workload's task ends");
 }
 
 /// wsapi on tokio: called inside a 2-worker tokio runtime, wsapi uses it.
