@@ -9,8 +9,8 @@
 //! tokio runs its connections on *its* tokio runtime instead of starting
 //! async-std's threads beside it, and two crates in one build that enable
 //! different runtime features do not break each other: every feature only
-//! *adds* an implementation ([`AsyncStdRuntime`], [`SmolRuntime`],
-//! [`TokioRuntime`]); no public type changes with a feature.
+//! *adds* an implementation (`AsyncStdRuntime`, `SmolRuntime`,
+//! `TokioRuntime`, each behind its feature); no public type changes with a feature.
 //!
 //! # Which runtime a connection uses
 //!
