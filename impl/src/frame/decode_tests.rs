@@ -210,6 +210,23 @@ fn violations_of_rfc_6455_section_5_fail_the_connection() {
 }
 
 #[test]
+fn control_frames_of_exactly_125_bytes_are_accepted() {
+    // RFC 6455 §5.5: "All control frames MUST have a payload length of 125
+    // bytes or less"; 125 is the boundary (126 is refused above).
+    let payload = [7u8; 125];
+    let close = [&[0x03, 0xe8][..], &[b'r'; 123]].concat();
+    let bytes = [frame(0x89, &payload), frame(0x8a, &payload), frame(0x88, &close)].concat();
+    for step in [1, bytes.len()] {
+        let items = decode_in_steps(&mut plain(), &bytes, step, u64::MAX);
+        assert!(
+            matches!(&items[..], [Inbound::Ping(p), Inbound::Pong, Inbound::Close(c)]
+                if p[..] == payload[..] && c[..] == close[..]),
+            "{items:?}"
+        );
+    }
+}
+
+#[test]
 fn limits_are_applied_on_the_header_before_any_payload() {
     let limited = |message, frame| {
         Decoder::new(
