@@ -382,6 +382,10 @@ mod tests {
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[1], (frames[1].0.clone(), b"678".to_vec()));
         assert_eq!(frames[1].0.opcode, OpCode::Control(Control::Pong));
+        // One pong alone: encoding it takes back exactly its cost.
+        encoder.push(Outbound::Pong(Bytes::from_static(b"9")));
+        drain(&mut encoder, 64);
+        assert_eq!(encoder.queued_pong_bytes(), 0);
         encoder.push(Outbound::Pong(Bytes::from_static(b"x")));
         encoder.clear();
         assert_eq!(encoder.queued_pong_bytes(), 0);
