@@ -47,7 +47,14 @@ impl Compressor {
     pub(crate) fn compress(&mut self, input: &[u8]) -> Vec<u8> {
         // Room for deflate's worst case (stored blocks: 5 bytes per 64 KiB)
         // and the flush, so that one call normally does it all.
-        let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 64);
+        self.compress_from(input, input.len() + input.len() / 16 + 64)
+    }
+
+    /// [`Compressor::compress`] starting from `capacity` bytes of output
+    /// room: the loop below grows it as needed (tests start it small, so
+    /// that the loop's stop rule is exercised, not only its first call).
+    fn compress_from(&mut self, input: &[u8], capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
         let start_in = self.compress.total_in();
         let mut previous_left_room = true;
         loop {
@@ -166,6 +173,29 @@ mod tests {
             data[31_741..31_745].copy_from_slice(&SYNC_TAIL);
             assert_eq!(inflate(&mut i, &c.compress(&data)), data, "{len} bytes");
             assert_eq!(inflate(&mut i, &c.compress(b"next")), b"next", "after {len} bytes");
+        }
+    }
+
+    #[test]
+    fn output_room_that_runs_out_mid_message_still_gives_whole_messages() {
+        // With the room reserved up front one call normally does it all;
+        // from 1 to 100 bytes of room, the loop must grow the buffer and
+        // stop only once the sync flush is complete (Autobahn 12.2.9 was a
+        // flush cut short after a call that filled the buffer).
+        let text = "the same words again and again, ".repeat(300).into_bytes();
+        let noisy = noise(70_000, 7);
+        for capacity in [1, 2, 5, 17, 100] {
+            let mut c = Compressor::new(&params(false, None)).unwrap();
+            let mut i = Inflater::new();
+            for msg in [&text[..], &noisy[..], b"", &text[..100], &noisy[..]] {
+                let compressed = c.compress_from(msg, capacity);
+                assert_eq!(
+                    inflate(&mut i, &compressed),
+                    msg,
+                    "{capacity} bytes of room, {} bytes",
+                    msg.len()
+                );
+            }
         }
     }
 
