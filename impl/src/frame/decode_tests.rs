@@ -338,6 +338,18 @@ fn a_deflate_stream_ended_with_bfinal_is_followed_by_a_new_one() {
         decode_all(&mut deflating(false), &bytes),
         vec![text("one"), text("two")]
     );
+    // After the stream's end, a new stream whose first message inflates to
+    // nothing: its bytes were used, so its tail must still be fed, or the
+    // next message is read from the middle of a block.
+    let mut c = compressor();
+    let (empty, next) = (deflate(&mut c, b""), deflate(&mut c, b"three"));
+    let bytes = [frame(0xc1, &first), frame(0xc1, &empty), frame(0xc1, &next)].concat();
+    for step in [1, bytes.len()] {
+        assert_eq!(
+            decode_in_steps(&mut deflating(false), &bytes, step, u64::MAX),
+            vec![text("one"), text(""), text("three")]
+        );
+    }
 }
 
 #[test]
