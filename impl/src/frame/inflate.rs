@@ -105,3 +105,35 @@ fn append_bounded(out: &mut Vec<u8>, bytes: &[u8], budget: usize) -> Result<(), 
     out.extend_from_slice(bytes);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
+
+    /// `data` compressed with a sync flush, without the tail (as on the wire).
+    fn deflated(data: &[u8]) -> Vec<u8> {
+        let mut c = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(data.len() + 64);
+        c.compress_vec(data, &mut out, FlushCompress::Sync).unwrap();
+        out.truncate(out.len() - DEFLATE_TAIL.len());
+        out
+    }
+
+    fn inflate_within(compressed: &[u8], budget: usize) -> Result<Vec<u8>, InflateError> {
+        let (mut i, mut out) = (Inflater::new(), Vec::new());
+        i.inflate(compressed, budget, &mut out)?;
+        i.finish_message(budget, &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_message_of_exactly_the_budget_fits_and_its_buffer_stays_within_it() {
+        let data = vec![b'z'; 100_000]; // more than one INFLATE_CHUNK
+        let compressed = deflated(&data);
+        let out = inflate_within(&compressed, data.len()).expect("exactly the budget");
+        assert_eq!(out, data);
+        assert!(out.capacity() <= data.len(), "capacity {}", out.capacity());
+        assert_eq!(inflate_within(&compressed, data.len() - 1), Err(InflateError::TooBig));
+    }
+}
