@@ -70,3 +70,53 @@ impl ReadBuffer {
         Poll::Ready(Ok(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::io::Cursor;
+    use futures::task::noop_waker;
+
+    /// One `poll_fill` from `source` (a cursor is always ready).
+    fn fill(buf: &mut ReadBuffer, source: &mut Cursor<Vec<u8>>) -> usize {
+        let waker = noop_waker();
+        match buf.poll_fill(source, &mut Context::from_waker(&waker)) {
+            Poll::Ready(Ok(n)) => n,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bytes_are_kept_until_consumed_and_a_leftover_header_moves_to_the_front() {
+        let mut buf = ReadBuffer::new(b"head");
+        assert_eq!(buf.data(), b"head");
+        buf.consume(1);
+        assert_eq!(buf.data(), b"ead");
+        buf.consume(3);
+        assert_eq!(buf.data(), b"");
+        // Consumed to the end: the whole buffer is free again.
+        let stream: Vec<u8> = (0..READ_BUFFER + 10).map(|i| i as u8).collect();
+        let mut source = Cursor::new(stream.clone());
+        assert_eq!(fill(&mut buf, &mut source), READ_BUFFER);
+        assert_eq!(buf.data(), &stream[..READ_BUFFER]);
+        // The decoder leaves an incomplete header at the very end; the next
+        // read moves it to the front and appends after it.
+        buf.consume(READ_BUFFER - 3);
+        assert_eq!(fill(&mut buf, &mut source), 10);
+        assert_eq!(buf.data(), &stream[READ_BUFFER - 3..]);
+        // The end of the stream reads 0 and keeps what was there.
+        assert_eq!(fill(&mut buf, &mut source), 0);
+        assert_eq!(buf.data(), &stream[READ_BUFFER - 3..]);
+        buf.clear();
+        assert_eq!(buf.data(), b"");
+    }
+
+    #[test]
+    fn a_partly_consumed_buffer_with_room_is_appended_to_in_place() {
+        let mut buf = ReadBuffer::new(b"0123456789");
+        buf.consume(8);
+        let mut source = Cursor::new(b"ab".to_vec());
+        assert_eq!(fill(&mut buf, &mut source), 2);
+        assert_eq!(buf.data(), b"89ab");
+    }
+}
