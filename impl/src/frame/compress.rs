@@ -3,11 +3,18 @@
 //!
 //! Each message is compressed with a sync flush and the trailing
 //! `00 00 ff ff` removed. The window is kept across messages unless the
-//! server asked for `client_no_context_takeover`. flate2's pure-Rust
-//! backend always uses a 32 KiB window, so when the server limits ours
+//! server asked for `client_no_context_takeover`. We always compress with
+//! a 32 KiB window, so when the server limits ours
 //! (`client_max_window_bits` below 15) we send uncompressed messages, which
 //! RFC 7692 always allows: a compressed message is one with RSV1 set, and
 //! setting it is the sender's choice per message.
+//!
+//! flate2 runs on its `zlib-rs` backend (a Rust port of zlib), not on
+//! miniz_oxide: miniz_oxide inflates a reference to bytes before the window
+//! as zeros where zlib, as in browsers, refuses it (see [`super::inflate`]).
+//! One difference shows here: after a sync flush, zlib writes nothing for
+//! a message with no input (it has nothing to flush), where miniz_oxide
+//! wrote another empty block; we then send the one byte RFC 7692 gives.
 
 use flate2::{Compress, Compression, FlushCompress};
 use wsapi_model::handshake::DeflateParams;
@@ -79,11 +86,20 @@ impl Compressor {
                 out.reserve(out.capacity().max(64));
             }
         }
-        debug_assert!(
-            out.ends_with(&SYNC_TAIL),
-            "a sync flush ends with an empty stored block"
-        );
-        out.truncate(out.len().saturating_sub(SYNC_TAIL.len()));
+        // An empty message right after a flush leaves zlib nothing to
+        // write. Its payload is then the single byte 0x00 (RFC 7692
+        // §7.2.3.6): with the tail the receiver appends, 00 00 00 ff ff, an
+        // empty stored block. Sent empty, the receiver would read the tail
+        // alone, misaligned by the block header it lacks.
+        if out.is_empty() {
+            out.push(0x00);
+        } else {
+            debug_assert!(
+                out.ends_with(&SYNC_TAIL),
+                "a sync flush ends with an empty stored block"
+            );
+            out.truncate(out.len() - SYNC_TAIL.len());
+        }
         if self.reset_each_message {
             self.compress.reset();
         }
@@ -187,7 +203,7 @@ mod tests {
         for capacity in [1, 2, 5, 17, 100] {
             let mut c = Compressor::new(&params(false, None)).unwrap();
             let mut i = Inflater::new();
-            for msg in [&text[..], &noisy[..], b"", &text[..100], &noisy[..]] {
+            for msg in [b"", &text[..], &noisy[..], b"", &text[..100], &noisy[..]] {
                 let compressed = c.compress_from(msg, capacity);
                 assert_eq!(
                     inflate(&mut i, &compressed),

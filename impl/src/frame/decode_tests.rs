@@ -328,6 +328,24 @@ fn server_no_context_takeover_resets_the_window_per_message() {
 }
 
 #[test]
+fn with_server_no_context_takeover_a_reference_to_an_earlier_message_fails() {
+    // The second message is compressed with the first's window kept, which
+    // the server promised not to do: it refers to bytes the inflater has
+    // forgotten (RFC 7692 §7.1.1.1). miniz_oxide inflated those as zeros;
+    // zlib, as in browsers, refuses them.
+    let body = b"abcdefghijklmnopqrstuvwxyz0123456789".repeat(4);
+    let mut c = compressor();
+    let (first, second) = (deflate(&mut c, &body), deflate(&mut c, &body));
+    let bytes = [frame(0xc2, &first), frame(0xc2, &second)].concat();
+    let items = decode_all(&mut deflating(true), &bytes);
+    assert_eq!(items[0], Inbound::Message(body[..].into()));
+    assert!(protocol_failure(&items[1..]).contains("compressed"), "{items:?}");
+    // With the window kept by agreement the same bytes are two messages.
+    let kept = decode_all(&mut deflating(false), &bytes);
+    assert_eq!(kept, vec![Inbound::Message(body[..].into()); 2]);
+}
+
+#[test]
 fn a_deflate_stream_ended_with_bfinal_is_followed_by_a_new_one() {
     let mut c = compressor();
     let mut first = Vec::with_capacity(256);
