@@ -76,8 +76,8 @@ impl Compressor {
             // only write out what was pending and return with the flush
             // unfinished (Autobahn 12.2.9 caught that). Looking for the
             // flush's 00 00 ff ff is no test either: stored data may end
-            // with those bytes. A needless extra call only adds an empty
-            // stored block, which is valid deflate.
+            // with those bytes. A needless extra call adds nothing (zlib has
+            // nothing left to flush), which costs only the call.
             if consumed == input.len() && left_room && previous_left_room {
                 break;
             }

@@ -109,15 +109,14 @@ fn append_bounded(out: &mut Vec<u8>, bytes: &[u8], budget: usize) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::{Compress, Compression, FlushCompress};
+    use crate::frame::compress::Compressor;
+    use wsapi_model::handshake::DeflateParams;
 
-    /// `data` compressed with a sync flush, without the tail (as on the wire).
+    /// `data` as our own sender compresses it (the wire form, tail removed).
     fn deflated(data: &[u8]) -> Vec<u8> {
-        let mut c = Compress::new(Compression::default(), false);
-        let mut out = Vec::with_capacity(data.len() + 64);
-        c.compress_vec(data, &mut out, FlushCompress::Sync).unwrap();
-        out.truncate(out.len() - DEFLATE_TAIL.len());
-        out
+        Compressor::new(&DeflateParams::default())
+            .expect("a 32 KiB window")
+            .compress(data)
     }
 
     fn inflate_within(compressed: &[u8], budget: usize) -> Result<Vec<u8>, InflateError> {
