@@ -54,7 +54,7 @@ impl Connector {
         let target = || format!("{host}:{port}");
         let tcp = |e: io::Error| ConnectFailure::Transport(TransportError::new(TransportLayer::Tcp, target(), e));
         match &self.custom {
-            Some(connect) => connect(url)
+            Some(connect) => crate::guarded::connect(connect(url))
                 .await
                 .map_err(|e| tcp(io::Error::new(e.kind(), format!("the connector failed: {e}")))),
             None if self.proxy.is_some() => {

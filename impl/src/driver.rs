@@ -76,6 +76,21 @@ pub(crate) struct Driver {
     live: Option<LiveDriver>,
 }
 
+/// Whatever ends the connection's task, the model sees the transport go:
+/// a driver dropped before its connection closed (its runtime shut down,
+/// or a bug of ours panicked through `poll`) fails the connection, so that
+/// no socket is left CLOSING for ever with its waiters asleep. A normal end
+/// has released `live` already.
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.live.is_some() {
+            self.stopped(
+                "its task was dropped before the connection closed: the runtime shut down, or the driver panicked",
+            );
+        }
+    }
+}
+
 /// What a queued event costs besides its bytes, for the reading pause: the
 /// event, its buffer's allocation and the queue's slot, rounded up.
 pub(crate) const QUEUED_EVENT_OVERHEAD: u64 = 64;
@@ -131,9 +146,7 @@ impl Driver {
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 self.live = None;
-                let mut inner = self.shared.lock();
-                inner.driver_done = true;
-                inner.wake_event_readers();
+                self.shared.lock().driver_ended();
                 return Poll::Ready(());
             }
             if !progress {
@@ -384,6 +397,19 @@ impl Driver {
         let r = inner.input(Input::TransportClosed);
         debug_assert!(r.is_ok(), "{r:?}");
         after_model_change(&mut inner);
+    }
+
+    /// The driver's work ends without the model having closed: tell the
+    /// model (error, close 1006) and everyone who waits.
+    fn stopped(&mut self, why: &str) {
+        self.connecting = None;
+        self.conn = None;
+        self.encoder.clear();
+        self.host_slot = None;
+        self.live = None;
+        let mut inner = self.shared.lock();
+        inner.input_driver_stopped(why);
+        inner.driver_ended();
     }
 
     fn is_done(&self) -> bool {

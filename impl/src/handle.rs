@@ -7,7 +7,7 @@ use url::Url;
 use wsapi_model::{CloseError, Input, ReadyState, Refusal, SendError};
 
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-use crate::shared::{Handlers, Shared};
+use crate::shared::{after_model_change, Handlers, Shared};
 use crate::Message;
 
 /// Why a handler could not be set on a running socket.
@@ -105,6 +105,9 @@ impl WebSocketHandle {
         let mut inner = self.shared.lock();
         let result = inner.input(Input::Send(data.into()));
         inner.wake_driver();
+        // A send can fail the connection (`max_buffered_amount`): its
+        // events must reach their taker even if the driver has ended.
+        after_model_change(&mut inner);
         match result {
             Ok(()) => Ok(()),
             Err(Refusal::Send(e)) => Err(e),
@@ -122,6 +125,9 @@ impl WebSocketHandle {
             reason: reason.map(str::to_string),
         });
         inner.wake_driver();
+        // close() during CONNECTING fails the connection at once: its
+        // events are queued now, and the driver may already have ended.
+        after_model_change(&mut inner);
         match result {
             Ok(()) => Ok(()),
             Err(Refusal::Close(e)) => Err(e),
@@ -335,6 +341,37 @@ impl WebSocketHandle {
     /// stream mode queued events may still wait to be taken).
     pub fn driver_finished(&self) -> bool {
         self.shared.lock().finished()
+    }
+
+    /// A one-line account of the connection's internal state (the model's
+    /// phase, what waits, which background tasks are running and who is
+    /// registered to be woken), for diagnosing a test that waited too long.
+    #[doc(hidden)]
+    pub fn debug_state(&self) -> String {
+        let inner = self.shared.lock();
+        let m = inner.model();
+        format!(
+            "phase={:?} ready_state={:?} pending_events={} unsent={} timeout={:?} now={:?} \
+             driver_done={} dispatcher_done={} handler_mode={} handlers_done={} dispatching={} \
+             abandoned={} read_paused={} driver_waker={} dispatcher_waker={} event_wakers={} journal_len={}",
+            m.phase(),
+            m.ready_state(),
+            m.has_pending_events(),
+            m.unsent_amount(),
+            m.poll_timeout(),
+            inner.last_now(),
+            inner.driver_done,
+            inner.dispatcher_done,
+            inner.handler_mode,
+            inner.handlers_done,
+            inner.dispatching,
+            inner.abandoned,
+            inner.read_paused,
+            inner.driver_waker.is_some(),
+            inner.dispatcher_waker.is_some(),
+            inner.event_wakers.len(),
+            inner.journal_len(),
+        )
     }
 
     /// Everything the model was told and gave out, in order, if the socket

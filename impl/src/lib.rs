@@ -67,7 +67,9 @@ mod event;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guarded;
 pub mod handle;
+mod handler_threads;
 mod handshake;
 mod host_gate;
 mod message;

@@ -67,7 +67,7 @@ pub(crate) struct Inner {
     /// The handlers; taken out while one runs (`dispatching`), when those
     /// set meanwhile are kept here and override the running ones after.
     pub handlers: Option<Handlers>,
-    /// A handler is running (on the dispatcher's blocking thread).
+    /// A handler is running (on a handler thread).
     pub dispatching: bool,
     /// Handler mode: the close event was delivered (or the socket dropped)
     /// and the handlers were dropped; none will run again.
@@ -86,6 +86,11 @@ impl Inner {
     /// The model's clock: time since this connection was created.
     pub fn now(&mut self) -> Duration {
         self.last_now = self.epoch.elapsed().max(self.last_now);
+        self.last_now
+    }
+
+    /// The last time read from the clock.
+    pub fn last_now(&self) -> Duration {
         self.last_now
     }
 
@@ -175,6 +180,26 @@ impl Inner {
     /// Whether every background task of the connection has ended.
     pub fn finished(&self) -> bool {
         self.driver_done && self.dispatcher_done
+    }
+
+    /// The driver stopped for good before the model closed (see the
+    /// driver's `Drop`).
+    pub fn input_driver_stopped(&mut self, why: &str) {
+        let r = self.input(Input::DriverStopped(why.to_string()));
+        debug_assert!(r.is_ok(), "{r:?}");
+    }
+
+    /// The driver has ended: whoever waits is told (events a user call
+    /// queued meanwhile included), so that nobody waits for a driver that
+    /// is gone.
+    pub fn driver_ended(&mut self) {
+        self.driver_done = true;
+        after_model_change(self);
+        self.wake_event_readers();
+        self.wake_drain();
+        if let Some(w) = self.dispatcher_waker.take() {
+            w.wake();
+        }
     }
 
     pub fn wake_drain(&mut self) {

@@ -40,6 +40,7 @@ fn fail_reasons() -> Vec<FailReason> {
         FailReason::TransportLost,
         FailReason::BufferFull,
         FailReason::KeepAliveTimeout,
+        FailReason::DriverStopped("the stream panicked in poll_read".to_string()),
     ];
     for r in &all {
         match r {
@@ -56,7 +57,8 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::MessageTooBig
             | FailReason::TransportLost
             | FailReason::BufferFull
-            | FailReason::KeepAliveTimeout => {}
+            | FailReason::KeepAliveTimeout
+            | FailReason::DriverStopped(_) => {}
         }
     }
     all

@@ -152,6 +152,11 @@ pub enum FailReason {
     /// the timeout after a ping (see [`crate::keepalive`]).
     #[error("nothing arrived from the server within the keep-alive timeout after a ping (a dead or half-open connection); reconnect, or allow a longer keep-alive timeout")]
     KeepAliveTimeout,
+    /// The driver's I/O stopped for good before the connection closed: its
+    /// task panicked (say, in the stream given to the builder) or was
+    /// dropped with its runtime. Nothing more can be sent or received.
+    #[error("the connection's I/O task stopped ({0}), so nothing more can be sent or received; check the stream or connector given to the builder, and keep the runtime alive while sockets are open")]
+    DriverStopped(String),
 }
 
 impl FailReason {
@@ -176,6 +181,7 @@ impl FailReason {
             FailReason::TransportLost => "transport_lost",
             FailReason::BufferFull => "buffer_full",
             FailReason::KeepAliveTimeout => "keep_alive_timeout",
+            FailReason::DriverStopped(_) => "driver_stopped",
         }
     }
 

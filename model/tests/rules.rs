@@ -1030,6 +1030,7 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
         Input::ProtocolError(FailReason::InvalidUtf8),
         Input::TransportClosed,
         Input::Written(0),
+        Input::DriverStopped("gone".into()),
         Input::Timeout,
         Input::Received,
     ];

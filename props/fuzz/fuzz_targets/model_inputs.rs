@@ -98,6 +98,7 @@ fn input(bytes: &mut Bytes) -> Option<Input<Data>> {
         11 => Input::HostSlot,
         12 => Input::Received,
         13 => Input::Turn,
+        14 if op & 0x10 != 0 => Input::DriverStopped("the task ended".to_string()),
         _ => Input::Timeout,
     })
 }
