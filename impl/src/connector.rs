@@ -16,9 +16,9 @@ use url::Url;
 
 use wsapi_model::{TransportError, TransportLayer};
 
+use crate::connect_failure::ConnectFailure;
 use crate::proxy::Proxy;
 use crate::runtime::{BoxFuture, BoxedStream, Runtime};
-use crate::transport::ConnectFailure;
 
 /// A user's connector: given the URL, opens the stream to its server.
 pub(crate) type ConnectFn = dyn Fn(&Url) -> BoxFuture<io::Result<BoxedStream>> + Send + Sync;

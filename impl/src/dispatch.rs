@@ -26,15 +26,14 @@
 //!   always dropped outside the lock (a handler may own a `WebSocket`, whose
 //!   drop takes the lock).
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Poll;
 
 use wsapi_model::Event as ModelEvent;
 
-use crate::handle::WebSocketHandle;
-use crate::shared::{Handlers, LiveDriver, Shared};
+use crate::panic_message::panic_message;
+use crate::shared::{Handlers, LiveDriver, Shared, WebSocketHandle};
 
 /// What a handler's panic is reported with (see
 /// [`crate::WebSocketBuilder::on_handler_panic`]).
@@ -160,7 +159,7 @@ fn deliver_pending(shared: &Arc<Shared>, hook: &PanicHook) {
                 inner.wake_event_readers();
                 Some((handlers, newer))
             } else {
-                inner.handlers = Some(merge(handlers, newer));
+                inner.handlers = Some(handlers.merge(newer));
                 None
             }
         };
@@ -202,42 +201,5 @@ fn event_name<M>(event: &ModelEvent<M>) -> &'static str {
         ModelEvent::Message { .. } => "message",
         ModelEvent::Error(_) => "error",
         ModelEvent::Close(_) => "close",
-    }
-}
-
-/// The message a panic was raised with, when it was a string.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a non-string panic payload".to_string()
-    }
-}
-
-/// Keeps the running handlers, except those replaced meanwhile (also how a
-/// setter lays new handlers over the installed ones).
-pub(crate) fn merge(running: Handlers, newer: Option<Handlers>) -> Handlers {
-    let Some(newer) = newer else {
-        return running;
-    };
-    Handlers {
-        open: newer.open.or(running.open),
-        message: newer.message.or(running.message),
-        error: newer.error.or(running.error),
-        close: newer.close.or(running.close),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn panic_messages_are_read_from_str_and_string_payloads() {
-        assert_eq!(panic_message(&"boom"), "boom");
-        assert_eq!(panic_message(&String::from("bang")), "bang");
-        assert_eq!(panic_message(&42u8), "a non-string panic payload");
     }
 }

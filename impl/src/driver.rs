@@ -32,6 +32,7 @@ use wsapi_model::handshake::{check_response, DeflateParams, Offer};
 use wsapi_model::{Input, Phase, Transmit};
 
 use crate::conn::Conn;
+use crate::connect_failure::ConnectFailure;
 use crate::frame::compress::Compressor;
 use crate::frame::decode::{Decoder, Inbound};
 use crate::frame::encode::{Encoder, Outbound};
@@ -39,7 +40,7 @@ use crate::frame::Limits;
 use crate::host_gate::HostSlot;
 use crate::runtime::BoxFuture;
 use crate::shared::{after_model_change, LiveDriver, Shared};
-use crate::transport::{connect, ConnectFailure, Connected, TransportOptions};
+use crate::transport::{connect, Connected, TransportOptions};
 
 /// Options the driver itself needs.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
 
-use crate::dispatch::panic_message;
+use crate::panic_message::panic_message;
 use crate::runtime::{BoxFuture, BoxedStream};
 
 /// A stream whose panics are I/O errors; after one, every call fails.

@@ -1,13 +1,12 @@
 //! The user's side of a connection: attributes, `send`, `close`, events.
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use url::Url;
 use wsapi_model::{CloseError, Input, ReadyState, Refusal, SendError};
 
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-use crate::shared::{after_model_change, Handlers, Shared};
+use crate::shared::{after_model_change, Handlers};
 use crate::Message;
 
 /// Why a handler could not be set on a running socket.
@@ -22,30 +21,9 @@ pub enum HandlerError {
     StreamMode,
 }
 
-/// A reference to a connection with every method of the API. It does not
-/// own the connection: dropping it does nothing. [`crate::WebSocket`] owns
-/// one (and dereferences to it); handlers receive one.
-#[derive(Clone)]
-pub struct WebSocketHandle {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for WebSocketHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let inner = self.shared.lock();
-        f.debug_struct("WebSocket")
-            .field("url", &crate::redact::url(inner.model().url()))
-            .field("ready_state", &inner.model().ready_state())
-            .field("buffered_amount", &inner.model().buffered_amount())
-            .finish()
-    }
-}
+pub use crate::shared::WebSocketHandle;
 
 impl WebSocketHandle {
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
-        WebSocketHandle { shared }
-    }
-
     /// `url`: the URL, normalised (`http:` became `ws:`, `..` resolved).
     pub fn url(&self) -> Url {
         self.shared.lock().model().url().clone()
@@ -244,7 +222,7 @@ impl WebSocketHandle {
         // While a handler runs, `handlers` holds only those set meanwhile:
         // they override the running ones when it returns.
         let current = inner.handlers.take().unwrap_or_default();
-        inner.handlers = Some(crate::dispatch::merge(current, Some(handlers)));
+        inner.handlers = Some(current.merge(Some(handlers)));
         Ok(())
     }
 

@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod conn;
+mod connect_failure;
 mod connector;
 mod dispatch;
 mod driver;
@@ -73,6 +74,7 @@ mod handler_threads;
 mod handshake;
 mod host_gate;
 mod message;
+mod panic_message;
 mod proxy;
 mod redact;
 pub mod runtime;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmit};
 
 use crate::event::{CloseEvent, FailReason, MessageEvent};
-use crate::handle::WebSocketHandle;
 use crate::runtime::Runtime;
 use crate::Message;
 
@@ -38,6 +37,22 @@ impl std::fmt::Debug for Handlers {
             .field("error", &self.error.is_some())
             .field("close", &self.close.is_some())
             .finish()
+    }
+}
+
+impl Handlers {
+    /// Keeps the running handlers, except those replaced meanwhile (also how a
+    /// setter lays new handlers over the installed ones).
+    pub(crate) fn merge(self, newer: Option<Handlers>) -> Handlers {
+        let Some(newer) = newer else {
+            return self;
+        };
+        Handlers {
+            open: newer.open.or(self.open),
+            message: newer.message.or(self.message),
+            error: newer.error.or(self.error),
+            close: newer.close.or(self.close),
+        }
     }
 }
 
@@ -206,6 +221,35 @@ impl Inner {
         for w in self.drain_wakers.drain(..) {
             w.wake();
         }
+    }
+}
+
+/// A reference to a connection with every method of the API. It does not
+/// own the connection: dropping it does nothing. [`crate::WebSocket`] owns
+/// one (and dereferences to it); handlers receive one.
+///
+/// (Defined beside the state it refers to, so that the handlers stored in
+/// that state can name it without this module importing the API's; its
+/// methods are in [`crate::handle`].)
+#[derive(Clone)]
+pub struct WebSocketHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for WebSocketHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.shared.lock();
+        f.debug_struct("WebSocket")
+            .field("url", &crate::redact::url(inner.model().url()))
+            .field("ready_state", &inner.model().ready_state())
+            .field("buffered_amount", &inner.model().buffered_amount())
+            .finish()
+    }
+}
+
+impl WebSocketHandle {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        WebSocketHandle { shared }
     }
 }
 
