@@ -131,7 +131,7 @@ fn deliver_pending(shared: &Arc<Shared>, hook: &PanicHook) {
             let mut inner = shared.lock();
             // None once the socket was dropped (its events are discarded)
             // or the close event, always the last, was delivered.
-            let Some(event) = inner.take_event() else {
+            let Some(event) = inner.take_event(&shared.router) else {
                 return;
             };
             inner.dispatching = true;

@@ -1,10 +1,49 @@
-//! The background task of one connection: an I/O driver around the model.
+//! The connection's I/O around the model, and who drives it when.
 //!
-//! It carries out the model's transmits (connect, messages, Close frames,
-//! closing the transport), feeds back what the network did, fires the
-//! model's timers. It never runs the user's handlers (`dispatch` does, off
-//! this task), so a slow handler cannot stall the protocol.
-//! It decides nothing itself: every rule is in `wsapi-model`.
+//! The [`Driver`] carries out the model's transmits (connect, messages,
+//! Close frames, closing the transport), feeds back what the network did,
+//! fires the model's timers. It never runs the user's handlers (`dispatch`
+//! does, on threads of its own), so a slow handler cannot stall the
+//! protocol. It decides nothing itself: every rule is in `wsapi-model`.
+//!
+//! # Who drives
+//!
+//! The driver is not owned by a task: it sits in [`Shared::io`], behind a
+//! lock, and whoever needs the connection to make progress takes that lock
+//! with `try_lock` and runs one pass ([`drive`]):
+//!
+//! - a user's task waiting on the socket (`next_event()`, `next_events()`,
+//!   `buffered_at_most()`, the Sink), when nothing it waits for is ready:
+//!   it reads, decodes, feeds the model and takes its event itself, with no
+//!   wake-up of another thread;
+//! - `send()` and `close()`, after the model took the call: a pass without
+//!   reading writes the message through at once;
+//! - the connection's own task ([`run`]), woken when the I/O or a timer is
+//!   ready and no user's task waits: pongs, the closing handshake, timers
+//!   and handler mode's events go on while nobody polls, as the browser
+//!   semantics need.
+//!
+//! Exactly one party drives at any moment: the lock's holder. One that
+//! finds the lock taken does not wait; it leaves a request ([`Shared::asked_full`] or
+//! [`Shared::asked_write`]), and the holder runs one more pass of that kind
+//! before it lets go (it checks the requests after unlocking), so no
+//! request is lost and nobody blocks. Every poll of
+//! the I/O and every timer registers one waker, the [`Router`](crate::shared::Router): on a
+//! wake-up it wakes the user's task registered as waiting, else the
+//! connection's task. A wait withdraws itself when it ends or is dropped,
+//! and hands a wake-up it was given and did not use to the connection's
+//! task (see [`Router`](crate::shared::Router)). So the I/O is driven by the task that waits for
+//! it when there is one, and by the connection's task otherwise.
+//!
+//! Why it is correct: the model is only ever changed under `Inner`'s lock,
+//! by one party at a time, in the order the calls happened, exactly as
+//! before; the I/O is only touched by the holder of `io`. Moving the work
+//! between tasks changes who does it, not what is done or in which order.
+//! A wake-up is never lost: it goes to a registered waiter (which polls and
+//! drives), or to the connection's task (which drives), and a waiter that
+//! stops waiting passes it on.
+//!
+//! # Batching
 //!
 //! Bytes are framed by [`crate::frame`] and moved by [`crate::conn`].
 //! Writes are batched by size: whatever the model transmitted is queued in
@@ -17,29 +56,29 @@
 //! the peer down (TCP flow control) instead of growing memory, whether the
 //! peer sends a few large messages or millions of empty ones. They also
 //! pause while more than [`MAX_QUEUED_PONG_BYTES`] of pongs wait to be
-//! encoded, so a peer that pings and never reads cannot grow them (issue 12).
+//! encoded, so a peer that pings and never reads cannot grow them.
 //!
-//! Why one task does both: a second task reading (the stream split in two
-//! halves) and framing in `send()` on the caller's thread were both
-//! measured, and both cost more in cross-thread wake-ups and lock
-//! contention than they gained (`impl/BENCHMARKS.md`).
+//! The model's timers are deadlines on one thread for the whole process
+//! ([`crate::deadlines`]), not a runtime timer per connection.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsapi_model::handshake::{check_response, DeflateParams, Offer};
 use wsapi_model::{Input, Phase, Transmit};
 
 use crate::conn::Conn;
 use crate::connect_failure::ConnectFailure;
+use crate::deadlines::Deadline;
 use crate::frame::compress::Compressor;
 use crate::frame::decode::{Decoder, Inbound};
 use crate::frame::encode::{Encoder, Outbound};
 use crate::frame::Limits;
 use crate::host_gate::HostSlot;
 use crate::runtime::BoxFuture;
-use crate::shared::{after_model_change, LiveDriver, Shared};
+use crate::shared::{after_model_change, Io, LiveDriver, Pass, Shared};
 use crate::transport::{connect, Connected, TransportOptions};
 
 /// Options the driver itself needs.
@@ -55,7 +94,6 @@ pub(crate) struct DriverOptions {
 }
 
 pub(crate) struct Driver {
-    shared: Arc<Shared>,
     opts: DriverOptions,
     /// Our place in the host's queue, from `QueueForHost` to `ReleaseHost`.
     host_slot: Option<HostSlot>,
@@ -71,25 +109,14 @@ pub(crate) struct Driver {
     close_transport: bool,
     /// The read side ended or failed.
     read_done: bool,
-    timer: Option<(Duration, BoxFuture<()>)>,
-    /// Counted while the connection's work is not done (released before
-    /// `driver_done` is set, so that whoever sees that sees it released).
-    live: Option<LiveDriver>,
-}
-
-/// Whatever ends the connection's task, the model sees the transport go:
-/// a driver dropped before its connection closed (its runtime shut down,
-/// or a bug of ours panicked through `poll`) fails the connection, so that
-/// no socket is left CLOSING for ever with its waiters asleep. A normal end
-/// has released `live` already.
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if self.live.is_some() {
-            self.stopped(
-                "its task was dropped before the connection closed: the runtime shut down, or the driver panicked",
-            );
-        }
-    }
+    /// The model's deadline, registered (by the model's clock, and as the
+    /// timer thread's instant).
+    timer: Option<(Duration, Deadline)>,
+    /// The instant the model's clock counts from.
+    epoch: Instant,
+    /// Counted while the driver exists (it is dropped before `driver_done`
+    /// is set, so that whoever sees that sees it released).
+    _live: LiveDriver,
 }
 
 /// What a queued event costs besides its bytes, for the reading pause: the
@@ -112,9 +139,9 @@ const MAX_BATCH_COST: u64 = 512 * 1024;
 pub(crate) const MAX_QUEUED_PONG_BYTES: u64 = 256 * 1024;
 
 impl Driver {
-    pub fn new(shared: Arc<Shared>, opts: DriverOptions) -> Driver {
+    /// A driver for a connection whose model's clock counts from `epoch`.
+    pub fn new(opts: DriverOptions, epoch: Instant) -> Driver {
         Driver {
-            shared,
             opts,
             host_slot: None,
             host_slot_reported: false,
@@ -125,29 +152,29 @@ impl Driver {
             close_transport: false,
             read_done: false,
             timer: None,
-            live: Some(LiveDriver::start()),
+            epoch,
+            _live: LiveDriver::start(),
         }
     }
+}
 
-    /// Runs the connection to its end.
-    pub async fn run(mut self) {
-        futures::future::poll_fn(|cx| self.poll(cx)).await
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+impl Io for Driver {
+    fn poll(&mut self, shared: &Shared, pass: Pass) -> Poll<()> {
+        let cx = &mut Context::from_waker(&shared.read_waker);
+        let write_cx = &mut Context::from_waker(&shared.write_waker);
         for _ in 0..MAX_PASSES {
-            let mut progress = self.step_model(cx);
-            progress |= self.poll_host_slot(cx);
-            progress |= self.poll_connecting(cx);
-            progress |= self.poll_write(cx);
+            let mut progress = self.step_model(shared);
+            progress |= self.poll_host_slot(shared, cx);
+            progress |= self.poll_connecting(shared, cx);
+            progress |= self.poll_write(shared, write_cx);
             // Right after the write, before reading can produce new transmits:
             // whatever the model asked to send before closing was tried.
-            progress |= self.poll_close_transport();
-            progress |= self.poll_read(cx);
-            progress |= self.poll_timer(cx);
-            if self.is_done() {
-                self.live = None;
-                self.shared.lock().driver_ended();
+            progress |= self.poll_close_transport(shared);
+            if pass == Pass::Full {
+                progress |= self.poll_read(shared, cx);
+            }
+            progress |= self.poll_timer(shared, cx);
+            if self.is_done(shared) {
                 return Poll::Ready(());
             }
             if !progress {
@@ -159,13 +186,92 @@ impl Driver {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
 
-    /// Fires due timers and takes the model's transmits.
-    fn step_model(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut inner = self.shared.lock();
-        if !inner.driver_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            inner.driver_waker = Some(cx.waker().clone());
+/// Runs one pass over the connection's I/O if no other party is driving it,
+/// and asks that party for one more otherwise (see the module docs). Never
+/// blocks.
+pub(crate) fn drive(shared: &Shared, pass: Pass) {
+    let (full, write) = (&shared.asked_full, &shared.asked_write);
+    match pass {
+        Pass::Full => full.store(true, Ordering::SeqCst),
+        Pass::Write => write.store(true, Ordering::SeqCst),
+    }
+    while full.load(Ordering::SeqCst) || write.load(Ordering::SeqCst) {
+        // Taken: the holder looks at the requests once it has let go.
+        let Some(mut io) = shared.try_io() else { return };
+        // A request is served by a pass that starts after it, of its kind
+        // or fuller: a write-only pass leaves a full request standing (a
+        // reader's, whose wake-up for reading would otherwise be used up
+        // with nothing read, and it would wait for ever).
+        let pass = if full.swap(false, Ordering::SeqCst) {
+            write.store(false, Ordering::SeqCst);
+            Pass::Full
+        } else if write.swap(false, Ordering::SeqCst) {
+            Pass::Write
+        } else {
+            continue;
+        };
+        let Some(driver) = io.as_mut() else { return };
+        if driver.poll(shared, pass).is_ready() {
+            // The driver (its live count) goes before `driver_done` is set.
+            *io = None;
+            drop(io);
+            shared.lock().driver_ended();
+            return;
         }
+    }
+}
+
+/// The connection's own task: drives the connection whenever a wake-up
+/// finds no user's task waiting, until its work is done.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut end = TaskEnd { shared, done: false };
+    futures::future::poll_fn(|cx| {
+        end.shared.router.set_task(cx.waker());
+        drive(&end.shared, Pass::Full);
+        if end.shared.lock().driver_done {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    })
+    .await;
+    end.done = true;
+}
+
+/// Whatever ends the connection's task, the model sees the transport go:
+/// the task dropped before its connection closed (its runtime shut down,
+/// or a bug of ours panicked through a pass) stops the driver and fails
+/// the connection (the model's `DriverStopped`: error, close 1006), so
+/// that no socket is left CLOSING for ever with its waiters asleep.
+struct TaskEnd {
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl Drop for TaskEnd {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Blocking here is fine: a holder's pass is short and never waits.
+        let driver = self.shared.io.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if driver.is_none() {
+            return;
+        }
+        drop(driver);
+        let mut inner = self.shared.lock();
+        inner.input_driver_stopped(
+            "its task was dropped before the connection closed: the runtime shut down, or the driver panicked",
+        );
+        inner.driver_ended();
+    }
+}
+
+impl Driver {
+    /// Fires due timers and takes the model's transmits.
+    fn step_model(&mut self, shared: &Shared) -> bool {
+        let mut inner = shared.lock();
         let now = inner.now();
         if inner.model().poll_timeout().is_some_and(|deadline| now >= deadline) {
             let _ = inner.input(Input::Timeout);
@@ -194,7 +300,7 @@ impl Driver {
     }
 
     /// Reports the host's slot to the model once the gate admits us.
-    fn poll_host_slot(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_host_slot(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let Some(slot) = self.host_slot.as_ref() else {
             return false;
         };
@@ -202,14 +308,14 @@ impl Driver {
             return false;
         }
         self.host_slot_reported = true;
-        let mut inner = self.shared.lock();
+        let mut inner = shared.lock();
         let r = inner.input(Input::HostSlot);
         debug_assert!(r.is_ok(), "{r:?}");
         after_model_change(&mut inner);
         true
     }
 
-    fn poll_connecting(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_connecting(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let Some(fut) = self.connecting.as_mut() else {
             return false;
         };
@@ -222,7 +328,7 @@ impl Driver {
             return false;
         };
         self.connecting = None;
-        let mut inner = self.shared.lock();
+        let mut inner = shared.lock();
         let mut established = None;
         let input = match result {
             Ok(connected) => {
@@ -273,14 +379,14 @@ impl Driver {
 
     /// Writes what the encoder holds; reports the messages a completed
     /// flush handed to the OS.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_write(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
         match conn.poll_write(cx, &mut self.encoder) {
             Ok(outcome) => {
                 if outcome.written > 0 {
-                    let mut inner = self.shared.lock();
+                    let mut inner = shared.lock();
                     let r = inner.input(Input::Written(outcome.written));
                     debug_assert!(r.is_ok(), "{r:?}");
                     inner.wake_drain();
@@ -288,7 +394,7 @@ impl Driver {
                 outcome.progress
             }
             Err(_) => {
-                self.transport_failed();
+                self.transport_failed(shared);
                 true
             }
         }
@@ -299,7 +405,7 @@ impl Driver {
     /// Reading stops while the queued events cost `max_queued_bytes`, and
     /// while [`MAX_QUEUED_PONG_BYTES`] of pongs wait to be encoded (writing
     /// them is progress, after which this runs again).
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_read(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         if self.read_done || self.encoder.queued_pong_bytes() >= MAX_QUEUED_PONG_BYTES {
             return false;
         }
@@ -308,7 +414,7 @@ impl Driver {
         };
         let max = self.opts.max_queued_bytes;
         let budget = {
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             let model = inner.model();
             let queued = model.queued_message_bytes() + model.queued_message_count() * QUEUED_EVENT_OVERHEAD;
             inner.read_paused = queued >= max;
@@ -324,7 +430,7 @@ impl Driver {
             return false;
         }
         self.read_done = outcome.ended;
-        let mut inner = self.shared.lock();
+        let mut inner = shared.lock();
         if outcome.heard && inner.model().config().keep_alive.is_some() {
             // Once per batch: this input reads the clock.
             let r = inner.input(Input::Received);
@@ -356,11 +462,11 @@ impl Driver {
     /// Drops the transport once the model is done with it. `poll_write` ran
     /// just before, so a Close frame queued ahead of `CloseTransport` had its
     /// chance to be written; a peer that does not read cannot hold us.
-    fn poll_close_transport(&mut self) -> bool {
+    fn poll_close_transport(&mut self, shared: &Shared) -> bool {
         if self.conn.is_none() {
             return false;
         }
-        let model_closed = self.shared.lock().model().phase() == Phase::Closed;
+        let model_closed = shared.lock().model().phase() == Phase::Closed;
         if self.close_transport || model_closed {
             self.conn = None;
             self.encoder.clear();
@@ -369,20 +475,21 @@ impl Driver {
         false
     }
 
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let (deadline, now) = {
-            let mut inner = self.shared.lock();
-            (inner.model().poll_timeout(), inner.now())
-        };
+    /// Registers the model's deadline with the timer thread (only when it
+    /// changed: no reactor timer per connection, see [`crate::deadlines`]);
+    /// progress once it has passed.
+    fn poll_timer(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
+        let deadline = shared.lock().model().poll_timeout();
         let Some(deadline) = deadline else {
             self.timer = None;
             return false;
         };
-        if self.timer.as_ref().is_none_or(|(d, _)| *d != deadline) {
-            self.timer = Some((deadline, self.shared.runtime.sleep(deadline.saturating_sub(now))));
+        match &self.timer {
+            Some((d, _)) if *d == deadline => {}
+            _ => self.timer = Some((deadline, Deadline::new(self.epoch + deadline, cx.waker()))),
         }
-        let (_, fut) = self.timer.as_mut().expect("just set");
-        if fut.as_mut().poll(cx).is_ready() {
+        let (_, registered) = self.timer.as_ref().expect("just set");
+        if Instant::now() >= registered.at() {
             self.timer = None;
             return true;
         }
@@ -390,35 +497,22 @@ impl Driver {
     }
 
     /// The write side failed: the transport is gone.
-    fn transport_failed(&mut self) {
+    fn transport_failed(&mut self, shared: &Shared) {
         self.read_done = true;
         self.encoder.clear();
         self.conn = None;
-        let mut inner = self.shared.lock();
+        let mut inner = shared.lock();
         let r = inner.input(Input::TransportClosed);
         debug_assert!(r.is_ok(), "{r:?}");
         after_model_change(&mut inner);
     }
 
-    /// The driver's work ends without the model having closed: tell the
-    /// model (error, close 1006) and everyone who waits.
-    fn stopped(&mut self, why: &str) {
-        self.connecting = None;
-        self.conn = None;
-        self.encoder.clear();
-        self.host_slot = None;
-        self.live = None;
-        let mut inner = self.shared.lock();
-        inner.input_driver_stopped(why);
-        inner.driver_ended();
-    }
-
-    fn is_done(&self) -> bool {
+    fn is_done(&self, shared: &Shared) -> bool {
         if self.conn.is_some() || self.connecting.is_some() {
             return false;
         }
         // Events still queued are taken by the stream, or delivered to the
         // handlers by the dispatcher task, which outlives this one.
-        self.shared.lock().model().phase() == Phase::Closed
+        shared.lock().model().phase() == Phase::Closed
     }
 }

@@ -5,8 +5,9 @@ use std::task::{Context, Poll};
 use url::Url;
 use wsapi_model::{CloseError, Input, ReadyState, Refusal, SendError};
 
+use crate::driver::drive;
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-use crate::shared::{after_model_change, Handlers};
+use crate::shared::{after_model_change, Handlers, Pass, Side, Wait};
 use crate::Message;
 
 /// Why a handler could not be set on a running socket.
@@ -82,10 +83,24 @@ impl WebSocketHandle {
     pub fn send(&self, data: impl Into<Message>) -> Result<(), SendError> {
         let mut inner = self.shared.lock();
         let result = inner.input(Input::Send(data.into()));
-        inner.wake_driver();
         // A send can fail the connection (`max_buffered_amount`): its
         // events must reach their taker even if the driver has ended.
         after_model_change(&mut inner);
+        let burst = inner.sends_since_wait > 0;
+        inner.sends_since_wait = inner.sends_since_wait.saturating_add(1);
+        drop(inner);
+        if burst {
+            // The second send since the last wait: a burst, whose messages
+            // are better written together than with a system call each.
+            // The connection's task (or whoever drives now) writes them,
+            // coalesced, in its next pass.
+            self.shared.asked_write.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.shared.router.wake_task();
+        } else {
+            // Written through now unless another party is driving (it then
+            // writes it in its next pass): no hand-off to another task.
+            drive(&self.shared, Pass::Write);
+        }
         match result {
             Ok(()) => Ok(()),
             Err(Refusal::Send(e)) => Err(e),
@@ -102,10 +117,11 @@ impl WebSocketHandle {
             code,
             reason: reason.map(str::to_string),
         });
-        inner.wake_driver();
         // close() during CONNECTING fails the connection at once: its
         // events are queued now, and the driver may already have ended.
         after_model_change(&mut inner);
+        drop(inner);
+        drive(&self.shared, Pass::Write);
         match result {
             Ok(()) => Ok(()),
             Err(Refusal::Close(e)) => Err(e),
@@ -122,9 +138,16 @@ impl WebSocketHandle {
     /// In handler mode (a socket built with `on_*` handlers) events go to
     /// the handlers only: this never yields an event, and is `Ready(None)`
     /// once the close event was delivered to them (a way to wait for the end).
+    ///
+    /// When no event is ready, it runs the connection's I/O itself if no
+    /// one else is (see the crate docs, "Who drives the connection"), but
+    /// leaves the I/O's next wake-up to the connection's task: a poll
+    /// cannot tell whether it will be polled again. [`Self::next_event`]
+    /// can, and takes those wake-ups too.
     pub fn poll_next_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let mut taken = None;
-        self.poll_take_events(cx, 1, |event| taken = Some(event)).map(|_| taken)
+        self.poll_take_events(cx, 1, None, |event| taken = Some(event))
+            .map(|_| taken)
     }
 
     /// Takes up to `max` (at least 1) ready events at once, appending them to `out`, under
@@ -135,13 +158,40 @@ impl WebSocketHandle {
     /// events and their order are exactly those [`Self::poll_next_event`]
     /// would give one by one.
     pub fn poll_next_events(&self, cx: &mut Context<'_>, out: &mut Vec<Event>, max: usize) -> Poll<usize> {
-        self.poll_take_events(cx, max.max(1), |event| out.push(event))
+        self.poll_take_events(cx, max.max(1), None, |event| out.push(event))
     }
 
-    /// Hands up to `max` ready events to `take` under one lock: `Ready(n)`
-    /// with `n >= 1`, `Ready(0)` at the end (the close event taken, or in
-    /// handler mode delivered), else `Pending` with the waker registered.
-    fn poll_take_events(&self, cx: &mut Context<'_>, max: usize, mut take: impl FnMut(Event)) -> Poll<usize> {
+    /// Hands up to `max` ready events to `take`; if none is ready, drives
+    /// the connection and looks again. `Ready(n)` with `n >= 1`, `Ready(0)`
+    /// at the end (the close event taken, or in handler mode delivered),
+    /// else `Pending` with the waker registered for the events, and for
+    /// the I/O's wake-ups too when `wait` names a wait that withdraws
+    /// itself when dropped.
+    pub(crate) fn poll_take_events(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        wait: Option<u64>,
+        mut take: impl FnMut(Event),
+    ) -> Poll<usize> {
+        if let Poll::Ready(n) = self.take_ready_events(cx, max, &mut take) {
+            return Poll::Ready(n);
+        }
+        if let Some(id) = wait {
+            self.shared.router.enter(Side::Read, id, cx.waker());
+        }
+        self.shared.lock().sends_since_wait = 0;
+        drive(&self.shared, Pass::Full);
+        let taken = self.take_ready_events(cx, max, &mut take);
+        if let (Poll::Ready(_), Some(id)) = (&taken, wait) {
+            self.shared.router.leave(id);
+        }
+        taken
+    }
+
+    /// Hands up to `max` ready events to `take` under one lock; `Pending`
+    /// (with `cx` registered for the next event or the end) if none is.
+    fn take_ready_events(&self, cx: &mut Context<'_>, max: usize, take: &mut impl FnMut(Event)) -> Poll<usize> {
         let mut inner = self.shared.lock();
         if inner.handler_mode {
             if inner.handlers_done {
@@ -152,7 +202,7 @@ impl WebSocketHandle {
         }
         let mut taken = 0;
         while taken < max {
-            let Some(event) = inner.take_event() else {
+            let Some(event) = inner.take_event(&self.shared.router) else {
                 break;
             };
             take(Event::from_model(event));
@@ -171,7 +221,8 @@ impl WebSocketHandle {
     }
 
     /// Waits for events and takes up to `max` of them at once (see
-    /// [`Self::poll_next_events`]); 0 after the close event.
+    /// [`Self::poll_next_events`]); 0 after the close event. While it
+    /// waits, the calling task drives the connection (see the crate docs).
     ///
     /// ```no_run
     /// # async fn run(ws: wsapi::WebSocket) {
@@ -184,14 +235,19 @@ impl WebSocketHandle {
     /// # }
     /// ```
     pub async fn next_events(&self, out: &mut Vec<Event>, max: usize) -> usize {
-        futures::future::poll_fn(|cx| self.poll_next_events(cx, out, max)).await
+        let wait = Wait::new(&self.shared.router);
+        futures::future::poll_fn(|cx| self.poll_take_events(cx, max.max(1), Some(wait.id), |e| out.push(e))).await
     }
 
     /// Waits for the next event; `None` after the close event. In handler
     /// mode it only waits for the close event to be delivered to the
-    /// handlers, then gives `None`.
+    /// handlers, then gives `None`. While it waits, the calling task drives
+    /// the connection (see the crate docs).
     pub async fn next_event(&self) -> Option<Event> {
-        futures::future::poll_fn(|cx| self.poll_next_event(cx)).await
+        let wait = Wait::new(&self.shared.router);
+        let mut taken = None;
+        futures::future::poll_fn(|cx| self.poll_take_events(cx, 1, Some(wait.id), |e| taken = Some(e))).await;
+        taken
     }
 
     /// Takes an event if one is ready now, without waiting. In handler mode
@@ -261,7 +317,33 @@ impl WebSocketHandle {
     /// It waits on the bytes not written *now*, and its end is an
     /// event-loop turn: once it is ready, [`Self::buffered_amount`] says
     /// what was written meanwhile (between turns it never falls; see there).
+    ///
+    /// While `bufferedAmount` is over `max`, it writes what it can itself
+    /// if no one else is driving the connection.
     pub fn poll_buffered_at_most(&self, cx: &mut Context<'_>, max: u64) -> Poll<()> {
+        self.poll_buffered(cx, max, None)
+    }
+
+    /// [`Self::poll_buffered_at_most`], taking the write side's wake-ups
+    /// while pending when `wait` names a wait that withdraws itself when
+    /// dropped (see [`crate::shared::Router`]).
+    pub(crate) fn poll_buffered(&self, cx: &mut Context<'_>, max: u64, wait: Option<u64>) -> Poll<()> {
+        if self.buffered_ready(cx, max).is_ready() {
+            return Poll::Ready(());
+        }
+        if let Some(id) = wait {
+            self.shared.router.enter(Side::Write, id, cx.waker());
+        }
+        self.shared.lock().sends_since_wait = 0;
+        drive(&self.shared, Pass::Write);
+        let ready = self.buffered_ready(cx, max);
+        if let (Poll::Ready(()), Some(id)) = (ready, wait) {
+            self.shared.router.leave(id);
+        }
+        ready
+    }
+
+    fn buffered_ready(&self, cx: &mut Context<'_>, max: u64) -> Poll<()> {
         let mut inner = self.shared.lock();
         let sending = matches!(inner.model().ready_state(), ReadyState::Open | ReadyState::Connecting)
             && inner.model().phase() != wsapi_model::Phase::Closed;
@@ -271,13 +353,18 @@ impl WebSocketHandle {
             }
             return Poll::Ready(());
         }
-        inner.drain_wakers.push(cx.waker().clone());
+        if !inner.drain_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            inner.drain_wakers.push(cx.waker().clone());
+        }
         Poll::Pending
     }
 
-    /// Waits until `bufferedAmount` is at most `max` (see [`Self::poll_buffered_at_most`]).
+    /// Waits until `bufferedAmount` is at most `max` (see
+    /// [`Self::poll_buffered_at_most`]); meanwhile the calling task writes
+    /// what the connection holds itself (see the crate docs).
     pub async fn buffered_at_most(&self, max: u64) {
-        futures::future::poll_fn(|cx| self.poll_buffered_at_most(cx, max)).await
+        let wait = Wait::new(&self.shared.router);
+        futures::future::poll_fn(|cx| self.poll_buffered(cx, max, Some(wait.id))).await
     }
 }
 
@@ -331,7 +418,7 @@ impl WebSocketHandle {
         format!(
             "phase={:?} ready_state={:?} pending_events={} unsent={} timeout={:?} now={:?} \
              driver_done={} dispatcher_done={} handler_mode={} handlers_done={} dispatching={} \
-             abandoned={} read_paused={} driver_waker={} dispatcher_waker={} event_wakers={} journal_len={}",
+             abandoned={} read_paused={} dispatcher_waker={} event_wakers={} journal_len={}",
             m.phase(),
             m.ready_state(),
             m.has_pending_events(),
@@ -345,7 +432,6 @@ impl WebSocketHandle {
             inner.dispatching,
             inner.abandoned,
             inner.read_paused,
-            inner.driver_waker.is_some(),
             inner.dispatcher_waker.is_some(),
             inner.event_wakers.len(),
             inner.journal_len(),

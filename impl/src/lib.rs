@@ -62,6 +62,7 @@
 mod conn;
 mod connect_failure;
 mod connector;
+mod deadlines;
 mod dispatch;
 mod driver;
 mod event;

@@ -1,18 +1,22 @@
-//! The state shared by a [`crate::WebSocket`] (the user's side) and its
-//! driver task (the network side): the model, and who to wake.
+//! The state shared by a [`crate::WebSocket`] (the user's side) and the
+//! connection's I/O (the network side): the model and who to wake
+//! ([`Inner`], under one lock), the I/O itself ([`Shared::io`], under a
+//! second lock whoever drives takes: see `driver`), and the [`Router`] that
+//! turns the I/O's readiness into a wake-up of whoever should drive next.
 //!
-//! Every state change of the connection is a call on the model under this
-//! lock; the two sides only ever tell each other "look again" (wakers).
+//! Every state change of the connection is a call on the model under the
+//! first lock. Locks are taken in one order: `io`, then `inner`, then the
+//! router's; no lock is held while another party's code (a waker, a
+//! handler) runs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmit};
 
 use crate::event::{CloseEvent, FailReason, MessageEvent};
-use crate::runtime::Runtime;
 use crate::Message;
 
 /// How many driver tasks are running in this process (for leak checks).
@@ -67,8 +71,6 @@ pub(crate) struct Inner {
     epoch: Instant,
     /// The last time read from the clock (given to inputs that ignore it).
     last_now: Duration,
-    /// The driver task, to be woken after any user call.
-    pub driver_waker: Option<Waker>,
     /// Tasks waiting in `next_event` (any number of them: each event goes
     /// to one, and all are woken when an event or the end arrives).
     pub event_wakers: Vec<Waker>,
@@ -95,6 +97,10 @@ pub(crate) struct Inner {
     pub dispatcher_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
+    /// `send()` calls since a user's task last waited on the socket: the
+    /// first is written through, the next ones (a burst) are left to the
+    /// connection's next pass, which writes them together.
+    pub sends_since_wait: u32,
 }
 
 impl Inner {
@@ -102,6 +108,11 @@ impl Inner {
     pub fn now(&mut self) -> Duration {
         self.last_now = self.epoch.elapsed().max(self.last_now);
         self.last_now
+    }
+
+    /// The instant the model's clock counts from.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
     }
 
     /// The last time read from the clock.
@@ -144,11 +155,12 @@ impl Inner {
     }
 
     /// Takes the next event for the user (the stream or a handler): the
-    /// driver is woken if it stopped reading because too many waited.
-    pub fn take_event(&mut self) -> Option<ModelEvent<Message>> {
+    /// connection's task is woken if reading paused because too many waited.
+    pub fn take_event(&mut self, router: &Router) -> Option<ModelEvent<Message>> {
         let event = self.poll_event();
         if event.is_some() && self.read_paused {
-            self.wake_driver();
+            self.read_paused = false;
+            router.wake_task();
         }
         event
     }
@@ -170,12 +182,6 @@ impl Inner {
     /// The journal so far (empty unless recording was asked for).
     pub fn journal(&self) -> Vec<Step<Message>> {
         self.journal.clone().unwrap_or_default()
-    }
-
-    pub fn wake_driver(&mut self) {
-        if let Some(w) = self.driver_waker.take() {
-            w.wake();
-        }
     }
 
     /// Wakes every task waiting for an event (or for the end).
@@ -274,24 +280,235 @@ pub(crate) fn after_model_change(inner: &mut Inner) {
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
-    /// The runtime the connection's tasks run on.
-    pub runtime: Arc<dyn Runtime>,
+    /// The connection's I/O: whoever holds this lock drives it (the
+    /// connection's task, or a user's task that waits; see `driver`).
+    /// `None` once it has ended.
+    pub io: Mutex<Option<Box<dyn Io>>>,
+    /// A full pass over the I/O was asked for (see `driver::drive`): the
+    /// holder of `io` runs one more before it lets go.
+    pub asked_full: AtomicBool,
+    /// A write-only pass was asked for.
+    pub asked_write: AtomicBool,
+    /// Where the I/O's and the timers' wake-ups go.
+    pub router: Arc<Router>,
+    /// `router` as the waker of reads (and of connecting and timers).
+    pub read_waker: Waker,
+    /// `router` as the waker of writes.
+    pub write_waker: Waker,
+}
+
+/// How much of the connection's work one pass does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Everything: the model's transmits and timers, connecting, writing,
+    /// reading.
+    Full,
+    /// All but reading: after `send()` or `close()`, which only add
+    /// something to write (reading there would cost a failed read per call).
+    Write,
+}
+
+/// The connection's I/O (the driver), as [`Shared`] keeps it. A trait so
+/// that this module needs nothing of the driver's.
+pub(crate) trait Io: Send {
+    /// One pass over the connection's work; `Ready` once it is all done.
+    /// Every poll inside registers one of `shared`'s wakers (the [`Router`]'s).
+    fn poll(&mut self, shared: &Shared, pass: Pass) -> Poll<()>;
+}
+
+/// Where a wake-up of the connection's I/O goes: to the user's task that
+/// is waiting on the socket (it drives the connection itself when it runs),
+/// else to the connection's own task. Reading (and everything but writing:
+/// connecting, timers) and writing are routed apart, since a task waiting
+/// for `bufferedAmount` to fall drives only the write side and must not be
+/// handed the read side's wake-ups.
+///
+/// A waiting task is registered by the futures that can withdraw it when
+/// dropped (`next_event()`, `next_events()`, `buffered_at_most()`, the
+/// Sink): a wake-up routed to a task that then stopped waiting would
+/// otherwise be lost, and with it the pongs and the closing handshake of a
+/// socket nobody polls. Withdrawing hands such a wake-up on to the
+/// connection's task.
+#[derive(Default)]
+pub(crate) struct Router {
+    state: Mutex<RouterState>,
+}
+
+/// Which wake-ups a wait takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Reading, connecting, timers: for waits that run full passes.
+    Read,
+    /// Writing only: for waits on `bufferedAmount`.
+    Write,
+}
+
+#[derive(Default)]
+struct RouterState {
+    /// The connection's task.
+    task: Option<Waker>,
+    read: Slot,
+    write: Slot,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The user's task waiting on the socket, by its wait's id.
+    waiter: Option<(u64, Waker)>,
+    /// A wake-up went to `waiter` since it last polled.
+    routed: bool,
+}
+
+/// Ids of waits, for [`Router::enter`].
+static WAIT_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl RouterState {
+    fn slot(&mut self, side: Side) -> &mut Slot {
+        match side {
+            Side::Read => &mut self.read,
+            Side::Write => &mut self.write,
+        }
+    }
+}
+
+impl Router {
+    fn lock(&self) -> MutexGuard<'_, RouterState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh id for a wait.
+    pub fn wait_id() -> u64 {
+        WAIT_IDS.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The connection's task polls with `waker`.
+    pub fn set_task(&self, waker: &Waker) {
+        let mut s = self.lock();
+        if !s.task.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            s.task = Some(waker.clone());
+        }
+    }
+
+    /// The wait `id` of the task of `waker` is polling: `side`'s wake-ups
+    /// go to it until it leaves (or another wait of that side enters).
+    pub fn enter(&self, side: Side, id: u64, waker: &Waker) {
+        let mut s = self.lock();
+        let slot = s.slot(side);
+        match &mut slot.waiter {
+            Some((current, w)) if *current == id => {
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+            }
+            waiter => *waiter = Some((id, waker.clone())),
+        }
+        slot.routed = false;
+    }
+
+    /// The wait `id` ended (it got what it waited for, or was dropped):
+    /// a wake-up it was given and did not act on goes to the task.
+    pub fn leave(&self, id: u64) {
+        let mut task = None;
+        {
+            let mut s = self.lock();
+            for side in [Side::Read, Side::Write] {
+                let slot = s.slot(side);
+                if slot.waiter.as_ref().is_some_and(|(current, _)| *current == id) {
+                    slot.waiter = None;
+                    if std::mem::take(&mut slot.routed) {
+                        task = s.task.clone();
+                    }
+                }
+            }
+        }
+        if let Some(t) = task {
+            t.wake();
+        }
+    }
+
+    /// Wakes the connection's task (whoever waits).
+    pub fn wake_task(&self) {
+        let task = self.lock().task.clone();
+        if let Some(t) = task {
+            t.wake();
+        }
+    }
+
+    /// A wake-up of `side`: to its waiter, else to the task.
+    fn route(&self, side: Side) {
+        let target = {
+            let mut s = self.lock();
+            let slot = s.slot(side);
+            match slot.waiter.as_ref().map(|(_, w)| w.clone()) {
+                Some(w) => {
+                    slot.routed = true;
+                    Some(w)
+                }
+                None => s.task.clone(),
+            }
+        };
+        if let Some(w) = target {
+            w.wake();
+        }
+    }
+}
+
+/// The waker given to everything but writes.
+struct ReadSide(Arc<Router>);
+
+/// The waker given to writes.
+struct WriteSide(Arc<Router>);
+
+impl Wake for ReadSide {
+    fn wake(self: Arc<Self>) {
+        self.0.route(Side::Read);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.route(Side::Read);
+    }
+}
+
+impl Wake for WriteSide {
+    fn wake(self: Arc<Self>) {
+        self.0.route(Side::Write);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.route(Side::Write);
+    }
+}
+
+/// A wait that takes the I/O's wake-ups while it is pending (see
+/// [`Router`]), withdrawn when dropped.
+pub(crate) struct Wait {
+    router: Arc<Router>,
+    /// Its id, for [`Router::enter`].
+    pub id: u64,
+}
+
+impl Wait {
+    pub fn new(router: &Arc<Router>) -> Wait {
+        Wait {
+            router: router.clone(),
+            id: Router::wait_id(),
+        }
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        self.router.leave(self.id);
+    }
 }
 
 impl Shared {
-    pub fn new(
-        model: Connection<Message>,
-        journal: bool,
-        handlers: Option<Handlers>,
-        runtime: Arc<dyn Runtime>,
-    ) -> Arc<Shared> {
+    pub fn new(model: Connection<Message>, journal: bool, handlers: Option<Handlers>) -> Arc<Shared> {
+        let router = Arc::new(Router::default());
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 model,
                 journal: journal.then(Vec::new),
                 epoch: Instant::now(),
                 last_now: Duration::ZERO,
-                driver_waker: None,
                 event_wakers: Vec::new(),
                 dispatcher_waker: None,
                 drain_wakers: Vec::new(),
@@ -303,9 +520,25 @@ impl Shared {
                 abandoned: false,
                 driver_done: false,
                 read_paused: false,
+                sends_since_wait: 0,
             }),
-            runtime,
+            io: Mutex::new(None),
+            asked_full: AtomicBool::new(false),
+            asked_write: AtomicBool::new(false),
+            read_waker: Waker::from(Arc::new(ReadSide(router.clone()))),
+            write_waker: Waker::from(Arc::new(WriteSide(router.clone()))),
+            router,
         })
+    }
+
+    /// The I/O, to drive it (see `driver::drive`); `None` while another
+    /// party drives it.
+    pub fn try_io(&self) -> Option<MutexGuard<'_, Option<Box<dyn Io>>>> {
+        match self.io.try_lock() {
+            Ok(io) => Some(io),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Locks the state. A handler that panicked must not wedge the socket,

@@ -19,7 +19,7 @@ use crate::handle::WebSocketHandle;
 use crate::proxy::Proxy;
 use crate::redact;
 use crate::runtime::{default_runtime, AsyncStream, BoxFuture, BoxedStream, Runtime};
-use crate::shared::{Handlers, Shared};
+use crate::shared::{Handlers, Pass, Shared};
 use crate::sink::MessageSink;
 use crate::transport::{tls_config_with_roots, TransportOptions};
 
@@ -113,7 +113,6 @@ impl Drop for WebSocket {
             reason: None,
         });
         while inner.poll_event().is_some() {}
-        inner.wake_driver();
         if let Some(w) = inner.dispatcher_waker.take() {
             w.wake();
         }
@@ -123,6 +122,8 @@ impl Drop for WebSocket {
         let handlers = inner.handlers.take();
         drop(inner);
         drop(handlers);
+        // The Close frame is written through, as after close().
+        crate::driver::drive(&self.handle.shared, Pass::Write);
     }
 }
 
@@ -507,7 +508,7 @@ impl WebSocketBuilder {
             (None, false) => None,
         };
         let runtime = self.runtime.unwrap_or_else(default_runtime);
-        let shared = Shared::new(model, self.journal, self.handlers, runtime.clone());
+        let shared = Shared::new(model, self.journal, self.handlers);
         let opts = DriverOptions {
             transport: TransportOptions {
                 headers,
@@ -525,7 +526,9 @@ impl WebSocketBuilder {
             max_queued_bytes: self.max_queued_bytes,
             compress_min_size: self.compress_min_size,
         };
-        runtime.spawn(Box::pin(Driver::new(shared.clone(), opts).run()));
+        let epoch = shared.lock().epoch();
+        *shared.io.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(Driver::new(opts, epoch)));
+        runtime.spawn(Box::pin(crate::driver::run(shared.clone())));
         if handler_mode {
             runtime.spawn(Box::pin(run_dispatcher(shared.clone(), self.panic_hook)));
         }
