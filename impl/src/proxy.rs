@@ -17,6 +17,7 @@ use data_encoding::BASE64;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
+use crate::redact;
 use crate::runtime::{BoxedStream, Runtime};
 
 /// The largest CONNECT response head read (a proxy that sends more is broken).
@@ -44,21 +45,25 @@ impl std::fmt::Debug for Proxy {
 
 impl Proxy {
     /// Parses `http://[user:password@]host[:port]` (port 1080 by default,
-    /// as curl; a URL without a scheme is taken as `http://`).
+    /// as curl; a URL without a scheme is taken as `http://`). The error
+    /// shows the text with its password hidden, whether or not it parsed.
     pub fn parse(text: &str) -> Result<Proxy, String> {
         let with_scheme = if text.contains("://") {
             text.to_string()
         } else {
             format!("http://{text}")
         };
-        let url = Url::parse(&with_scheme).map_err(|e| format!("{text:?} is not a proxy URL: {e}"))?;
+        // Hidden before the parser runs: it fails on exactly the strings
+        // (bad port, bad IPv6 literal, empty host) whose text is then shown.
+        let shown = || redact::url_str(&with_scheme);
+        let url = Url::parse(&with_scheme).map_err(|e| format!("{:?} is not a proxy URL: {e}", shown()))?;
         if url.scheme() != "http" {
             return Err(format!(
                 "proxy scheme {:?} is not supported (only http:// CONNECT proxies)",
                 url.scheme()
             ));
         }
-        let host = url.host_str().ok_or_else(|| format!("{text:?} has no host"))?;
+        let host = url.host_str().ok_or_else(|| format!("{:?} has no host", shown()))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let authorization = (!url.username().is_empty()).then(|| {
             let user = percent_decode(url.username());
@@ -235,6 +240,20 @@ mod tests {
         let vars = &[("all_proxy", "p:3"), ("no_proxy", "ample.com,api.example.com.evil")];
         assert_eq!(port(Proxy::from_env(&ws, env(vars)).unwrap()), Some(3));
         assert!(Proxy::from_env(&ws, env(&[("all_proxy", "socks5://p:3")])).is_err());
+    }
+
+    #[test]
+    fn an_unusable_proxy_from_the_environment_shows_no_password() {
+        let ws = Url::parse("ws://api.example.com/").unwrap();
+        for bad in [
+            "http://u:SECRET@p:99999",
+            "http://u:SECRET@[::1",
+            "u:SECRET@",
+            "http://u:SECRET@/",
+        ] {
+            let e = Proxy::from_env(&ws, |n| (n == "http_proxy").then(|| bad.to_string())).unwrap_err();
+            assert!(!e.contains("SECRET") && e.contains("u:***@"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -134,9 +134,12 @@ pub enum BuildError {
     #[error(transparent)]
     Construct(#[from] ConstructError),
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
+    /// It holds the name, cut at its first character that is not allowed
+    /// (never the value: it may be a credential).
     #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
-    /// The proxy URL (given, or from the environment) is unusable.
+    /// The proxy URL (given, or from the environment) is unusable. The
+    /// text shows the URL with its password replaced by `***`.
     #[error("invalid proxy: {0}")]
     InvalidProxy(String),
 }
@@ -492,8 +495,9 @@ impl WebSocketBuilder {
     pub fn connect(self) -> Result<WebSocket, BuildError> {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
-            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
-            let v = HeaderValue::from_str(value).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
+            let invalid = || BuildError::InvalidHeader(redact::header_name(name));
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            let v = HeaderValue::from_str(value).map_err(|_| invalid())?;
             headers.push((n, v));
         }
         let config = self.model_config();
