@@ -458,7 +458,8 @@ impl WebSocketBuilder {
     /// Take the proxy from the environment as curl does (default off):
     /// `https_proxy`/`HTTPS_PROXY` for `wss:`, `http_proxy` for `ws:`
     /// (lower case only, as curl), else `all_proxy`/`ALL_PROXY`; hosts in
-    /// `no_proxy`/`NO_PROXY` (names and their subdomains, or `*`) are
+    /// `no_proxy`/`NO_PROXY` (names and their subdomains, IP addresses
+    /// exactly or as CIDR ranges such as `10.0.0.0/8`, or `*` alone) are
     /// reached directly. [`Self::proxy`] wins over the environment.
     pub fn proxy_from_env(mut self, on: bool) -> Self {
         self.proxy_from_env = on;
