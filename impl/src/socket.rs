@@ -310,8 +310,11 @@ impl WebSocketBuilder {
     /// Once `permessage-deflate` is negotiated, compress the messages we
     /// send of at least `min_size` bytes (default 64: shorter ones rarely
     /// shrink); `None` sends everything uncompressed, which RFC 7692
-    /// allows. Browsers compress every message. Received messages are
-    /// inflated either way. The server may forbid the window size we
+    /// allows. Browsers compress every message. A message whose
+    /// compressed form would not be smaller (judged on its first 128 KiB)
+    /// is sent uncompressed too, and a compressed message leaves in frames
+    /// of 128 KiB of input each, so compressing never holds a second copy
+    /// of it. Received messages are inflated either way. The server may forbid the window size we
     /// compress with (`client_max_window_bits` below 15); we then send
     /// uncompressed.
     pub fn compress_outgoing(mut self, min_size: Option<usize>) -> Self {

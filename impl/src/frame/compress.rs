@@ -9,6 +9,39 @@
 //! RFC 7692 always allows: a compressed message is one with RSV1 set, and
 //! setting it is the sender's choice per message.
 //!
+//! # Only when it pays, and in bounded pieces
+//!
+//! A message is compressed a piece of [`PIECE`] input bytes at a time, each
+//! piece sync-flushed and sent as a frame of its own (RSV1 on the first,
+//! continuation frames after it, RFC 7692 §6.1), so that compressing a
+//! 256 MiB message holds one piece's output, not a second copy of the
+//! message. Whether to compress at all is decided on the first piece
+//! (for a message of one piece, that is the whole message): if its
+//! compressed form is not smaller, the message goes out uncompressed, with
+//! RSV1 clear, which RFC 7692 allows per message. For a longer message the
+//! first piece stands for the rest; if the rest compresses worse, zlib
+//! sends it in stored blocks (5 bytes per 64 KiB), so the loss is bounded.
+//!
+//! The trial compresses with the connection's own compressor, so under
+//! context takeover its window has then moved past bytes the server will
+//! never inflate (the message goes out uncompressed). Left so, a later
+//! message could refer back to those bytes, and the server's inflater,
+//! whose window holds only what it inflated (RFC 7692 §7.2.3: the LZ77
+//! window is shared across the *compressed* messages), would read other
+//! bytes there: a corrupted message, or a failed connection. So a refused
+//! trial rewinds the compressor. It is reset, which alone makes it safe (a
+//! compressor that refers to nothing earlier cannot refer to the wrong
+//! bytes; the server's larger window is then merely unused), and given, as
+//! its dictionary, the last 32 KiB of what was sent compressed (kept in
+//! [`History`]), which is exactly the server's window: its next
+//! back-reference points at the same bytes on both sides, and the next
+//! message compresses as well as context takeover promises. Under `client_no_context_takeover`
+//! the window is forgotten after each message anyway, and the rewind is a
+//! reset. Estimating from a sample before compressing would avoid the
+//! rewind, but needs a second compressor per connection and compresses
+//! the sample twice; a refused trial costs one piece's compression and one
+//! dictionary load, and only for messages that do not compress.
+//!
 //! flate2 runs on its `zlib-rs` backend (a Rust port of zlib), not on
 //! miniz_oxide: miniz_oxide inflates a reference to bytes before the window
 //! as zeros where zlib, as in browsers, refuses it (see [`super::inflate`]).
@@ -22,11 +55,59 @@ use wsapi_model::handshake::DeflateParams;
 /// What every sync flush ends with; removed before sending (RFC 7692 §7.2.1).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// Input bytes compressed per piece (and so per frame of a compressed
+/// message): what compressing holds besides the message is one piece's
+/// output.
+pub(crate) const PIECE: usize = super::WRITE_CHUNK;
+
+/// The deflate window we compress with (15 bits), which is also the most a
+/// back-reference can reach.
+const WINDOW: usize = 32 * 1024;
+
+/// The last [`WINDOW`] bytes of what was sent compressed: the server's
+/// inflater window, to rewind the compressor to. Bytes are appended as they
+/// are compressed and the front dropped once it holds twice the window, so
+/// each byte is copied about twice, whatever the sizes of the messages.
+#[derive(Default)]
+struct History {
+    bytes: Vec<u8>,
+}
+
+impl History {
+    fn push(&mut self, data: &[u8]) {
+        if data.len() >= WINDOW {
+            self.bytes.clear();
+            self.bytes.extend_from_slice(&data[data.len() - WINDOW..]);
+            return;
+        }
+        if self.bytes.len() + data.len() > 2 * WINDOW {
+            let keep = WINDOW - data.len();
+            self.bytes.drain(..self.bytes.len() - keep);
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    fn window(&self) -> &[u8] {
+        &self.bytes[self.bytes.len().saturating_sub(WINDOW)..]
+    }
+}
+
 /// A raw-deflate compressor for the messages of one connection.
 pub(crate) struct Compressor {
     compress: Compress,
     /// `client_no_context_takeover`: forget the window after each message.
     reset_each_message: bool,
+    /// With context takeover: the server's window, for [`Self::rewind`].
+    history: History,
+}
+
+/// The first frame of a message that [`Compressor::start`] compressed.
+#[derive(Debug)]
+pub(crate) struct FirstPiece {
+    /// The frame's payload.
+    pub payload: Vec<u8>,
+    /// Input bytes it holds; the rest goes through [`Compressor::next_piece`].
+    pub consumed: usize,
 }
 
 impl std::fmt::Debug for Compressor {
@@ -47,20 +128,91 @@ impl Compressor {
         Some(Compressor {
             compress: Compress::new(Compression::default(), false),
             reset_each_message: params.client_no_context_takeover,
+            history: History::default(),
         })
     }
 
-    /// The compressed form of one message's payload.
-    pub(crate) fn compress(&mut self, input: &[u8]) -> Vec<u8> {
-        // Room for deflate's worst case (stored blocks: 5 bytes per 64 KiB)
-        // and the flush, so that one call normally does it all.
-        self.compress_from(input, input.len() + input.len() / 16 + 64)
+    /// Starts a message: compresses its first piece, and returns it if that
+    /// pays (it is smaller than its input). `None`: send the message
+    /// uncompressed; the compressor was rewound (see the module docs).
+    pub(crate) fn start(&mut self, message: &[u8]) -> Option<FirstPiece> {
+        let piece = &message[..message.len().min(PIECE)];
+        let last = piece.len() == message.len();
+        let payload = self.piece(piece, last, piece.len() + piece.len() / 16 + 64);
+        if payload.len() >= piece.len() {
+            self.rewind();
+            return None;
+        }
+        self.remember(piece);
+        Some(FirstPiece {
+            payload,
+            consumed: piece.len(),
+        })
     }
 
-    /// [`Compressor::compress`] starting from `capacity` bytes of output
-    /// room: the loop below grows it as needed (tests start it small, so
-    /// that the loop's stop rule is exercised, not only its first call).
-    fn compress_from(&mut self, input: &[u8], capacity: usize) -> Vec<u8> {
+    /// The next frame of a message [`Self::start`] began: compresses up to
+    /// [`PIECE`] bytes of `rest` (what is left of the message). Returns the
+    /// payload and the input bytes it holds; the message is done once they
+    /// are all of `rest`.
+    pub(crate) fn next_piece(&mut self, rest: &[u8]) -> (Vec<u8>, usize) {
+        let piece = &rest[..rest.len().min(PIECE)];
+        let payload = self.piece(piece, piece.len() == rest.len(), piece.len() + piece.len() / 16 + 64);
+        self.remember(piece);
+        (payload, piece.len())
+    }
+
+    /// A whole message, compressed whether or not it pays, as one payload
+    /// (tests of the inflater).
+    #[cfg(test)]
+    pub(crate) fn compress(&mut self, message: &[u8]) -> Vec<u8> {
+        self.compress_from(message, message.len() + 64)
+    }
+
+    /// [`Compressor::compress`] with each piece starting from `capacity`
+    /// bytes of output room: the loop in [`Self::piece`] grows it as needed
+    /// (tests start it small, so that the loop's stop rule is exercised,
+    /// not only its first call).
+    #[cfg(test)]
+    fn compress_from(&mut self, message: &[u8], capacity: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            let piece = &message[at..message.len().min(at + PIECE)];
+            let last = at + piece.len() == message.len();
+            out.extend_from_slice(&self.piece(piece, last, capacity));
+            self.remember(piece);
+            at += piece.len();
+            if last {
+                return out;
+            }
+        }
+    }
+
+    /// Under context takeover, `piece` went out compressed: it is now in
+    /// the server's window.
+    fn remember(&mut self, piece: &[u8]) {
+        if !self.reset_each_message {
+            self.history.push(piece);
+        }
+    }
+
+    /// Takes back a trial: the compressor's window becomes the server's
+    /// again (the module docs say why that matters).
+    fn rewind(&mut self) {
+        self.compress.reset();
+        if !self.reset_each_message && !self.history.bytes.is_empty() {
+            self.compress
+                .set_dictionary(self.history.window())
+                .expect("a raw deflate stream takes a dictionary right after a reset");
+        }
+    }
+
+    /// Compresses `input` with a sync flush, starting from `capacity`
+    /// bytes of output room. The `last` piece of a message loses its sync
+    /// tail (RFC 7692 §7.2.1) and ends the message's window under
+    /// `client_no_context_takeover`; the others keep it, an empty stored
+    /// block inside the stream, which the server's inflater skips.
+    fn piece(&mut self, input: &[u8], last: bool, capacity: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(capacity);
         let start_in = self.compress.total_in();
         let mut previous_left_room = true;
@@ -91,6 +243,9 @@ impl Compressor {
         // §7.2.3.6): with the tail the receiver appends, 00 00 00 ff ff, an
         // empty stored block. Sent empty, the receiver would read the tail
         // alone, misaligned by the block header it lacks.
+        if !last {
+            return out;
+        }
         if out.is_empty() {
             out.push(0x00);
         } else {
