@@ -40,6 +40,12 @@ fn fail_reasons() -> Vec<FailReason> {
         FailReason::TransportLost,
         FailReason::BufferFull,
         FailReason::KeepAliveTimeout,
+        FailReason::TransportBroken(TransportError::new(
+            TransportLayer::Tcp,
+            "example.com:443",
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer"),
+        )),
+        FailReason::KeepAliveStalled,
     ];
     for r in &all {
         match r {
@@ -56,7 +62,9 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::MessageTooBig
             | FailReason::TransportLost
             | FailReason::BufferFull
-            | FailReason::KeepAliveTimeout => {}
+            | FailReason::KeepAliveTimeout
+            | FailReason::TransportBroken(_)
+            | FailReason::KeepAliveStalled => {}
         }
     }
     all

@@ -152,6 +152,21 @@ pub enum FailReason {
     /// the timeout after a ping (see [`crate::keepalive`]).
     #[error("nothing arrived from the server within the keep-alive timeout after a ping (a dead or half-open connection); reconnect, or allow a longer keep-alive timeout")]
     KeepAliveTimeout,
+    /// The transport failed with an error once the connection was
+    /// established, before the server's Close frame (RFC 6455 §7.2.1, as
+    /// [`FailReason::TransportLost`], which is the end of the stream with
+    /// no error). The error is kept: for `wsapi` a `std::io::Error` from
+    /// TCP, TLS or the user's own stream, with its kind
+    /// ([`TransportError::io_error_kind`]) and text.
+    #[error("the connection to {} broke before the server's Close frame arrived: {}; reconnect if needed", .0.target(), .0.cause())]
+    TransportBroken(TransportError),
+    /// Keep-alive: nothing could be read within the timeout after a ping
+    /// because the server did not read what we sent: it kept sending
+    /// pings, our replies could not be written, so reading was paused
+    /// rather than queue more of them (and none of our writes progressed
+    /// meanwhile). See [`crate::keepalive`].
+    #[error("the server kept sending but read nothing we sent within the keep-alive timeout after a ping (our replies to its pings could not be written, so reading was paused); the server or the network is stuck; reconnect, or allow a longer keep-alive timeout")]
+    KeepAliveStalled,
 }
 
 impl FailReason {
@@ -176,6 +191,8 @@ impl FailReason {
             FailReason::TransportLost => "transport_lost",
             FailReason::BufferFull => "buffer_full",
             FailReason::KeepAliveTimeout => "keep_alive_timeout",
+            FailReason::TransportBroken(_) => "transport_broken",
+            FailReason::KeepAliveStalled => "keep_alive_stalled",
         }
     }
 
