@@ -165,6 +165,18 @@ fn no_error_or_event_shows_a_secret() {
         assert_hidden("header", &e);
     }
 
+    // A journal that parts from the model's replay (an error, printed whole).
+    let connect = wsapi_model::Transmit::Connect {
+        url: Box::new(wsapi::Url::parse(&format!("ws://user:{SECRET}@host.example/")).unwrap()),
+        protocols: vec![],
+    };
+    let divergence: wsapi_model::Divergence<wsapi::Message> = wsapi_model::Divergence {
+        index: 1,
+        recorded: wsapi_model::Step::Transmit(Some(connect)),
+        replayed: wsapi_model::Step::Transmit(None),
+    };
+    assert_hidden("divergence", &divergence);
+
     block_on(async {
         let refused = closed_port();
         let answers_407 = fake_proxy("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;

@@ -241,7 +241,11 @@ pub enum Event<M> {
 }
 
 /// What the driver must do on the network, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `Debug` shows [`Transmit::Connect`]'s URL with its password replaced by
+/// `***`: transmits are printed in journals and in [`crate::Divergence`],
+/// an error, which end up in logs.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Transmit<M> {
     /// Wait for this host's slot (one connection in CONNECTING per host,
     /// see [`crate::host_gate`]); report [`crate::Connection::handle_host_slot`]
@@ -274,4 +278,27 @@ pub enum Transmit<M> {
     /// Close the transport: after writing what was transmitted before, if
     /// the transport still takes it; nothing will follow.
     CloseTransport,
+}
+
+impl<M: core::fmt::Debug> core::fmt::Debug for Transmit<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Transmit::QueueForHost(key) => f.debug_tuple("QueueForHost").field(key).finish(),
+            Transmit::ReleaseHost => f.write_str("ReleaseHost"),
+            Transmit::Connect { url, protocols } => {
+                let mut shown = (**url).clone();
+                if shown.password().is_some() {
+                    let _ = shown.set_password(Some("***"));
+                }
+                f.debug_struct("Connect")
+                    .field("url", &shown.as_str())
+                    .field("protocols", protocols)
+                    .finish()
+            }
+            Transmit::Message(m) => f.debug_tuple("Message").field(m).finish(),
+            Transmit::Close(frame) => f.debug_tuple("Close").field(frame).finish(),
+            Transmit::Ping => f.write_str("Ping"),
+            Transmit::CloseTransport => f.write_str("CloseTransport"),
+        }
+    }
 }
