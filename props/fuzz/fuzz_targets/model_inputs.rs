@@ -49,7 +49,7 @@ fn data(bytes: &mut Bytes, kind: u8) -> Data {
 
 fn input(bytes: &mut Bytes) -> Option<Input<Data>> {
     let op = bytes.next()?;
-    Some(match op % 17 {
+    Some(match op % 19 {
         0 => Input::Send(data(bytes, op >> 4)),
         1 => {
             let code = match bytes.next()? % 4 {
@@ -98,6 +98,12 @@ fn input(bytes: &mut Bytes) -> Option<Input<Data>> {
         11 => Input::HostSlot,
         12 => Input::Received,
         13 => Input::Turn,
+        14 => Input::TransportError(wsapi_model::TransportError::new(
+            wsapi_model::TransportLayer::Tcp,
+            "example.com:80",
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        )),
+        15 => Input::ReadStalled(op & 0x10 != 0),
         _ => Input::Timeout,
     })
 }
