@@ -29,18 +29,21 @@
 //! whose window holds only what it inflated (RFC 7692 §7.2.3: the LZ77
 //! window is shared across the *compressed* messages), would read other
 //! bytes there: a corrupted message, or a failed connection. So a refused
-//! trial rewinds the compressor. It is reset, which alone makes it safe (a
-//! compressor that refers to nothing earlier cannot refer to the wrong
-//! bytes; the server's larger window is then merely unused), and given, as
-//! its dictionary, the last 32 KiB of what was sent compressed (kept in
-//! [`History`]), which is exactly the server's window: its next
-//! back-reference points at the same bytes on both sides, and the next
-//! message compresses as well as context takeover promises. Under `client_no_context_takeover`
-//! the window is forgotten after each message anyway, and the rewind is a
-//! reset. Estimating from a sample before compressing would avoid the
-//! rewind, but needs a second compressor per connection and compresses
-//! the sample twice; a refused trial costs one piece's compression and one
-//! dictionary load, and only for messages that do not compress.
+//! trial resets the compressor: one that refers to nothing earlier cannot
+//! refer to the wrong bytes, and the server's larger window is merely left
+//! unused. The price is compression: the next message cannot refer to the
+//! messages before the refused one (as under `client_no_context_takeover`,
+//! for that message only; the window fills again from it on). Giving the
+//! compressor the server's window back as a dictionary would keep that,
+//! but loading 32 KiB costs about 75 µs against 5 µs for the reset and
+//! 4 µs for compressing a 100-byte message (zlib-rs, optimised), so a
+//! stream of small messages that do not compress would run 20 times
+//! slower. Estimating from a sample before compressing would avoid the
+//! trial's side effect, but needs a second compressor per connection and
+//! compresses the sample twice; a refused trial costs one piece's
+//! compression and a reset, and only for messages that do not compress.
+//! Under `client_no_context_takeover` the compressor is reset after every
+//! message anyway.
 //!
 //! flate2 runs on its `zlib-rs` backend (a Rust port of zlib), not on
 //! miniz_oxide: miniz_oxide inflates a reference to bytes before the window
@@ -60,45 +63,11 @@ const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// output.
 pub(crate) const PIECE: usize = super::WRITE_CHUNK;
 
-/// The deflate window we compress with (15 bits), which is also the most a
-/// back-reference can reach.
-const WINDOW: usize = 32 * 1024;
-
-/// The last [`WINDOW`] bytes of what was sent compressed: the server's
-/// inflater window, to rewind the compressor to. Bytes are appended as they
-/// are compressed and the front dropped once it holds twice the window, so
-/// each byte is copied about twice, whatever the sizes of the messages.
-#[derive(Default)]
-struct History {
-    bytes: Vec<u8>,
-}
-
-impl History {
-    fn push(&mut self, data: &[u8]) {
-        if data.len() >= WINDOW {
-            self.bytes.clear();
-            self.bytes.extend_from_slice(&data[data.len() - WINDOW..]);
-            return;
-        }
-        if self.bytes.len() + data.len() > 2 * WINDOW {
-            let keep = WINDOW - data.len();
-            self.bytes.drain(..self.bytes.len() - keep);
-        }
-        self.bytes.extend_from_slice(data);
-    }
-
-    fn window(&self) -> &[u8] {
-        &self.bytes[self.bytes.len().saturating_sub(WINDOW)..]
-    }
-}
-
 /// A raw-deflate compressor for the messages of one connection.
 pub(crate) struct Compressor {
     compress: Compress,
     /// `client_no_context_takeover`: forget the window after each message.
     reset_each_message: bool,
-    /// With context takeover: the server's window, for [`Self::rewind`].
-    history: History,
 }
 
 /// The first frame of a message that [`Compressor::start`] compressed.
@@ -128,22 +97,26 @@ impl Compressor {
         Some(Compressor {
             compress: Compress::new(Compression::default(), false),
             reset_each_message: params.client_no_context_takeover,
-            history: History::default(),
         })
     }
 
     /// Starts a message: compresses its first piece, and returns it if that
     /// pays (it is smaller than its input). `None`: send the message
-    /// uncompressed; the compressor was rewound (see the module docs).
+    /// uncompressed; the compressor was reset (see the module docs).
     pub(crate) fn start(&mut self, message: &[u8]) -> Option<FirstPiece> {
+        if message.is_empty() {
+            // Nothing to gain (its compressed form is one byte), and no
+            // trial to take back.
+            return None;
+        }
         let piece = &message[..message.len().min(PIECE)];
         let last = piece.len() == message.len();
         let payload = self.piece(piece, last, piece.len() + piece.len() / 16 + 64);
         if payload.len() >= piece.len() {
-            self.rewind();
+            // The trial moved the window past bytes the server never sees.
+            self.compress.reset();
             return None;
         }
-        self.remember(piece);
         Some(FirstPiece {
             payload,
             consumed: piece.len(),
@@ -157,7 +130,6 @@ impl Compressor {
     pub(crate) fn next_piece(&mut self, rest: &[u8]) -> (Vec<u8>, usize) {
         let piece = &rest[..rest.len().min(PIECE)];
         let payload = self.piece(piece, piece.len() == rest.len(), piece.len() + piece.len() / 16 + 64);
-        self.remember(piece);
         (payload, piece.len())
     }
 
@@ -180,30 +152,10 @@ impl Compressor {
             let piece = &message[at..message.len().min(at + PIECE)];
             let last = at + piece.len() == message.len();
             out.extend_from_slice(&self.piece(piece, last, capacity));
-            self.remember(piece);
             at += piece.len();
             if last {
                 return out;
             }
-        }
-    }
-
-    /// Under context takeover, `piece` went out compressed: it is now in
-    /// the server's window.
-    fn remember(&mut self, piece: &[u8]) {
-        if !self.reset_each_message {
-            self.history.push(piece);
-        }
-    }
-
-    /// Takes back a trial: the compressor's window becomes the server's
-    /// again (the module docs say why that matters).
-    fn rewind(&mut self) {
-        self.compress.reset();
-        if !self.reset_each_message && !self.history.bytes.is_empty() {
-            self.compress
-                .set_dictionary(self.history.window())
-                .expect("a raw deflate stream takes a dictionary right after a reset");
         }
     }
 
