@@ -1,5 +1,5 @@
 //! The cost of handler mode against the stream, in one run, on the same
-//! loopback server: handlers run on the runtime's blocking threads (so that
+//! loopback server: handlers run on wsapi's handler threads (so that
 //! a slow handler never stalls the protocol), which costs a hand-off per
 //! batch of events; this prints what that costs.
 //!

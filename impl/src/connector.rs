@@ -16,9 +16,9 @@ use url::Url;
 
 use wsapi_model::{TransportError, TransportLayer};
 
+use crate::connect_failure::ConnectFailure;
 use crate::proxy::Proxy;
 use crate::runtime::{BoxFuture, BoxedStream, Runtime};
-use crate::transport::ConnectFailure;
 
 /// A user's connector: given the URL, opens the stream to its server.
 pub(crate) type ConnectFn = dyn Fn(&Url) -> BoxFuture<io::Result<BoxedStream>> + Send + Sync;
@@ -54,7 +54,7 @@ impl Connector {
         let target = || format!("{host}:{port}");
         let tcp = |e: io::Error| ConnectFailure::Transport(TransportError::new(TransportLayer::Tcp, target(), e));
         match &self.custom {
-            Some(connect) => connect(url)
+            Some(connect) => crate::guarded::connect(connect(url))
                 .await
                 .map_err(|e| tcp(io::Error::new(e.kind(), format!("the connector failed: {e}")))),
             None if self.proxy.is_some() => {

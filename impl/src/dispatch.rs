@@ -8,13 +8,15 @@
 //!   at a time on a running socket raced the connection and lost events, so
 //!   the mode (stream or handlers) is chosen at construction, and setters on
 //!   a running socket only *replace* handlers, as `ws.onmessage = f` does.
-//! - **Handlers run on a blocking thread, not on the connection's task**: a
-//!   handler that blocks or is slow delays only the delivery of the next
-//!   events; pongs, the closing handshake, the timeouts, reading pause and
-//!   `bufferedAmount` draining go on in the driver task. A dispatcher task
-//!   per connection waits for events and hands each batch to the runtime's
-//!   blocking pool ([`crate::runtime::Runtime::spawn_blocking`]), which runs the
-//!   handlers one at a time, in order, until no event is left.
+//! - **Handlers run on a thread of their own, not on the connection's
+//!   task**: a handler that blocks or is slow delays only the delivery of
+//!   the next events of its own socket; pongs, the closing handshake, the
+//!   timeouts, reading pause and `bufferedAmount` draining go on in the
+//!   driver task. A dispatcher task per connection waits for events and
+//!   hands each batch to a handler thread (`handler_threads`: a pool with
+//!   no cap, so that sockets whose handlers block cannot starve the
+//!   others), which runs the handlers one at a time, in order, until no
+//!   event is left.
 //! - **A panicking handler is caught and reported** (as a browser reports a
 //!   listener's exception on its console) and the socket carries on.
 //! - **Handlers are dropped once the close event was delivered** (or the
@@ -24,15 +26,14 @@
 //!   always dropped outside the lock (a handler may own a `WebSocket`, whose
 //!   drop takes the lock).
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Poll;
 
 use wsapi_model::Event as ModelEvent;
 
-use crate::handle::WebSocketHandle;
-use crate::shared::{Handlers, LiveDriver, Shared};
+use crate::panic_message::panic_message;
+use crate::shared::{Handlers, LiveDriver, Shared, WebSocketHandle};
 
 /// What a handler's panic is reported with (see
 /// [`crate::WebSocketBuilder::on_handler_panic`]).
@@ -64,10 +65,16 @@ fn report_on_stderr(p: &HandlerPanic) {
 }
 
 /// The dispatcher task of a socket in handler mode: waits for events and
-/// has them delivered on a blocking thread, until the close event was
+/// has them delivered on a handler thread, until the close event was
 /// delivered or the socket was dropped.
 pub(crate) async fn run_dispatcher(shared: Arc<Shared>, hook: Option<PanicHook>) {
-    let live = LiveDriver::start();
+    // Ends the dispatcher however its task ends: here after the close
+    // event, or dropped with its runtime (then the events left are never
+    // delivered, and whoever waits for them is told so).
+    let _end = DispatcherEnd {
+        shared: shared.clone(),
+        live: Some(LiveDriver::start()),
+    };
     let hook = hook.unwrap_or_else(|| PanicHook(Arc::new(report_on_stderr)));
     loop {
         let more = futures::future::poll_fn(|cx| {
@@ -86,24 +93,34 @@ pub(crate) async fn run_dispatcher(shared: Arc<Shared>, hook: Option<PanicHook>)
             break;
         }
         let (s, h) = (shared.clone(), hook.clone());
-        let runtime = shared.runtime.clone();
-        runtime.spawn_blocking(Box::new(move || deliver_pending(&s, &h))).await;
+        crate::handler_threads::run(move || deliver_pending(&s, &h)).await;
     }
-    // Handlers are mostly gone by now: dropped after the close event
-    // (below) or taken by the socket's drop, and any set once the socket is
-    // dropped or done are dropped at once; whatever is left goes here,
-    // outside the lock.
-    let stray = {
-        let mut inner = shared.lock();
-        inner.handlers_done = true;
-        inner.handlers.take()
-    };
-    drop(stray);
-    // Released before `dispatcher_done` is set: whoever sees that sees it released.
-    drop(live);
-    let mut inner = shared.lock();
-    inner.dispatcher_done = true;
-    inner.wake_event_readers();
+}
+
+/// The end of a dispatcher, on drop.
+struct DispatcherEnd {
+    shared: Arc<Shared>,
+    live: Option<LiveDriver>,
+}
+
+impl Drop for DispatcherEnd {
+    fn drop(&mut self) {
+        // Handlers are mostly gone by now: dropped after the close event
+        // (`deliver_pending`) or taken by the socket's drop, and any set
+        // once the socket is dropped or done are dropped at once; whatever
+        // is left goes here, outside the lock.
+        let stray = {
+            let mut inner = self.shared.lock();
+            inner.handlers_done = true;
+            inner.handlers.take()
+        };
+        drop(stray);
+        // Released before `dispatcher_done` is set: whoever sees that sees it released.
+        self.live = None;
+        let mut inner = self.shared.lock();
+        inner.dispatcher_done = true;
+        inner.wake_event_readers();
+    }
 }
 
 /// Delivers every queued event to the handlers, one at a time, running
@@ -135,12 +152,14 @@ fn deliver_pending(shared: &Arc<Shared>, hook: &PanicHook) {
             inner.dispatching = false;
             // Handlers set while this one ran replace the running ones.
             let newer = inner.handlers.take();
-            if is_close || inner.abandoned {
+            // Also when the dispatcher ended meanwhile (its runtime shut
+            // down): nothing would drop handlers put back now.
+            if is_close || inner.abandoned || inner.handlers_done {
                 inner.handlers_done = true;
                 inner.wake_event_readers();
                 Some((handlers, newer))
             } else {
-                inner.handlers = Some(merge(handlers, newer));
+                inner.handlers = Some(handlers.merge(newer));
                 None
             }
         };
@@ -182,41 +201,5 @@ fn event_name<M>(event: &ModelEvent<M>) -> &'static str {
         ModelEvent::Message { .. } => "message",
         ModelEvent::Error(_) => "error",
         ModelEvent::Close(_) => "close",
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a non-string panic payload".to_string()
-    }
-}
-
-/// Keeps the running handlers, except those replaced meanwhile (also how a
-/// setter lays new handlers over the installed ones).
-pub(crate) fn merge(running: Handlers, newer: Option<Handlers>) -> Handlers {
-    let Some(newer) = newer else {
-        return running;
-    };
-    Handlers {
-        open: newer.open.or(running.open),
-        message: newer.message.or(running.message),
-        error: newer.error.or(running.error),
-        close: newer.close.or(running.close),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn panic_messages_are_read_from_str_and_string_payloads() {
-        assert_eq!(panic_message(&"boom"), "boom");
-        assert_eq!(panic_message(&String::from("bang")), "bang");
-        assert_eq!(panic_message(&42u8), "a non-string panic payload");
     }
 }

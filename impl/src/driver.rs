@@ -32,6 +32,7 @@ use wsapi_model::handshake::{check_response, DeflateParams, Offer};
 use wsapi_model::{Input, Phase, Transmit, TransportError, TransportLayer};
 
 use crate::conn::Conn;
+use crate::connect_failure::ConnectFailure;
 use crate::frame::compress::Compressor;
 use crate::frame::decode::{Decoder, Inbound};
 use crate::frame::encode::{Encoder, Outbound};
@@ -39,7 +40,7 @@ use crate::frame::Limits;
 use crate::host_gate::HostSlot;
 use crate::runtime::BoxFuture;
 use crate::shared::{after_model_change, LiveDriver, Shared};
-use crate::transport::{connect, ConnectFailure, Connected, TransportOptions};
+use crate::transport::{connect, Connected, TransportOptions};
 
 /// Options the driver itself needs.
 #[derive(Debug, Clone)]
@@ -77,6 +78,21 @@ pub(crate) struct Driver {
     /// Counted while the connection's work is not done (released before
     /// `driver_done` is set, so that whoever sees that sees it released).
     live: Option<LiveDriver>,
+}
+
+/// Whatever ends the connection's task, the model sees the transport go:
+/// a driver dropped before its connection closed (its runtime shut down,
+/// or a bug of ours panicked through `poll`) fails the connection, so that
+/// no socket is left CLOSING for ever with its waiters asleep. A normal end
+/// has released `live` already.
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.live.is_some() {
+            self.stopped(
+                "its task was dropped before the connection closed: the runtime shut down, or the driver panicked",
+            );
+        }
+    }
 }
 
 /// What a queued event costs besides its bytes, for the reading pause: the
@@ -135,9 +151,7 @@ impl Driver {
             progress |= self.poll_timer(cx);
             if self.is_done() {
                 self.live = None;
-                let mut inner = self.shared.lock();
-                inner.driver_done = true;
-                inner.wake_event_readers();
+                self.shared.lock().driver_ended();
                 return Poll::Ready(());
             }
             if !progress {
@@ -416,6 +430,19 @@ impl Driver {
         let r = inner.input(input);
         debug_assert!(r.is_ok(), "{r:?}");
         after_model_change(&mut inner);
+    }
+
+    /// The driver's work ends without the model having closed: tell the
+    /// model (error, close 1006) and everyone who waits.
+    fn stopped(&mut self, why: &str) {
+        self.connecting = None;
+        self.conn = None;
+        self.encoder.clear();
+        self.host_slot = None;
+        self.live = None;
+        let mut inner = self.shared.lock();
+        inner.input_driver_stopped(why);
+        inner.driver_ended();
     }
 
     fn is_done(&self) -> bool {

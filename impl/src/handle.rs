@@ -1,13 +1,12 @@
 //! The user's side of a connection: attributes, `send`, `close`, events.
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use url::Url;
 use wsapi_model::{CloseError, Input, ReadyState, Refusal, SendError};
 
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
-use crate::shared::{Handlers, Shared};
+use crate::shared::{after_model_change, Handlers};
 use crate::Message;
 
 /// Why a handler could not be set on a running socket.
@@ -22,30 +21,9 @@ pub enum HandlerError {
     StreamMode,
 }
 
-/// A reference to a connection with every method of the API. It does not
-/// own the connection: dropping it does nothing. [`crate::WebSocket`] owns
-/// one (and dereferences to it); handlers receive one.
-#[derive(Clone)]
-pub struct WebSocketHandle {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for WebSocketHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let inner = self.shared.lock();
-        f.debug_struct("WebSocket")
-            .field("url", &crate::redact::url(inner.model().url()))
-            .field("ready_state", &inner.model().ready_state())
-            .field("buffered_amount", &inner.model().buffered_amount())
-            .finish()
-    }
-}
+pub use crate::shared::WebSocketHandle;
 
 impl WebSocketHandle {
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
-        WebSocketHandle { shared }
-    }
-
     /// `url`: the URL, normalised (`http:` became `ws:`, `..` resolved).
     pub fn url(&self) -> Url {
         self.shared.lock().model().url().clone()
@@ -105,6 +83,9 @@ impl WebSocketHandle {
         let mut inner = self.shared.lock();
         let result = inner.input(Input::Send(data.into()));
         inner.wake_driver();
+        // A send can fail the connection (`max_buffered_amount`): its
+        // events must reach their taker even if the driver has ended.
+        after_model_change(&mut inner);
         match result {
             Ok(()) => Ok(()),
             Err(Refusal::Send(e)) => Err(e),
@@ -122,6 +103,9 @@ impl WebSocketHandle {
             reason: reason.map(str::to_string),
         });
         inner.wake_driver();
+        // close() during CONNECTING fails the connection at once: its
+        // events are queued now, and the driver may already have ended.
+        after_model_change(&mut inner);
         match result {
             Ok(()) => Ok(()),
             Err(Refusal::Close(e)) => Err(e),
@@ -238,7 +222,7 @@ impl WebSocketHandle {
         // While a handler runs, `handlers` holds only those set meanwhile:
         // they override the running ones when it returns.
         let current = inner.handlers.take().unwrap_or_default();
-        inner.handlers = Some(crate::dispatch::merge(current, Some(handlers)));
+        inner.handlers = Some(current.merge(Some(handlers)));
         Ok(())
     }
 
@@ -335,6 +319,37 @@ impl WebSocketHandle {
     /// stream mode queued events may still wait to be taken).
     pub fn driver_finished(&self) -> bool {
         self.shared.lock().finished()
+    }
+
+    /// A one-line account of the connection's internal state (the model's
+    /// phase, what waits, which background tasks are running and who is
+    /// registered to be woken), for diagnosing a test that waited too long.
+    #[doc(hidden)]
+    pub fn debug_state(&self) -> String {
+        let inner = self.shared.lock();
+        let m = inner.model();
+        format!(
+            "phase={:?} ready_state={:?} pending_events={} unsent={} timeout={:?} now={:?} \
+             driver_done={} dispatcher_done={} handler_mode={} handlers_done={} dispatching={} \
+             abandoned={} read_paused={} driver_waker={} dispatcher_waker={} event_wakers={} journal_len={}",
+            m.phase(),
+            m.ready_state(),
+            m.has_pending_events(),
+            m.unsent_amount(),
+            m.poll_timeout(),
+            inner.last_now(),
+            inner.driver_done,
+            inner.dispatcher_done,
+            inner.handler_mode,
+            inner.handlers_done,
+            inner.dispatching,
+            inner.abandoned,
+            inner.read_paused,
+            inner.driver_waker.is_some(),
+            inner.dispatcher_waker.is_some(),
+            inner.event_wakers.len(),
+            inner.journal_len(),
+        )
     }
 
     /// Everything the model was told and gave out, in order, if the socket

@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod conn;
+mod connect_failure;
 mod connector;
 mod dispatch;
 mod driver;
@@ -67,10 +68,13 @@ mod event;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guarded;
 pub mod handle;
+mod handler_threads;
 mod handshake;
 mod host_gate;
 mod message;
+mod panic_message;
 mod proxy;
 mod redact;
 pub mod runtime;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmit};
 
 use crate::event::{CloseEvent, FailReason, MessageEvent};
-use crate::handle::WebSocketHandle;
 use crate::runtime::Runtime;
 use crate::Message;
 
@@ -38,6 +37,22 @@ impl std::fmt::Debug for Handlers {
             .field("error", &self.error.is_some())
             .field("close", &self.close.is_some())
             .finish()
+    }
+}
+
+impl Handlers {
+    /// Keeps the running handlers, except those replaced meanwhile (also how a
+    /// setter lays new handlers over the installed ones).
+    pub(crate) fn merge(self, newer: Option<Handlers>) -> Handlers {
+        let Some(newer) = newer else {
+            return self;
+        };
+        Handlers {
+            open: newer.open.or(self.open),
+            message: newer.message.or(self.message),
+            error: newer.error.or(self.error),
+            close: newer.close.or(self.close),
+        }
     }
 }
 
@@ -67,7 +82,7 @@ pub(crate) struct Inner {
     /// The handlers; taken out while one runs (`dispatching`), when those
     /// set meanwhile are kept here and override the running ones after.
     pub handlers: Option<Handlers>,
-    /// A handler is running (on the dispatcher's blocking thread).
+    /// A handler is running (on a handler thread).
     pub dispatching: bool,
     /// Handler mode: the close event was delivered (or the socket dropped)
     /// and the handlers were dropped; none will run again.
@@ -86,6 +101,11 @@ impl Inner {
     /// The model's clock: time since this connection was created.
     pub fn now(&mut self) -> Duration {
         self.last_now = self.epoch.elapsed().max(self.last_now);
+        self.last_now
+    }
+
+    /// The last time read from the clock.
+    pub fn last_now(&self) -> Duration {
         self.last_now
     }
 
@@ -177,10 +197,59 @@ impl Inner {
         self.driver_done && self.dispatcher_done
     }
 
+    /// The driver stopped for good before the model closed (see the
+    /// driver's `Drop`).
+    pub fn input_driver_stopped(&mut self, why: &str) {
+        let r = self.input(Input::DriverStopped(why.to_string()));
+        debug_assert!(r.is_ok(), "{r:?}");
+    }
+
+    /// The driver has ended: whoever waits is told (events a user call
+    /// queued meanwhile included), so that nobody waits for a driver that
+    /// is gone.
+    pub fn driver_ended(&mut self) {
+        self.driver_done = true;
+        after_model_change(self);
+        self.wake_event_readers();
+        self.wake_drain();
+        if let Some(w) = self.dispatcher_waker.take() {
+            w.wake();
+        }
+    }
+
     pub fn wake_drain(&mut self) {
         for w in self.drain_wakers.drain(..) {
             w.wake();
         }
+    }
+}
+
+/// A reference to a connection with every method of the API. It does not
+/// own the connection: dropping it does nothing. [`crate::WebSocket`] owns
+/// one (and dereferences to it); handlers receive one.
+///
+/// (Defined beside the state it refers to, so that the handlers stored in
+/// that state can name it without this module importing the API's; its
+/// methods are in [`crate::handle`].)
+#[derive(Clone)]
+pub struct WebSocketHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for WebSocketHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.shared.lock();
+        f.debug_struct("WebSocket")
+            .field("url", &crate::redact::url(inner.model().url()))
+            .field("ready_state", &inner.model().ready_state())
+            .field("buffered_amount", &inner.model().buffered_amount())
+            .finish()
+    }
+}
+
+impl WebSocketHandle {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        WebSocketHandle { shared }
     }
 }
 

@@ -347,7 +347,7 @@ impl WebSocketBuilder {
     /// event to its handlers, from the first one on (an event with no
     /// handler is dropped, as in a browser with no listener), instead of to
     /// the event stream. Handlers run one at a time, in event order, on the
-    /// runtime's blocking threads (so a slow handler never stalls the
+    /// handler threads of wsapi's own (so a slow handler never stalls the
     /// connection itself), and are dropped once the close event was
     /// delivered. Inside a handler, the socket's `on_*` methods replace
     /// handlers as `ws.onmessage = f` does.

@@ -17,9 +17,10 @@ use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 use url::Url;
-use wsapi_model::handshake::{HandshakeFailure, Response};
+use wsapi_model::handshake::Response;
 use wsapi_model::{TransportError, TransportLayer};
 
+use crate::connect_failure::ConnectFailure;
 use crate::connector::Connector;
 use crate::handshake::{client_handshake, Handshaken, Request};
 use crate::runtime::BoxedStream;
@@ -114,19 +115,6 @@ pub(crate) fn tls_config_with_roots(roots: rustls::RootCertStore) -> Arc<rustls:
         .with_root_certificates(roots)
         .with_no_client_auth();
     Arc::new(config)
-}
-
-/// Why [`connect`] failed: TCP or TLS (typed), or no response could be
-/// read (a response that arrived is judged by the model, not here).
-pub(crate) enum ConnectFailure {
-    Transport(TransportError),
-    Handshake(HandshakeFailure),
-}
-
-impl<T: Into<HandshakeFailure>> From<T> for ConnectFailure {
-    fn from(why: T) -> Self {
-        ConnectFailure::Handshake(why.into())
-    }
 }
 
 /// The TLS error inside an I/O error from futures-rustls, when there is

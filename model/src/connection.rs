@@ -636,6 +636,30 @@ impl<M: Payload> Connection<M> {
         Ok(())
     }
 
+    /// The driver's I/O stopped for good (its task panicked or was dropped)
+    /// in any phase: fail the WebSocket connection (error, then close 1006)
+    /// with nothing more transmitted, since nobody is left to transmit it.
+    /// A connection that already received the server's Close frame closes
+    /// as if TCP had closed; a closed one is left as it is. Never refused:
+    /// the driver can die at any moment.
+    pub fn handle_driver_stopped(&mut self, now: Time, why: String) {
+        let _ = now;
+        match self.phase {
+            Phase::Closed => {}
+            Phase::Established if self.close_received.is_some() => {
+                let close = Self::clean_close_event(self.close_received.as_ref().expect("just checked"));
+                self.finish(None, close);
+            }
+            Phase::Connecting | Phase::Established => {
+                // Nothing can be sent any more: no Close frame, no
+                // CloseTransport, no Connect left for a driver to take.
+                self.transmits.retain(|t| !matches!(t, Transmit::Connect { .. }));
+                self.phase = Phase::Closed;
+                self.fail(FailReason::DriverStopped(why));
+            }
+        }
+    }
+
     /// `bytes` of transmitted message payload were handed to the OS.
     pub fn handle_written(&mut self, bytes: u64) -> Result<(), InputError> {
         if bytes > self.unwritten {

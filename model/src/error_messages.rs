@@ -46,6 +46,7 @@ fn fail_reasons() -> Vec<FailReason> {
             std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer"),
         )),
         FailReason::KeepAliveStalled,
+        FailReason::DriverStopped("the stream panicked in poll_read".to_string()),
     ];
     for r in &all {
         match r {
@@ -64,7 +65,8 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::BufferFull
             | FailReason::KeepAliveTimeout
             | FailReason::TransportBroken(_)
-            | FailReason::KeepAliveStalled => {}
+            | FailReason::KeepAliveStalled
+            | FailReason::DriverStopped(_) => {}
         }
     }
     all

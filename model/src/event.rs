@@ -167,6 +167,11 @@ pub enum FailReason {
     /// meanwhile). See [`crate::keepalive`].
     #[error("the server kept sending but read nothing we sent within the keep-alive timeout after a ping (our replies to its pings could not be written, so reading was paused); the server or the network is stuck; reconnect, or allow a longer keep-alive timeout")]
     KeepAliveStalled,
+    /// The driver's I/O stopped for good before the connection closed: its
+    /// task panicked (say, in the stream given to the builder) or was
+    /// dropped with its runtime. Nothing more can be sent or received.
+    #[error("the connection's I/O task stopped ({0}), so nothing more can be sent or received; check the stream or connector given to the builder, and keep the runtime alive while sockets are open")]
+    DriverStopped(String),
 }
 
 impl FailReason {
@@ -193,6 +198,7 @@ impl FailReason {
             FailReason::KeepAliveTimeout => "keep_alive_timeout",
             FailReason::TransportBroken(_) => "transport_broken",
             FailReason::KeepAliveStalled => "keep_alive_stalled",
+            FailReason::DriverStopped(_) => "driver_stopped",
         }
     }
 

@@ -66,6 +66,8 @@ pub enum Input<M> {
     ReadStalled(bool),
     /// [`Connection::handle_written`].
     Written(u64),
+    /// [`Connection::handle_driver_stopped`].
+    DriverStopped(String),
     /// [`Connection::handle_timeout`].
     Timeout,
     /// [`Connection::handle_turn`]: an event-loop turn with no event taken.
@@ -130,6 +132,10 @@ impl<M: Payload> Connection<M> {
                 .map_err(Refusal::Input),
             Input::ConnectFailed(why) => self.handle_connect_failed(now, why).map_err(Refusal::Input),
             Input::TransportFailed(e) => self.handle_transport_failed(now, e).map_err(Refusal::Input),
+            Input::DriverStopped(why) => {
+                self.handle_driver_stopped(now, why);
+                Ok(())
+            }
             Input::Message(m) => self.handle_message(now, m).map_err(Refusal::Input),
             Input::CloseFrame(p) => self.handle_close_frame(now, &p).map_err(Refusal::Input),
             Input::ProtocolError(r) => self.handle_protocol_error(now, r).map_err(Refusal::Input),

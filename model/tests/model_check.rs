@@ -267,6 +267,9 @@ enum Action {
     /// `handle_protocol_error(InvalidUtf8)`.
     ProtocolError,
     TransportClosed,
+    /// The driver's I/O task stopped (panicked, or dropped with its
+    /// runtime): at any moment, once.
+    DriverStopped,
     /// The pending deadline is reached: advance the time to it, `handle_timeout`.
     Timeout,
     /// `handle_timeout` before any deadline: must change nothing.
@@ -294,6 +297,8 @@ struct State {
     handshake_ok: bool,
     connect_failed_reported: bool,
     transport_closed_reported: bool,
+    /// The driver's task stopped: it takes and reports nothing more.
+    driver_stopped: bool,
     close_transport_taken: bool,
     close_frames_taken: u8,
     /// Message bytes taken from `poll_transmit` and not reported written yet.
@@ -340,6 +345,7 @@ impl State {
             handshake_ok: false,
             connect_failed_reported: false,
             transport_closed_reported: false,
+            driver_stopped: false,
             close_transport_taken: false,
             close_frames_taken: 0,
             in_flight: 0,
@@ -502,7 +508,9 @@ impl Model for WsModel {
             actions.push(Action::Turn);
         }
         // The driver drains transmits whenever it likes.
-        actions.push(Action::PollTransmit);
+        if !s.driver_stopped {
+            actions.push(Action::PollTransmit);
+        }
         // Bytes reach the OS while the transport exists (also when the peer is
         // silent: that is local).
         if s.in_flight > 0 && !s.transport_closed_reported {
@@ -530,6 +538,9 @@ impl Model for WsModel {
         // The transport can close (EOF, reset) once it was opened, once.
         if s.connect_taken && !s.connect_failed_reported && peer_may_act {
             actions.push(Action::TransportClosed);
+        }
+        if !s.driver_stopped {
+            actions.push(Action::DriverStopped);
         }
         // Timers: when a deadline is pending; and too early, which must be a no-op.
         if s.conn.poll_timeout().is_some() {
@@ -783,6 +794,13 @@ impl Model for WsModel {
                 let r = n.conn.handle_transport_closed(now);
                 n.check(r.is_ok(), P::InputsAccepted);
                 n.transport_closed_reported = true;
+            }
+            Action::DriverStopped => {
+                n.conn.handle_driver_stopped(now, "gone".into());
+                // Nothing more comes from the network or reaches it.
+                n.driver_stopped = true;
+                n.transport_closed_reported = true;
+                n.peer_silent = true;
             }
             Action::Timeout => {
                 let deadline = s.conn.poll_timeout()?;

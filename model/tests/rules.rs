@@ -1066,6 +1066,7 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
         )),
         Input::ReadStalled(true),
         Input::Written(0),
+        Input::DriverStopped("gone".into()),
         Input::Timeout,
         Input::Received,
     ];

@@ -112,6 +112,20 @@ pub struct Session<'a> {
 
 /// Checks a session; `Err` says what was wrong.
 pub fn check(s: &Session<'_>) -> Result<(), String> {
+    // The driver stops early only if its task ends abnormally (a panic of
+    // ours, a dropped runtime); these sessions do neither, so a replay that
+    // agrees would still hide a bug.
+    if let Some(stop) = s.journal.iter().find(|st| {
+        matches!(
+            st,
+            Step::Input {
+                input: Input::DriverStopped(_),
+                ..
+            }
+        )
+    }) {
+        return Err(format!("the driver stopped abnormally: {stop:?}"));
+    }
     let replayed = replay_with_checkpoints(s)?;
     check_calls(s)?;
     check_events(s)?;

@@ -541,7 +541,14 @@ fn run(case: &Case) -> Result<(), String> {
                 match next_event(socket, WAIT).await {
                     Some(Some(e)) => rec.observe_event(&e, &handle),
                     Some(None) => break,
-                    None => return Err("the connection did not close within 5 s of close()".to_string()),
+                    None => {
+                        let journal = handle.journal();
+                        let tail = &journal[journal.len().saturating_sub(12)..];
+                        return Err(format!(
+                            "the connection did not close within 5 s of close(): {}; journal tail: {tail:?}",
+                            handle.debug_state()
+                        ));
+                    }
                 }
             }
             ran_to_close = true;

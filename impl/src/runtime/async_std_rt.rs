@@ -15,10 +15,6 @@ impl Runtime for AsyncStdRuntime {
         drop(async_std::task::spawn(future));
     }
 
-    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) -> BoxFuture<()> {
-        Box::pin(async_std::task::spawn_blocking(f))
-    }
-
     fn sleep(&self, duration: Duration) -> BoxFuture<()> {
         Box::pin(async_std::task::sleep(duration))
     }

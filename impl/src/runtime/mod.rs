@@ -1,9 +1,10 @@
 //! Everything that depends on the async runtime, behind one small trait:
-//! spawning tasks, running blocking closures, timers and opening TCP.
+//! spawning tasks, timers and opening TCP (handlers run on threads of the
+//! crate's own, see `dispatch`).
 //!
 //! # Why a trait
 //!
-//! The rest of the crate only needs those four things, and the byte stream
+//! The rest of the crate only needs those three things, and the byte stream
 //! it gets only needs the `futures` I/O traits. With the runtime behind
 //! [`Runtime`] (the shape of quinn's trait of the same name), a program on
 //! tokio runs its connections on *its* tokio runtime instead of starting
@@ -71,11 +72,6 @@ pub type BoxedStream = Box<dyn AsyncStream>;
 pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// Runs `future` in the background, detached (it is never joined).
     fn spawn(&self, future: BoxFuture<()>);
-
-    /// Runs `f` on a thread where blocking is allowed (a user's event
-    /// handler, which may block). The returned future completes once `f`
-    /// has returned; dropping it does not stop `f`.
-    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) -> BoxFuture<()>;
 
     /// A future that completes after `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<()>;

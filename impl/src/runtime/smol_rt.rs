@@ -5,27 +5,13 @@ use std::time::Duration;
 
 use super::{BoxFuture, BoxedStream, Runtime};
 
-/// smol's global executor, `blocking`'s thread pool and `async-io`'s reactor.
+/// smol's global executor and `async-io`'s reactor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SmolRuntime;
 
 impl Runtime for SmolRuntime {
     fn spawn(&self, future: BoxFuture<()>) {
         smol::spawn(future).detach();
-    }
-
-    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) -> BoxFuture<()> {
-        // A dropped `unblock` task is cancelled if it has not started: run it
-        // detached and report its end through a channel instead.
-        let (done, finished) = futures::channel::oneshot::channel::<()>();
-        smol::unblock(move || {
-            f();
-            let _ = done.send(());
-        })
-        .detach();
-        Box::pin(async move {
-            let _ = finished.await;
-        })
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<()> {

@@ -34,13 +34,6 @@ impl Runtime for TokioRuntime {
         drop(self.handle.spawn(future));
     }
 
-    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) -> BoxFuture<()> {
-        let task = self.handle.spawn_blocking(f);
-        Box::pin(async move {
-            let _ = task.await;
-        })
-    }
-
     fn sleep(&self, duration: Duration) -> BoxFuture<()> {
         // A tokio timer is bound to the runtime it is created in.
         let _entered = self.handle.enter();

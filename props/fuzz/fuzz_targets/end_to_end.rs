@@ -16,18 +16,24 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use wsapi::runtime::block_on;
 use wsapi::{Event, ReadyState, WebSocket};
-use wsapi_props::raw::serve_one;
+use wsapi_props::raw::Listener;
+
+/// One listener for the whole run (see [`Listener`]: a listener per run
+/// exhausted the loopback's ports after about 28,000 runs).
+fn listener() -> &'static Listener {
+    static LISTENER: std::sync::OnceLock<Listener> = std::sync::OnceLock::new();
+    LISTENER.get_or_init(|| Listener::start().expect("bind 127.0.0.1:0"))
+}
 
 fuzz_target!(|data: &[u8]| {
     let bytes = data.to_vec();
-    let (url, server) = serve_one(move |mut tcp| {
+    let (url, server) = listener().serve(move |mut tcp| {
         let _ = tcp.write_all(&bytes);
         let _ = tcp.shutdown(Shutdown::Write);
         // Read what the client sends until it closes, so that our close is
         // a FIN, not a reset that could drop the bytes above.
         let _ = std::io::copy(&mut tcp, &mut std::io::sink());
-    })
-    .expect("server");
+    });
     let ws = WebSocket::builder(&url)
         .closing_timeout(Duration::from_millis(200))
         .connect_timeout(Duration::from_secs(5))
@@ -62,5 +68,6 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(ws.ready_state(), ReadyState::Closed);
     drop(ws);
-    let _ = server.join();
+    // The server's side ends once the client's connection is closed.
+    let _ = server.finish(Duration::from_secs(10));
 });
