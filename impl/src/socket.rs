@@ -288,7 +288,11 @@ impl WebSocketBuilder {
     /// after `interval` with nothing received, send a ping; if nothing
     /// arrives within `timeout` after it, fail the connection (an error
     /// event with [`crate::FailReason::KeepAliveTimeout`], then close 1006).
-    /// A half-open peer is detected within `interval + timeout`.
+    /// A half-open peer is detected within `interval + timeout`. A server
+    /// that keeps sending pings but reads nothing we send (reading pauses
+    /// once our pongs cannot be written) fails with
+    /// [`crate::FailReason::KeepAliveStalled`] instead; while our writes
+    /// progress, the server counts as alive.
     pub fn keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.keep_alive = Some(wsapi_model::KeepAlive { interval, timeout });
         self
