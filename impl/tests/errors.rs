@@ -225,3 +225,48 @@ impl std::fmt::Display for DebugOnly {
         f.write_str(&self.0)
     }
 }
+
+/// The proxy from the environment (`http_proxy`), unusable, with a
+/// password: its error hides it too. The variable is set only in a child
+/// process running [`child_builds_with_the_proxy_from_the_environment`],
+/// so that no other test sees it.
+#[test]
+fn an_unusable_proxy_from_the_environment_shows_no_password() {
+    for proxy in [
+        format!("http://user:{SECRET}@proxy.example:99999"),
+        format!("http://user:{SECRET}@[::1"),
+        format!("user:{SECRET}@"),
+    ] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_builds_with_the_proxy_from_the_environment",
+                "--exact",
+                "--nocapture",
+            ])
+            .env("WSAPI_TEST_CHILD", "1")
+            .env("http_proxy", &proxy)
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shown}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(shown.contains("error: invalid proxy: "), "{shown}");
+        assert!(!shown.contains("S3CR") && shown.contains("user:***@"), "{shown}");
+    }
+}
+
+/// Run by [`an_unusable_proxy_from_the_environment_shows_no_password`] in
+/// a child process; does nothing otherwise.
+#[test]
+fn child_builds_with_the_proxy_from_the_environment() {
+    if std::env::var_os("WSAPI_TEST_CHILD").is_none() {
+        return;
+    }
+    let e = WebSocket::builder("ws://127.0.0.1:1/")
+        .proxy_from_env(true)
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, BuildError::InvalidProxy(_)), "{e:?}");
+    println!("error: {e}\ndebug: {e:?}");
+}
