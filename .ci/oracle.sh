@@ -24,7 +24,7 @@ command -v node > /dev/null || { echo "oracle: node is required" >&2; exit 2; }
 if ! python3 -c 'import websockets, sys; sys.exit(websockets.__version__ != "17.4")' 2> /dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'websockets==17.4' || exit 2
 fi
-[ -n "$OUT" ] || OUT=$(mktemp -d /tmp/wsapi-oracle.XXXXXX)
+[ -n "$OUT" ] || OUT=$(mktemp -d -t wsapi-oracle.XXXXXX)
 mkdir -p "$OUT"
 RUNNER=${WSAPI_RUNNER:-$HERE/target/debug/wsapi}
 [ -x "$RUNNER" ] || (cd "$HERE" && cargo build -q -p wsapi-cli --bin wsapi) || exit 2
@@ -37,7 +37,7 @@ status=0
 agree=0; differ_expected=0; differ_unexpected=0; agree_but_listed=0
 for scenario in "$@"; do
   name=$(basename "$scenario" .json)
-  portfile=$(mktemp /tmp/wsapi-oracle-port.XXXXXX); rm -f "$portfile"
+  portfile=$(mktemp -t wsapi-oracle-port.XXXXXX); rm -f "$portfile"
   : > "$OUT/$name.wsapi.server.log"
   python3 "$ORACLE/server.py" --port-file "$portfile" --log "$OUT/$name.wsapi.server.log" --lifetime 120 > /dev/null 2>&1 &
   spid=$!

@@ -46,6 +46,9 @@ pub(crate) struct Conn {
     needs_flush: bool,
     /// Message bytes written since the last completed flush.
     unflushed: u64,
+    /// The error that ended reading, if it was one (not the end of the
+    /// stream): the failure keeps it ([`Conn::take_read_error`]).
+    read_error: Option<io::Error>,
 }
 
 impl Conn {
@@ -58,7 +61,19 @@ impl Conn {
             decoder,
             needs_flush: false,
             unflushed: 0,
+            read_error: None,
         }
+    }
+
+    /// The I/O error that ended reading (`None`: the stream ended, or no
+    /// error yet).
+    pub(crate) fn take_read_error(&mut self) -> Option<io::Error> {
+        self.read_error.take()
+    }
+
+    /// Whether the stream is TLS over the transport.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.stream, MaybeTls::Tls(_))
     }
 
     /// Whether a Close frame or a failure ended decoding (what follows is
@@ -105,7 +120,13 @@ impl Conn {
                     outcome.heard = true;
                 }
                 // After a Close frame an error means the end as well.
-                Poll::Ready(Ok(0) | Err(_)) => {
+                Poll::Ready(Ok(0)) => {
+                    outcome.progress = true;
+                    outcome.ended = true;
+                    return outcome;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.read_error = Some(e);
                     outcome.progress = true;
                     outcome.ended = true;
                     return outcome;

@@ -67,7 +67,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wsapi_model::handshake::{check_response, DeflateParams, Offer};
-use wsapi_model::{Input, Phase, Transmit};
+use wsapi_model::{Input, Phase, Transmit, TransportError, TransportLayer};
 
 use crate::conn::Conn;
 use crate::connect_failure::ConnectFailure;
@@ -109,6 +109,9 @@ pub(crate) struct Driver {
     close_transport: bool,
     /// The read side ended or failed.
     read_done: bool,
+    /// Reading is paused because pongs cannot be written (the peer does
+    /// not read), as last reported to the model (`Input::ReadStalled`).
+    read_stalled: bool,
     /// The model's deadline, registered (by the model's clock, and as the
     /// timer thread's instant).
     timer: Option<(Duration, Deadline)>,
@@ -151,6 +154,7 @@ impl Driver {
             inbound: Vec::new(),
             close_transport: false,
             read_done: false,
+            read_stalled: false,
             timer: None,
             epoch,
             _live: LiveDriver::start(),
@@ -385,16 +389,26 @@ impl Driver {
         };
         match conn.poll_write(cx, &mut self.encoder) {
             Ok(outcome) => {
-                if outcome.written > 0 {
+                // While reading is stalled, a write that progresses is the
+                // keep-alive's sign of life: the peer reads (see
+                // spec-notes/keep-alive.md).
+                let alive = outcome.progress && self.read_stalled;
+                if outcome.written > 0 || alive {
                     let mut inner = shared.lock();
-                    let r = inner.input(Input::Written(outcome.written));
-                    debug_assert!(r.is_ok(), "{r:?}");
-                    inner.wake_drain();
+                    if outcome.written > 0 {
+                        let r = inner.input(Input::Written(outcome.written));
+                        debug_assert!(r.is_ok(), "{r:?}");
+                        inner.wake_drain();
+                    }
+                    if alive && inner.model().config().keep_alive.is_some() {
+                        let r = inner.input(Input::Received);
+                        debug_assert!(r.is_ok(), "{r:?}");
+                    }
                 }
                 outcome.progress
             }
-            Err(_) => {
-                self.transport_failed(shared);
+            Err(e) => {
+                self.transport_failed(shared, Some(e));
                 true
             }
         }
@@ -406,7 +420,17 @@ impl Driver {
     /// while [`MAX_QUEUED_PONG_BYTES`] of pongs wait to be encoded (writing
     /// them is progress, after which this runs again).
     fn poll_read(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
-        if self.read_done || self.encoder.queued_pong_bytes() >= MAX_QUEUED_PONG_BYTES {
+        let stalled = self.encoder.queued_pong_bytes() >= MAX_QUEUED_PONG_BYTES;
+        if stalled != self.read_stalled && self.conn.is_some() && !self.read_done {
+            // Only keep-alive reads it: it names its failure after it.
+            self.read_stalled = stalled;
+            let mut inner = shared.lock();
+            if inner.model().config().keep_alive.is_some() {
+                let r = inner.input(Input::ReadStalled(stalled));
+                debug_assert!(r.is_ok(), "{r:?}");
+            }
+        }
+        if self.read_done || stalled {
             return false;
         }
         let Some(conn) = self.conn.as_mut() else {
@@ -450,7 +474,11 @@ impl Driver {
             debug_assert!(r.is_ok(), "{r:?}");
         }
         if outcome.ended {
-            let r = inner.input(Input::TransportClosed);
+            let input = match conn.take_read_error() {
+                Some(e) => Input::TransportError(transport_error(inner.model().url(), conn.is_tls(), e)),
+                None => Input::TransportClosed,
+            };
+            let r = inner.input(input);
             debug_assert!(r.is_ok(), "{r:?}");
         }
         // `read_paused` is brought up to date by the next call, which comes
@@ -496,13 +524,17 @@ impl Driver {
         false
     }
 
-    /// The write side failed: the transport is gone.
-    fn transport_failed(&mut self, shared: &Shared) {
+    /// The write side failed with `error`: the transport is gone.
+    fn transport_failed(&mut self, shared: &Shared, error: Option<std::io::Error>) {
         self.read_done = true;
         self.encoder.clear();
-        self.conn = None;
+        let tls = self.conn.take().is_some_and(|c| c.is_tls());
         let mut inner = shared.lock();
-        let r = inner.input(Input::TransportClosed);
+        let input = match error {
+            Some(e) => Input::TransportError(transport_error(inner.model().url(), tls, e)),
+            None => Input::TransportClosed,
+        };
+        let r = inner.input(input);
         debug_assert!(r.is_ok(), "{r:?}");
         after_model_change(&mut inner);
     }
@@ -515,4 +547,14 @@ impl Driver {
         // handlers by the dispatcher task, which outlives this one.
         shared.lock().model().phase() == Phase::Closed
     }
+}
+
+/// The error that broke an established connection to `url`, typed as a
+/// connect failure is (layer, `host:port`, the `io::Error` itself), so that
+/// its kind and text reach the error event.
+fn transport_error(url: &wsapi_model::Url, tls: bool, error: std::io::Error) -> TransportError {
+    let host = url.host_str().unwrap_or("");
+    let target = format!("{host}:{}", url.port_or_known_default().unwrap_or(0));
+    let layer = if tls { TransportLayer::Tls } else { TransportLayer::Tcp };
+    TransportError::new(layer, target, error)
 }

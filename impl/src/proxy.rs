@@ -12,11 +12,13 @@
 //! (error, close 1006), like a refused TCP connect.
 
 use std::io;
+use std::net::IpAddr;
 
 use data_encoding::BASE64;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use url::Url;
+use url::{Host, Url};
 
+use crate::redact;
 use crate::runtime::{BoxedStream, Runtime};
 
 /// The largest CONNECT response head read (a proxy that sends more is broken).
@@ -44,21 +46,25 @@ impl std::fmt::Debug for Proxy {
 
 impl Proxy {
     /// Parses `http://[user:password@]host[:port]` (port 1080 by default,
-    /// as curl; a URL without a scheme is taken as `http://`).
+    /// as curl; a URL without a scheme is taken as `http://`). The error
+    /// shows the text with its password hidden, whether or not it parsed.
     pub fn parse(text: &str) -> Result<Proxy, String> {
         let with_scheme = if text.contains("://") {
             text.to_string()
         } else {
             format!("http://{text}")
         };
-        let url = Url::parse(&with_scheme).map_err(|e| format!("{text:?} is not a proxy URL: {e}"))?;
+        // Hidden before the parser runs: it fails on exactly the strings
+        // (bad port, bad IPv6 literal, empty host) whose text is then shown.
+        let shown = || redact::url_str(&with_scheme);
+        let url = Url::parse(&with_scheme).map_err(|e| format!("{:?} is not a proxy URL: {e}", shown()))?;
         if url.scheme() != "http" {
             return Err(format!(
                 "proxy scheme {:?} is not supported (only http:// CONNECT proxies)",
                 url.scheme()
             ));
         }
-        let host = url.host_str().ok_or_else(|| format!("{text:?} has no host"))?;
+        let host = url.host_str().ok_or_else(|| format!("{:?} has no host", shown()))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let authorization = (!url.username().is_empty()).then(|| {
             let user = percent_decode(url.username());
@@ -76,9 +82,8 @@ impl Proxy {
     /// (`None`: connect directly). `var` looks a variable up.
     pub fn from_env(url: &Url, var: impl Fn(&str) -> Option<String>) -> Result<Option<Proxy>, String> {
         let get = |names: &[&str]| names.iter().find_map(|n| var(n).filter(|v| !v.is_empty()));
-        let host = url.host_str().unwrap_or("");
-        if let Some(no_proxy) = get(&["no_proxy", "NO_PROXY"]) {
-            if no_proxy_matches(&no_proxy, host) {
+        if let (Some(no_proxy), Some(host)) = (get(&["no_proxy", "NO_PROXY"]), url.host()) {
+            if no_proxy_matches(&no_proxy, &host) {
                 return Ok(None);
             }
         }
@@ -154,18 +159,77 @@ fn connect_status(head: &[u8]) -> Result<u16, String> {
     }
 }
 
-/// Whether `host` is exempted by a `no_proxy` list (curl's rules: `*`
-/// exempts every host; an entry matches the host itself and its
-/// subdomains, with or without a leading dot; case-insensitive).
-fn no_proxy_matches(list: &str, host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
-        if entry == "*" {
-            return true;
+/// Whether `host` is exempted by a `no_proxy` list, by the rules curl
+/// documents for `NO_PROXY` / `CURLOPT_NOPROXY` (and follows, checked
+/// against curl 7.88):
+/// - entries are separated by commas or white space; a list that is just
+///   `*` exempts every host (a `*` among other entries is no wildcard);
+/// - a name matches the host itself and its subdomains, at a label
+///   boundary: `example.com` (or `.example.com`) matches `example.com` and
+///   `a.example.com`, not `badexample.com`; case and a trailing dot are
+///   ignored;
+/// - an IP address matches that address only, never as a suffix (`1` or
+///   `.0.1` does not match 127.0.0.1), or a range in CIDR notation
+///   (`127.0.0.0/8`, `fe80::/10`); IPv6 is written bare (`::1`), and we
+///   also take it in brackets (`[::1]`, which curl does not);
+/// - a host given as an address is matched by address entries only (no
+///   name lookup), a host name by name entries only.
+fn no_proxy_matches(list: &str, host: &Host<&str>) -> bool {
+    let list = list.trim();
+    if list == "*" {
+        return true;
+    }
+    let mut entries = list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty());
+    match host {
+        Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            entries.filter(|e| e.parse::<IpAddr>().is_err()).any(|entry| {
+                let entry = entry.trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+                !entry.is_empty()
+                    && name
+                        .strip_suffix(entry.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            })
         }
-        let entry = entry.trim_start_matches('.').to_ascii_lowercase();
-        host == entry || host.ends_with(&format!(".{entry}"))
-    })
+        Host::Ipv4(ip) => entries.any(|e| ip_entry_matches(e, IpAddr::V4(*ip))),
+        Host::Ipv6(ip) => entries.any(|e| ip_entry_matches(e, IpAddr::V6(*ip))),
+    }
+}
+
+/// Whether `entry` (an address, bare or in brackets, with an optional
+/// `/bits`) names `ip`: exactly, or as a range of the same family. An
+/// entry that is not an address, or whose bits are out of range, does not.
+fn ip_entry_matches(entry: &str, ip: IpAddr) -> bool {
+    let (addr, bits) = match entry.split_once('/') {
+        Some((addr, bits)) => match bits.parse::<u32>() {
+            Ok(bits) => (addr, Some(bits)),
+            Err(_) => return false,
+        },
+        None => (entry, None),
+    };
+    let addr = addr.strip_prefix('[').and_then(|a| a.strip_suffix(']')).unwrap_or(addr);
+    let Ok(net) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_matches(u32::from(net).into(), u32::from(ip).into(), 32, bits),
+        (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_matches(u128::from(net), u128::from(ip), 128, bits),
+        _ => false,
+    }
+}
+
+/// Whether the first `bits` (all `width` if `None`) of `a` and `b` agree,
+/// both held right-aligned in a `u128`.
+fn prefix_matches(a: u128, b: u128, width: u32, bits: Option<u32>) -> bool {
+    let bits = bits.unwrap_or(width);
+    if bits > width {
+        return false;
+    }
+    let shift = width - bits;
+    // A shift of 128 (a /0 IPv6 range) overflows `>>`: everything matches.
+    a.checked_shr(shift).unwrap_or(0) == b.checked_shr(shift).unwrap_or(0)
 }
 
 /// Decodes the `%XX` escapes of URL user info (credentials may contain `@`, `:`...).
@@ -235,6 +299,89 @@ mod tests {
         let vars = &[("all_proxy", "p:3"), ("no_proxy", "ample.com,api.example.com.evil")];
         assert_eq!(port(Proxy::from_env(&ws, env(vars)).unwrap()), Some(3));
         assert!(Proxy::from_env(&ws, env(&[("all_proxy", "socks5://p:3")])).is_err());
+    }
+
+    #[test]
+    fn an_unusable_proxy_from_the_environment_shows_no_password() {
+        let ws = Url::parse("ws://api.example.com/").unwrap();
+        for bad in [
+            "http://u:SECRET@p:99999",
+            "http://u:SECRET@[::1",
+            "u:SECRET@",
+            "http://u:SECRET@/",
+        ] {
+            let e = Proxy::from_env(&ws, |n| (n == "http_proxy").then(|| bad.to_string())).unwrap_err();
+            assert!(!e.contains("SECRET") && e.contains("u:***@"), "{bad}: {e}");
+        }
+    }
+
+    /// Whether `no_proxy` sends `url` direct (with a proxy set for it).
+    fn direct(no_proxy: &str, url: &str) -> bool {
+        let url = Url::parse(url).unwrap();
+        let var = |n: &str| match n {
+            "all_proxy" => Some("p:3".to_string()),
+            "no_proxy" => Some(no_proxy.to_string()),
+            _ => None,
+        };
+        Proxy::from_env(&url, var).unwrap().is_none()
+    }
+
+    // curl's NO_PROXY rules (CURLOPT_NOPROXY(3)), each row checked against
+    // curl 7.88 with `--noproxy LIST -x PROXY URL` where curl can say.
+    #[test]
+    fn no_proxy_is_read_as_curl_reads_it() {
+        let cases: &[(&str, &str, bool)] = &[
+            // Addresses: exact or CIDR, never a suffix of the address's text.
+            ("1", "ws://127.0.0.1/", false),
+            (".0.1", "ws://127.0.0.1/", false),
+            ("0.0.1", "ws://127.0.0.1/", false),
+            ("27.0.0.1", "ws://127.0.0.1/", false),
+            ("127.0.0.1", "ws://127.0.0.1/", true),
+            ("127.0.0.0/8", "ws://127.0.0.1/", true),
+            ("127.0.0.1/32", "ws://127.0.0.1/", true),
+            ("128.0.0.0/1", "ws://127.0.0.1/", false),
+            ("0.0.0.0/0", "ws://127.0.0.1/", true),
+            ("127.0.0.1/33", "ws://127.0.0.1/", false),
+            ("127.0.0.1/x", "ws://127.0.0.1/", false),
+            ("192.168.0.0/16", "ws://192.168.4.2/", true),
+            ("192.168.0.0/16", "ws://192.169.0.1/", false),
+            // The URL's own spelling of the address does not matter.
+            ("127.0.0.1", "ws://127.1/", true),
+            // IPv6, bare (curl's form) or in brackets; CIDR too.
+            ("::1", "ws://[::1]/", true),
+            ("[::1]", "ws://[::1]/", true),
+            ("::1/128", "ws://[::1]/", true),
+            ("::/0", "ws://[::1]/", true),
+            ("fe80::/10", "ws://[fe80::1]/", true),
+            ("fe80::/10", "ws://[fec0::1]/", false),
+            ("1", "ws://[::1]/", false),
+            ("::1", "ws://127.0.0.1/", false),
+            ("127.0.0.1", "ws://[::ffff:127.0.0.1]/", false),
+            // Names: the host and its subdomains, at a label boundary.
+            ("ample.com", "ws://ample.com/", true),
+            ("ample.com", "ws://www.ample.com/", true),
+            ("ample.com", "ws://www.example.com/", false),
+            ("ample.com", "ws://ample.com.org/", false),
+            ("example.com", "ws://badexample.com/", false),
+            (".ample.com", "ws://ample.com/", true),
+            ("ample.com.", "ws://www.ample.com/", true),
+            ("ample.com", "ws://www.ample.com./", true),
+            ("AMPLE.com", "ws://www.ample.com/", true),
+            ("*.ample.com", "ws://www.ample.com/", false),
+            ("ample.com:7", "ws://ample.com:7/", false),
+            // A name never matches an address (no lookup).
+            ("localhost", "ws://127.0.0.1/", false),
+            // Lists: commas and white space; `*` only as the whole list.
+            ("a.org ample.com", "ws://www.ample.com/", true),
+            ("a.org,\tample.com", "ws://www.ample.com/", true),
+            (" , ,", "ws://ample.com/", false),
+            ("*", "ws://ample.com/", true),
+            (" * ", "ws://[::1]/", true),
+            ("a.org, *", "ws://ample.com/", false),
+        ];
+        for &(list, url, expected) in cases {
+            assert_eq!(direct(list, url), expected, "no_proxy={list:?} {url}");
+        }
     }
 
     #[test]

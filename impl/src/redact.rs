@@ -30,13 +30,25 @@ pub(crate) fn url(url: &Url) -> String {
     shown.as_str().to_string()
 }
 
-/// A URL given as a string: redacted if it parses, else shown only by length
-/// (an unparsable string may still hold a password).
+/// A URL given as a string, password hidden: by the parsed URL if it
+/// parses, else on the raw string (a string the parser refuses, for a bad
+/// port or an empty host, may still hold `user:password@`).
 pub(crate) fn url_str(s: &str) -> String {
     match Url::parse(s) {
         Ok(u) => url(&u),
-        Err(_) if s.contains('@') => format!("<unparsable URL of {} bytes>", s.len()),
-        Err(_) => s.to_string(),
+        Err(_) => wsapi_model::constructor::hide_password(s),
+    }
+}
+
+/// A header name as an error may show it: up to its first character that
+/// is not allowed in a name. A whole line given as the name
+/// (`"Authorization: Bearer ..."`) would otherwise put its value in the
+/// message.
+pub(crate) fn header_name(name: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    match name.find(|c: char| !allowed(c)) {
+        None => name.to_string(),
+        Some(end) => format!("{}<{} more bytes>", &name[..end], name.len() - end),
     }
 }
 
@@ -66,6 +78,12 @@ mod tests {
         assert_eq!(url_str("ws://me:hunter2@host/x"), "ws://me:***@host/x");
         assert_eq!(url_str("ws://host/x"), "ws://host/x");
         assert!(!url_str("not a url me:hunter2@x").contains("hunter2"));
+        assert_eq!(url_str("ws://me:hunter2@host:99999/"), "ws://me:***@host:99999/");
+        assert_eq!(header_name("X-Ok"), "X-Ok");
+        assert_eq!(
+            header_name("Authorization: Bearer s3cr3t"),
+            "Authorization<15 more bytes>"
+        );
         let headers = [
             ("Authorization", "Bearer s3cr3t"),
             ("X-Api-Key", "k3y"),

@@ -135,9 +135,12 @@ pub enum BuildError {
     #[error(transparent)]
     Construct(#[from] ConstructError),
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
+    /// It holds the name, cut at its first character that is not allowed
+    /// (never the value: it may be a credential).
     #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
-    /// The proxy URL (given, or from the environment) is unusable.
+    /// The proxy URL (given, or from the environment) is unusable. The
+    /// text shows the URL with its password replaced by `***`.
     #[error("invalid proxy: {0}")]
     InvalidProxy(String),
 }
@@ -286,7 +289,11 @@ impl WebSocketBuilder {
     /// after `interval` with nothing received, send a ping; if nothing
     /// arrives within `timeout` after it, fail the connection (an error
     /// event with [`crate::FailReason::KeepAliveTimeout`], then close 1006).
-    /// A half-open peer is detected within `interval + timeout`.
+    /// A half-open peer is detected within `interval + timeout`. A server
+    /// that keeps sending pings but reads nothing we send (reading pauses
+    /// once our pongs cannot be written) fails with
+    /// [`crate::FailReason::KeepAliveStalled`] instead; while our writes
+    /// progress, the server counts as alive.
     pub fn keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.keep_alive = Some(wsapi_model::KeepAlive { interval, timeout });
         self
@@ -308,8 +315,11 @@ impl WebSocketBuilder {
     /// Once `permessage-deflate` is negotiated, compress the messages we
     /// send of at least `min_size` bytes (default 64: shorter ones rarely
     /// shrink); `None` sends everything uncompressed, which RFC 7692
-    /// allows. Browsers compress every message. Received messages are
-    /// inflated either way. The server may forbid the window size we
+    /// allows. Browsers compress every message. A message whose
+    /// compressed form would not be smaller (judged on its first 128 KiB)
+    /// is sent uncompressed too, and a compressed message leaves in frames
+    /// of 128 KiB of input each, so compressing never holds a second copy
+    /// of it. Received messages are inflated either way. The server may forbid the window size we
     /// compress with (`client_max_window_bits` below 15); we then send
     /// uncompressed.
     pub fn compress_outgoing(mut self, min_size: Option<usize>) -> Self {
@@ -456,7 +466,8 @@ impl WebSocketBuilder {
     /// Take the proxy from the environment as curl does (default off):
     /// `https_proxy`/`HTTPS_PROXY` for `wss:`, `http_proxy` for `ws:`
     /// (lower case only, as curl), else `all_proxy`/`ALL_PROXY`; hosts in
-    /// `no_proxy`/`NO_PROXY` (names and their subdomains, or `*`) are
+    /// `no_proxy`/`NO_PROXY` (names and their subdomains, IP addresses
+    /// exactly or as CIDR ranges such as `10.0.0.0/8`, or `*` alone) are
     /// reached directly. [`Self::proxy`] wins over the environment.
     pub fn proxy_from_env(mut self, on: bool) -> Self {
         self.proxy_from_env = on;
@@ -493,8 +504,9 @@ impl WebSocketBuilder {
     pub fn connect(self) -> Result<WebSocket, BuildError> {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
-            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
-            let v = HeaderValue::from_str(value).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
+            let invalid = || BuildError::InvalidHeader(redact::header_name(name));
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            let v = HeaderValue::from_str(value).map_err(|_| invalid())?;
             headers.push((n, v));
         }
         let config = self.model_config();

@@ -88,9 +88,17 @@ fn a_panicking_stream_fails_the_connection(in_write: bool) {
         ws.send("boom").unwrap();
         let why = failure(&ws).await;
         assert!(
-            matches!(why, FailReason::TransportLost | FailReason::Transport(_)),
+            matches!(
+                why,
+                FailReason::TransportLost | FailReason::Transport(_) | FailReason::TransportBroken(_)
+            ),
             "{why:?}"
         );
+        // Once open, the panic is the I/O error that broke the connection,
+        // and the error event says so.
+        if let FailReason::TransportBroken(_) = &why {
+            assert!(why.to_string().contains("scripted panic"), "{why}");
+        }
         assert_eq!(with_limit(ws.next_event()).await, None);
         tasks_end(&ws).await;
         // close() on a closed socket is a no-op, not a hang.

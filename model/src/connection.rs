@@ -220,6 +220,10 @@ pub struct Connection<M> {
     host_slot: HostSlot,
     /// Armed when the connection is established, if configured.
     keep_alive: Option<KeepAliveTimer>,
+    /// The driver stopped reading because the peer does not read: its
+    /// replies to the peer's pings cannot be written
+    /// ([`Connection::handle_read_stalled`]); names a keep-alive failure.
+    read_stalled: bool,
 
     transmits: VecDeque<Transmit<M>>,
     tasks: VecDeque<Task<M>>,
@@ -260,6 +264,7 @@ impl<M: Payload> Connection<M> {
             tasks: VecDeque::new(),
             queued_bytes: 0,
             queued_messages: 0,
+            read_stalled: false,
         };
         if url_port_is_blocked(&conn.url) {
             let port = conn.url.port_or_known_default().unwrap_or(0);
@@ -571,8 +576,22 @@ impl<M: Payload> Connection<M> {
         Ok(())
     }
 
-    /// The transport closed (EOF, reset, I/O error), for any reason.
+    /// The transport closed (EOF, or an error the driver does not report
+    /// with [`Self::handle_transport_error`]), for any reason.
     pub fn handle_transport_closed(&mut self, now: Time) -> Result<(), InputError> {
+        self.transport_ended(now, None)
+    }
+
+    /// Reading or writing the established connection's transport failed
+    /// with `error` (a reset, the user's stream's own error...). The same
+    /// as [`Self::handle_transport_closed`], except that a failure before
+    /// the server's Close frame keeps the error:
+    /// [`FailReason::TransportBroken`] instead of [`FailReason::TransportLost`].
+    pub fn handle_transport_error(&mut self, now: Time, error: TransportError) -> Result<(), InputError> {
+        self.transport_ended(now, Some(error))
+    }
+
+    fn transport_ended(&mut self, now: Time, error: Option<TransportError>) -> Result<(), InputError> {
         let _ = now;
         match self.phase {
             Phase::Closed => {}
@@ -580,7 +599,11 @@ impl<M: Payload> Connection<M> {
                 if !self.connect_in_flight() {
                     return Err(InputError::NotConnecting);
                 }
-                self.fail(FailReason::Handshake("connection closed during the handshake".into()));
+                let why = match &error {
+                    Some(e) => alloc::format!("the connection failed during the handshake: {}", e.cause()),
+                    None => "connection closed during the handshake".into(),
+                };
+                self.fail(FailReason::Handshake(why.into()));
             }
             Phase::Established => match &self.close_received {
                 Some(received) => {
@@ -590,10 +613,26 @@ impl<M: Payload> Connection<M> {
                 None => {
                     // Nothing can be sent any more: no Close frame, no CloseTransport.
                     self.phase = Phase::Closed;
-                    self.fail(FailReason::TransportLost);
+                    self.fail(error.map_or(FailReason::TransportLost, FailReason::TransportBroken));
                 }
             },
         }
+        Ok(())
+    }
+
+    /// The driver stopped reading (`true`) because the peer does not read
+    /// what we send: our replies to its pings could not be written, and it
+    /// pauses reading rather than queue more; or it reads again (`false`).
+    /// Only keep-alive reads it: a keep-alive failure while stalled is
+    /// [`FailReason::KeepAliveStalled`] (the server kept sending but did
+    /// not read), not [`FailReason::KeepAliveTimeout`] (silence). A driver
+    /// that stalls should also report progress of its writes during the
+    /// stall with [`Self::handle_received`]: a peer that reads is alive
+    /// (see [`crate::keepalive`]).
+    pub fn handle_read_stalled(&mut self, now: Time, stalled: bool) -> Result<(), InputError> {
+        let _ = now;
+        self.require_opened()?;
+        self.read_stalled = stalled;
         Ok(())
     }
 
@@ -819,6 +858,7 @@ impl<M: Payload> Connection<M> {
         }
         match k.on_timeout(now) {
             KeepAliveDue::Ping => self.transmits.push_back(Transmit::Ping),
+            KeepAliveDue::Fail if self.read_stalled => self.fail(FailReason::KeepAliveStalled),
             KeepAliveDue::Fail => self.fail(FailReason::KeepAliveTimeout),
             KeepAliveDue::Nothing => {}
         }

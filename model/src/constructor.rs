@@ -26,7 +26,8 @@ pub enum ConstructError {
     /// The URL did not parse (the WHATWG URL parser failed).
     #[error("SyntaxError: {input:?} is not a valid absolute URL ({cause}); give a full ws:// or wss:// URL")]
     InvalidUrl {
-        /// The string that was given.
+        /// The string that was given, with its password (if any) replaced
+        /// by `***` ([`hide_password`]): errors end up in logs.
         input: String,
         /// What the URL parser said.
         cause: url::ParseError,
@@ -70,7 +71,7 @@ impl ConstructError {
 /// ```
 pub fn parse_url(input: &str) -> Result<Url, ConstructError> {
     let mut url = Url::parse(input).map_err(|cause| ConstructError::InvalidUrl {
-        input: input.to_string(),
+        input: hide_password(input),
         cause,
     })?;
     let mapped = match url.scheme() {
@@ -92,6 +93,73 @@ pub fn parse_url(input: &str) -> Result<Url, ConstructError> {
         return Err(ConstructError::Fragment);
     }
     Ok(url)
+}
+
+/// What stands in for a hidden password.
+const HIDDEN: &str = "***";
+
+/// `input` with the password of its user info replaced by `***`, whether
+/// or not it parses as a URL: a string the parser refuses (a bad port, a
+/// bad IPv6 literal, an empty host) can still hold `user:password@`, and
+/// error messages end up in logs.
+///
+/// The parser is not asked, since it gives up on exactly these strings;
+/// the rule is the WHATWG parser's view of an authority, made wider: after
+/// the scheme and its slashes (or from the start, for `user:pw@host`), the
+/// user info runs to the *last* `@`, and the password from the first `:`
+/// before it. A password holding `/`, `?` or `#` unescaped (which the
+/// parser would split at) is thus hidden whole; the price is that an
+/// unparsable string with a `:` before an `@` in its path or query loses
+/// that part too, which only makes an error message less detailed.
+///
+/// ```
+/// use wsapi_model::constructor::hide_password;
+/// assert_eq!(hide_password("ws://me:s3cret@host:99999/"), "ws://me:***@host:99999/");
+/// assert_eq!(hide_password("me:s3cret@[::1"), "me:***@[::1");
+/// assert_eq!(hide_password("ws://host/a?b=c@d"), "ws://host/a?b=c@d");
+/// ```
+pub fn hide_password(input: &str) -> String {
+    let start = authority_start(input);
+    let rest = &input[start..];
+    let Some(at) = rest.rfind('@') else {
+        return input.to_string();
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return input.to_string();
+    };
+    let mut out = String::with_capacity(input.len());
+    out.push_str(&input[..start + colon + 1]);
+    out.push_str(HIDDEN);
+    out.push_str(&rest[at..]);
+    out
+}
+
+/// Where the authority of `input` starts: after `scheme:` and any slashes
+/// (the WHATWG parser takes `ws:user:pw@host` and `ws:\\host` too), or at 0
+/// when there is no scheme.
+fn authority_start(input: &str) -> usize {
+    let scheme_end = input.find(':').filter(|&i| {
+        let scheme = &input[..i];
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme_end {
+        // `user:pw@host` has no slashes after its "scheme": that is a user.
+        Some(i) if input[i + 1..].starts_with(['/', '\\']) => {
+            i + 1 + input[i + 1..].len() - input[i + 1..].trim_start_matches(['/', '\\']).len()
+        }
+        Some(i) if is_special_scheme(&input[..i]) => i + 1,
+        _ => 0,
+    }
+}
+
+/// Schemes the WHATWG parser reads an authority for even without slashes.
+fn is_special_scheme(scheme: &str) -> bool {
+    ["ws", "wss", "http", "https", "ftp", "file"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
 }
 
 /// RFC 2616 token characters (what `Sec-WebSocket-Protocol` values must be).
@@ -181,6 +249,30 @@ mod tests {
             assert!(matches!(err, ConstructError::InvalidUrl { .. }), "{bad}: {err:?}");
             assert_eq!(err.dom_exception(), "SyntaxError");
         }
+    }
+
+    // Errors end up in logs: a URL the parser refuses keeps no password in
+    // the error, whatever made it fail.
+    #[test]
+    fn an_unparsable_url_keeps_no_password() {
+        for bad in [
+            "ws://me:SECRET@host:99999/",
+            "ws://me:SECRET@[::1/",
+            "ws://me:SECRET@/",
+            "ws://me:SE/CR?E#T@h:x/",
+            "ws:me:SECRET@h:99999",
+            "wss:\\\\me:SECRET@h:99999",
+        ] {
+            let err = parse_url(bad).unwrap_err();
+            let shown = alloc::format!("{err} {err:?}");
+            assert!(!shown.contains("SECRET") && !shown.contains("SE/CR"), "{bad}: {shown}");
+            assert!(shown.contains("me:***@"), "{bad}: {shown}");
+        }
+        // No scheme (a proxy given as `user:pw@host`).
+        assert_eq!(hide_password("me:SECRET@[::1"), "me:***@[::1");
+        assert_eq!(hide_password("ws://host:1/p"), "ws://host:1/p");
+        assert_eq!(hide_password("ws://user@host/"), "ws://user@host/");
+        assert_eq!(hide_password("not a url"), "not a url");
     }
 
     // Constructor steps 2-3: http/https map to ws/wss, other schemes throw (WPT Create-non-absolute-url / Create-url-with-http).

@@ -40,6 +40,12 @@ fn fail_reasons() -> Vec<FailReason> {
         FailReason::TransportLost,
         FailReason::BufferFull,
         FailReason::KeepAliveTimeout,
+        FailReason::TransportBroken(TransportError::new(
+            TransportLayer::Tcp,
+            "example.com:443",
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer"),
+        )),
+        FailReason::KeepAliveStalled,
         FailReason::DriverStopped("the stream panicked in poll_read".to_string()),
     ];
     for r in &all {
@@ -58,6 +64,8 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::TransportLost
             | FailReason::BufferFull
             | FailReason::KeepAliveTimeout
+            | FailReason::TransportBroken(_)
+            | FailReason::KeepAliveStalled
             | FailReason::DriverStopped(_) => {}
         }
     }

@@ -152,6 +152,21 @@ pub enum FailReason {
     /// the timeout after a ping (see [`crate::keepalive`]).
     #[error("nothing arrived from the server within the keep-alive timeout after a ping (a dead or half-open connection); reconnect, or allow a longer keep-alive timeout")]
     KeepAliveTimeout,
+    /// The transport failed with an error once the connection was
+    /// established, before the server's Close frame (RFC 6455 §7.2.1, as
+    /// [`FailReason::TransportLost`], which is the end of the stream with
+    /// no error). The error is kept: for `wsapi` a `std::io::Error` from
+    /// TCP, TLS or the user's own stream, with its kind
+    /// ([`TransportError::io_error_kind`]) and text.
+    #[error("the connection to {} broke before the server's Close frame arrived: {}; reconnect if needed", .0.target(), .0.cause())]
+    TransportBroken(TransportError),
+    /// Keep-alive: nothing could be read within the timeout after a ping
+    /// because the server did not read what we sent: it kept sending
+    /// pings, our replies could not be written, so reading was paused
+    /// rather than queue more of them (and none of our writes progressed
+    /// meanwhile). See [`crate::keepalive`].
+    #[error("the server kept sending but read nothing we sent within the keep-alive timeout after a ping (our replies to its pings could not be written, so reading was paused); the server or the network is stuck; reconnect, or allow a longer keep-alive timeout")]
+    KeepAliveStalled,
     /// The driver's I/O stopped for good before the connection closed: its
     /// task panicked (say, in the stream given to the builder) or was
     /// dropped with its runtime. Nothing more can be sent or received.
@@ -181,6 +196,8 @@ impl FailReason {
             FailReason::TransportLost => "transport_lost",
             FailReason::BufferFull => "buffer_full",
             FailReason::KeepAliveTimeout => "keep_alive_timeout",
+            FailReason::TransportBroken(_) => "transport_broken",
+            FailReason::KeepAliveStalled => "keep_alive_stalled",
             FailReason::DriverStopped(_) => "driver_stopped",
         }
     }
@@ -230,7 +247,11 @@ pub enum Event<M> {
 }
 
 /// What the driver must do on the network, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `Debug` shows [`Transmit::Connect`]'s URL with its password replaced by
+/// `***`: transmits are printed in journals and in [`crate::Divergence`],
+/// an error, which end up in logs.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Transmit<M> {
     /// Wait for this host's slot (one connection in CONNECTING per host,
     /// see [`crate::host_gate`]); report [`crate::Connection::handle_host_slot`]
@@ -263,4 +284,27 @@ pub enum Transmit<M> {
     /// Close the transport: after writing what was transmitted before, if
     /// the transport still takes it; nothing will follow.
     CloseTransport,
+}
+
+impl<M: core::fmt::Debug> core::fmt::Debug for Transmit<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Transmit::QueueForHost(key) => f.debug_tuple("QueueForHost").field(key).finish(),
+            Transmit::ReleaseHost => f.write_str("ReleaseHost"),
+            Transmit::Connect { url, protocols } => {
+                let mut shown = (**url).clone();
+                if shown.password().is_some() {
+                    let _ = shown.set_password(Some("***"));
+                }
+                f.debug_struct("Connect")
+                    .field("url", &shown.as_str())
+                    .field("protocols", protocols)
+                    .finish()
+            }
+            Transmit::Message(m) => f.debug_tuple("Message").field(m).finish(),
+            Transmit::Close(frame) => f.debug_tuple("Close").field(frame).finish(),
+            Transmit::Ping => f.write_str("Ping"),
+            Transmit::CloseTransport => f.write_str("CloseTransport"),
+        }
+    }
 }

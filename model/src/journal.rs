@@ -60,6 +60,10 @@ pub enum Input<M> {
     ProtocolError(FailReason),
     /// [`Connection::handle_transport_closed`].
     TransportClosed,
+    /// [`Connection::handle_transport_error`].
+    TransportError(TransportError),
+    /// [`Connection::handle_read_stalled`].
+    ReadStalled(bool),
     /// [`Connection::handle_written`].
     Written(u64),
     /// [`Connection::handle_driver_stopped`].
@@ -136,6 +140,8 @@ impl<M: Payload> Connection<M> {
             Input::CloseFrame(p) => self.handle_close_frame(now, &p).map_err(Refusal::Input),
             Input::ProtocolError(r) => self.handle_protocol_error(now, r).map_err(Refusal::Input),
             Input::TransportClosed => self.handle_transport_closed(now).map_err(Refusal::Input),
+            Input::TransportError(e) => self.handle_transport_error(now, e).map_err(Refusal::Input),
+            Input::ReadStalled(stalled) => self.handle_read_stalled(now, stalled).map_err(Refusal::Input),
             Input::Written(n) => self.handle_written(n).map_err(Refusal::Input),
             Input::Timeout => {
                 self.handle_timeout(now);

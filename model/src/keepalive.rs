@@ -14,6 +14,14 @@
 //! batch it reads, with the time). It stops once the closing handshake
 //! starts (the closing timeout bounds that phase).
 //!
+//! A driver that stops reading because the peer does not read what it
+//! writes (its replies to the peer's pings pile up) says so with
+//! [`crate::Connection::handle_read_stalled`], and reports progress of its
+//! writes during the stall as a sign of life: the silence is then the
+//! driver's own, and a peer that reads is alive. If nothing is heard and
+//! no write progressed, the failure is [`crate::FailReason::KeepAliveStalled`]
+//! (the server kept sending but read nothing), not `KeepAliveTimeout`.
+//!
 //! # Why the timer is lazy
 //!
 //! The deadline only moves when it fires or when a ping is answered:

@@ -77,11 +77,14 @@
 //!    and their **raw** payload (the model validates it: do not let a
 //!    library substitute codes), framing errors with
 //!    [`Connection::handle_protocol_error`] (the [`FailReason`] decides the
-//!    code sent), and the end of the transport (EOF, reset, I/O error) with
-//!    [`Connection::handle_transport_closed`]. Answer pings yourself. With
-//!    keep-alive on, also report that frames arrived (any kind, pongs
-//!    included) with [`Connection::handle_received`], at least once per
-//!    batch read.
+//!    code sent), and the end of the transport with
+//!    [`Connection::handle_transport_closed`] (EOF) or
+//!    [`Connection::handle_transport_error`] (a reset or other I/O error,
+//!    kept for the error event). Answer pings yourself. With keep-alive on,
+//!    also report that frames arrived (any kind, pongs included) with
+//!    [`Connection::handle_received`], at least once per batch read, and,
+//!    if you stop reading because the peer does not read your pongs,
+//!    [`Connection::handle_read_stalled`] (see [`keepalive`]).
 //! 4. **Keep time**: whenever [`Connection::poll_timeout`] is `Some(t)` and
 //!    the clock reaches `t`, call [`Connection::handle_timeout`]. Calling it
 //!    early or twice is harmless. Only `close()`, a received Close frame, a

@@ -169,3 +169,43 @@ fn received_before_the_handshake_is_a_driver_bug() {
     ws.poll_transmit();
     assert_eq!(ws.handle_received(secs(0)), Err(wsapi_model::InputError::NotOpen));
 }
+
+#[test]
+fn a_server_that_pings_but_never_reads_fails_as_stalled_not_as_silent() {
+    // The driver paused reading because its pongs cannot be written (the
+    // server does not read): the silence is ours, and the error says so.
+    let mut ws = opened(true);
+    ws.handle_read_stalled(secs(1), true).unwrap();
+    ws.handle_timeout(INTERVAL);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    ws.handle_timeout(INTERVAL + TIMEOUT);
+    assert_eq!(drain_events(&mut ws)[0], Event::Error(FailReason::KeepAliveStalled));
+    // Reading again before the failure: a plain silence.
+    let mut ws = opened(true);
+    ws.handle_read_stalled(secs(1), true).unwrap();
+    ws.handle_read_stalled(secs(2), false).unwrap();
+    ws.handle_timeout(INTERVAL);
+    ws.handle_timeout(INTERVAL + TIMEOUT);
+    assert_eq!(drain_events(&mut ws)[0], Event::Error(FailReason::KeepAliveTimeout));
+}
+
+#[test]
+fn writes_that_progress_during_a_stall_keep_the_connection() {
+    // A server busy reading a large message of ours while it pings: our
+    // pongs wait behind the message and reading pauses, but the writes
+    // progress, which the driver reports as a sign of life.
+    let mut ws = opened(true);
+    ws.handle_read_stalled(secs(1), true).unwrap();
+    ws.handle_timeout(INTERVAL);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    ws.handle_received(secs(12)).unwrap();
+    ws.handle_timeout(INTERVAL + TIMEOUT);
+    assert!(drain_events(&mut ws).is_empty());
+    assert_eq!(ws.ready_state(), wsapi_model::ReadyState::Open);
+}
+
+#[test]
+fn a_stall_reported_before_the_handshake_is_a_driver_bug() {
+    let mut ws = Connection::<Data>::new("ws://example.com/", &[] as &[&str], config(None), secs(0)).unwrap();
+    assert!(ws.handle_read_stalled(secs(0), true).is_err());
+}

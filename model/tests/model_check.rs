@@ -267,6 +267,9 @@ enum Action {
     /// `handle_protocol_error(InvalidUtf8)`.
     ProtocolError,
     TransportClosed,
+    /// The transport failed with an I/O error (a reset): as
+    /// `TransportClosed`, with the error kept for the error event.
+    TransportError,
     /// The driver's I/O task stopped (panicked, or dropped with its
     /// runtime): at any moment, once.
     DriverStopped,
@@ -537,7 +540,7 @@ impl Model for WsModel {
         }
         // The transport can close (EOF, reset) once it was opened, once.
         if s.connect_taken && !s.connect_failed_reported && peer_may_act {
-            actions.push(Action::TransportClosed);
+            actions.extend([Action::TransportClosed, Action::TransportError]);
         }
         if !s.driver_stopped {
             actions.push(Action::DriverStopped);
@@ -792,6 +795,13 @@ impl Model for WsModel {
             }
             Action::TransportClosed => {
                 let r = n.conn.handle_transport_closed(now);
+                n.check(r.is_ok(), P::InputsAccepted);
+                n.transport_closed_reported = true;
+            }
+            Action::TransportError => {
+                let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+                let e = wsapi_model::TransportError::new(wsapi_model::TransportLayer::Tcp, "h:80", reset);
+                let r = n.conn.handle_transport_error(now, e);
                 n.check(r.is_ok(), P::InputsAccepted);
                 n.transport_closed_reported = true;
             }

@@ -606,6 +606,36 @@ fn transport_lost_fails() {
     }
 }
 
+// RFC 6455 §7.2.1 as above, with the transport's error kept (ours: which error broke it).
+#[test]
+fn a_transport_error_fails_with_its_cause_kept() {
+    let reset = || {
+        wsapi_model::TransportError::new(
+            wsapi_model::TransportLayer::Tcp,
+            "example.com:80",
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by the user's stream"),
+        )
+    };
+    let mut ws = open();
+    ws.handle_transport_error(T0, reset()).unwrap();
+    assert_eq!(drain_transmits(&mut ws), vec![], "transport is gone: nothing to send");
+    let events = drain_events(&mut ws);
+    assert_eq!(events[1], (abnormal(), ReadyState::Closed));
+    let Event::Error(why @ FailReason::TransportBroken(e)) = &events[0].0 else {
+        panic!("{events:?}")
+    };
+    assert_eq!(e.io_error_kind(), Some(std::io::ErrorKind::ConnectionReset));
+    assert_eq!(why.kind(), "transport_broken");
+    assert!(why.to_string().contains("reset by the user's stream"), "{why}");
+    // After the server's Close frame, an error is the end of the stream.
+    let mut ws = open();
+    ws.handle_close_frame(T0, &[0x03, 0xe8]).unwrap();
+    ws.handle_transport_error(T0, reset()).unwrap();
+    let events = drain_events(&mut ws);
+    assert!(events.iter().all(|(e, _)| !matches!(e, Event::Error(_))), "{events:?}");
+    assert!(matches!(events.last(), Some((Event::Close(c), _)) if c.was_clean && c.code == 1000));
+}
+
 // RFC 6455 §8.1 (1007), §7.4.1 (1009, 1002): protocol errors fail with the right code.
 #[test]
 fn protocol_errors_send_their_codes() {
@@ -1029,6 +1059,12 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
         Input::CloseFrame(vec![0x03, 0xe8]),
         Input::ProtocolError(FailReason::InvalidUtf8),
         Input::TransportClosed,
+        Input::TransportError(wsapi_model::TransportError::new(
+            wsapi_model::TransportLayer::Tcp,
+            "h:1",
+            std::io::Error::other("x"),
+        )),
+        Input::ReadStalled(true),
         Input::Written(0),
         Input::DriverStopped("gone".into()),
         Input::Timeout,

@@ -15,7 +15,10 @@
 //!   and 300,000 distinct names (time, not memory);
 //! - bufferedAmount: a server stops reading while the client sends 256 MiB
 //!   in messages of 1 KiB, 64 KiB and 1 MiB, with plain `send()`, with
-//!   `max_buffered_amount`, with the `Sink`, and with `buffered_at_most`.
+//!   `max_buffered_amount`, with the `Sink`, and with `buffered_at_most`;
+//! - deflate: the client sends one incompressible message of 64 or 256 MiB
+//!   with permessage-deflate negotiated (and one compressible message of
+//!   the same size, for comparison) to a server that reads everything.
 
 use std::fs;
 use std::sync::mpsc;
@@ -168,6 +171,79 @@ fn send_into_a_wall(sender: Sender, size: usize, total: usize) -> (u64, u64, &'s
     outcome
 }
 
+/// `len` incompressible bytes (xorshift).
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes()[..(len - out.len()).min(8)]);
+    }
+    out
+}
+
+/// The client sends one message of `mib` MiB (`noise` or repeated text) with
+/// permessage-deflate negotiated, to a server that reads everything. Row:
+/// whether the message went out compressed (its first frame's RSV1), and
+/// the bytes on the wire.
+fn deflate_row(kind: &str, mib: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://127.0.0.1:{}/", listener.local_addr().expect("addr").port());
+    let server = std::thread::spawn(move || -> std::io::Result<(bool, u64)> {
+        let (mut tcp, _) = listener.accept()?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut byte)?;
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        let key = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("sec-websocket-key"))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default();
+        write!(
+            tcp,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            tungstenite::handshake::derive_accept_key(key.as_bytes())
+        )?;
+        // Everything until the client closes TCP; the first byte says RSV1.
+        let (mut first, mut total) = (None, 0u64);
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = tcp.read(&mut buf)?;
+            if n == 0 {
+                return Ok((first.is_some_and(|b: u8| b & 0x40 != 0), total));
+            }
+            first.get_or_insert(buf[0]);
+            total += n as u64;
+        }
+    });
+    let message = match kind {
+        "noise" => noise(mib << 20),
+        _ => b"0123456789abcdef".repeat(mib << 16),
+    };
+    let ws = WebSocket::new(&url, &[] as &[&str]).expect("url");
+    block_on(async {
+        assert_eq!(ws.next_event().await, Some(Event::Open));
+        ws.send(Message::Binary(message.into())).expect("open");
+        ws.buffered_at_most(0).await;
+    });
+    drop(ws);
+    let (compressed, wire) = server.join().unwrap().unwrap();
+    format!(
+        "| {kind} | {mib} MiB | {} | {:.1} MiB |",
+        if compressed { "compressed" } else { "uncompressed" },
+        wire as f64 / MIB
+    )
+}
+
 const SENDERS: [Sender; 4] = [Sender::Plain, Sender::MaxBuffered, Sender::Sink, Sender::BufferedAtMost];
 
 fn sender_named(name: &str) -> Sender {
@@ -206,6 +282,7 @@ fn run_child(args: &[String]) {
                 buffered as f64 / MIB
             )
         }
+        "deflate" => deflate_row(arg(1), arg(2).parse().expect("MiB")),
         other => panic!("unknown scenario {other}"),
     };
     println!("{row} {:.1} MiB |", peak_mib());
@@ -256,6 +333,15 @@ fn main() {
                 "| {n} | {:.1} ms ({checked:?}) |",
                 start.elapsed().as_secs_f64() * 1000.0
             );
+        }
+        println!();
+    }
+    if run("deflate") {
+        println!("## one message with permessage-deflate negotiated\n");
+        println!("| message | size | sent | on the wire | peak RSS |\n|---|---:|---|---:|---:|");
+        println!("{idle}");
+        for (kind, mib) in [("noise", "64"), ("noise", "256"), ("text", "64"), ("text", "256")] {
+            println!("{}", child(&strings(&["deflate", kind, mib])));
         }
         println!();
     }

@@ -196,7 +196,14 @@ fn server_drop_and_reset_fail_the_connection() {
         );
         // RFC 6455 §7.2.1 (Chromium fires no error here: spec-notes/failures.md).
         assert_eq!(kinds(&events), ["open", "message", "error", "close"], "{action:?}");
-        assert_eq!(error_of(&events), FailReason::TransportLost);
+        // A reset is an error of the transport, and its kind is kept.
+        match (&action, error_of(&events)) {
+            (Action::DropTcp, FailReason::TransportLost) => {}
+            (Action::ResetTcp, FailReason::TransportBroken(e)) => {
+                assert_eq!(e.io_error_kind(), Some(std::io::ErrorKind::ConnectionReset), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(close_of(&events), (1006, String::new(), false));
     }
 }
@@ -533,6 +540,37 @@ fn a_ping_flood_from_a_peer_that_never_reads_stalls() {
     assert!(flood.pings_written < PINGS / 2, "{flood:?}");
     assert_eq!(kinds.first(), Some(&"open"));
     assert_eq!(kinds.last(), Some(&"close"));
+}
+
+/// Keep-alive against a server that pings and never reads: once our pongs
+/// cannot be written, reading pauses, and nothing can be heard. The
+/// failure says what happened (the server kept sending and read nothing),
+/// not that nothing arrived (it said that before). The server holds its
+/// socket until the client closes it, so the only way out is keep-alive.
+#[test]
+fn keep_alive_against_a_ping_flood_that_never_reads_names_the_stall() {
+    let (url, server) = wsapi_props::raw::serve_one(|tcp| {
+        // Ends when the client's close makes the write fail.
+        let _ = wsapi_props::raw::ping_flood(&tcp, u64::MAX / 1024, 125, Duration::from_secs(60));
+    })
+    .expect("server");
+    let ws = WebSocketBuilder::new(&url)
+        .keep_alive(Duration::from_millis(200), Duration::from_millis(200))
+        .connect()
+        .expect("valid URL");
+    let events: Vec<Event> = block_on(async {
+        let mut out = Vec::new();
+        while let Some(e) = ws.next_event().await {
+            out.push(e);
+        }
+        out
+    });
+    drop(ws);
+    server.join().expect("server thread").expect("upgrade");
+    assert!(
+        matches!(&events[..], [Event::Open, Event::Error(FailReason::KeepAliveStalled), Event::Close(c)] if c.code == 1006),
+        "{events:?}"
+    );
 }
 
 /// How a test sends into a peer that stopped reading.

@@ -34,14 +34,19 @@ pub mod exit {
     pub const UNCLEAN: u8 = 1;
     /// Bad arguments: URL, header, protocol, file or option value.
     pub const USAGE: u8 = 2;
+    /// The connection closed cleanly, but input lines were skipped (not
+    /// UTF-8, longer than `--max-message-size`, not in the `--binary`
+    /// encoding): not everything given was sent.
+    pub const INPUT: u8 = 3;
 }
 
 const AFTER_HELP: &str = "\
 Input: each line of standard input is sent as one message once the connection is open
-(lines typed or piped before that are queued). At end of input (Ctrl-D, or the end of a
-pipe), wsapi waits for the replies (until --max-messages arrived, or none came for --wait
-seconds), closes with 1000 and waits for the closing handshake (bounded by
---closing-timeout).
+(lines typed or piped before that are queued); a line longer than --max-message-size,
+or not UTF-8 (without --binary), is reported and skipped. At end of input (Ctrl-D, or
+the end of a pipe), wsapi waits for the replies (until --max-messages arrived, or none
+came for --wait seconds), closes with 1000 and waits for the closing handshake (bounded
+by --closing-timeout).
 
 Output: text messages are printed one per line on stdout (after \"< \" at a terminal),
 binary ones in the --binary encoding (hex by default); events go to stderr as \"* ...\".
@@ -55,7 +60,9 @@ With --jsonl, stdout carries one JSON object per event instead:
 Exit status:
   0  the connection closed cleanly (the closing handshake completed)
   1  the connection failed, closed without a closing handshake, or stdout was closed
-  2  bad arguments (URL, header, protocol, option value, unreadable file)";
+  2  bad arguments (URL, header, protocol, option value, unreadable or too large file)
+  3  the connection closed cleanly, but input lines were not sent (reported on stderr: not
+     UTF-8, longer than --max-message-size, or not in the --binary encoding)";
 
 #[derive(Parser, Debug)]
 #[command(

@@ -73,7 +73,8 @@ pub struct ClientOptions {
     /// How long to wait for the server's end of the closing handshake.
     #[arg(long, value_name = "SECS", default_value = "2", value_parser = seconds)]
     pub closing_timeout: Duration,
-    /// Largest message accepted, in bytes; a larger one fails the connection (1009).
+    /// Largest message, in bytes, both ways: a larger one received fails
+    /// the connection (1009); a longer input line or file is not sent.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_message_size: usize,
     /// Do not offer permessage-deflate.

@@ -51,8 +51,11 @@ pub async fn main(url: &str, opts: &ClientOptions) -> ExitCode {
         input_done: false,
         received: 0,
         quiet_since: Instant::now(),
+        unsent_lines: 0,
     };
-    session.run(input::stdin_lines(opts.binary)).await
+    session
+        .run(input::stdin_lines(opts.binary, opts.max_message_size))
+        .await
 }
 
 struct Session {
@@ -67,6 +70,8 @@ struct Session {
     received: u64,
     /// When the last message arrived (or input ended): the start of `--wait`.
     quiet_since: Instant,
+    /// Input lines reported and skipped: the exit status says so.
+    unsent_lines: usize,
 }
 
 impl Session {
@@ -104,14 +109,21 @@ impl Session {
                     Some(Event::Error(why)) => self.printer.error(&why),
                     Some(Event::Close(c)) => {
                         self.printer.close(&c);
-                        return ExitCode::from(if c.was_clean { exit::CLEAN } else { exit::UNCLEAN });
+                        return ExitCode::from(match (c.was_clean, self.unsent_lines) {
+                            (false, _) => exit::UNCLEAN,
+                            (true, 0) => exit::CLEAN,
+                            (true, _) => exit::INPUT,
+                        });
                     }
                     None => return ExitCode::from(exit::UNCLEAN),
                 },
                 item = input.next() => match item {
                     Some(Item::Send(m)) if self.opened => { let _ = self.ws.send(m); }
                     Some(Item::Send(m)) => self.pending.push(m),
-                    Some(Item::Bad(line, why)) => eprintln!("wsapi: input line {line} not sent: {why}"),
+                    Some(Item::Bad(line, why)) => {
+                        self.unsent_lines += 1;
+                        eprintln!("wsapi: input line {line} not sent: {why}");
+                    }
                     Some(Item::End) | None => {
                         if input_open {
                             input_open = false;

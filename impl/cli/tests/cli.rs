@@ -166,9 +166,107 @@ fn undecodable_input_lines_are_reported_and_skipped() {
         &[&server.url("/"), "-b", "hex", "--max-messages", "1", "--wait", "30"],
         b"zz\n0a0b\n",
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // The rest is sent, and the exit status says that not everything was.
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert!(out.stderr.contains("input line 1 not sent: not hex"), "{}", out.stderr);
     assert_eq!(out.stdout, "0a0b\n");
+}
+
+/// Peak resident size of a running process, in MiB (Linux; `None` elsewhere).
+fn peak_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib >> 10)
+}
+
+/// A line longer than `--max-message-size` is not read whole (it was: a
+/// 1 GiB line took 1,029 MiB), a line that is not UTF-8 is not dropped
+/// silently, the lines around them are sent, and the exit status is 3.
+/// The peak is read while the program waits for more input, after it
+/// reported the long line: nothing depends on timing.
+#[test]
+fn long_and_non_utf8_lines_are_reported_skipped_and_make_the_exit_status_3() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let server = EchoServer::start();
+    let mut child = Command::new(BIN)
+        .args([
+            &server.url("/"),
+            "--max-message-size",
+            "1024",
+            "--max-messages",
+            "2",
+            "--wait",
+            "30",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wsapi");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let huge = 256usize << 20;
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..huge >> 20 {
+            stdin.write_all(&chunk).unwrap();
+        }
+        stdin.write_all(b"\n").unwrap();
+        stdin
+    });
+    let mut stderr_text = String::new();
+    loop {
+        let line = lines_rx.recv_timeout(common::LIMIT).expect("the long line is reported");
+        stderr_text.push_str(&line);
+        stderr_text.push('\n');
+        if line.contains("input line 1 not sent") {
+            break;
+        }
+    }
+    assert!(
+        stderr_text.contains(&format!(
+            "input line 1 not sent: {huge} bytes, longer than a message may be (--max-message-size 1024)"
+        )),
+        "{stderr_text}"
+    );
+    let mut stdin = writer.join().unwrap();
+    if let Some(peak) = peak_mib(child.id()) {
+        println!("peak resident size after a {} MiB line: {peak} MiB", huge >> 20);
+        assert!(peak < 64, "{peak} MiB resident after a {} MiB line", huge >> 20);
+    }
+    stdin.write_all(b"first\n\xff\xfe not text\nlast\n").unwrap();
+    drop(stdin);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < common::LIMIT, "wsapi ran too long");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Until the reader thread ends at the end of stderr (the child exited).
+    stderr_text.extend(lines_rx.iter().map(|l| l + "\n"));
+    assert_eq!(status.code(), Some(3), "{stderr_text}");
+    assert!(
+        stderr_text.contains("input line 3 not sent: not UTF-8"),
+        "{stderr_text}"
+    );
+    assert_eq!(stdout.join().unwrap(), "first\nlast\n");
 }
 
 /// Accepts one connection and returns its request head, and the
@@ -273,13 +371,38 @@ fn closing_timeout_bounds_the_wait_for_a_silent_server() {
     );
 }
 
+/// Accepts one WebSocket connection and sends `message` as one text frame,
+/// then reads until the client closes.
+fn sends_one_message(message: &'static str) -> String {
+    use std::io::{Read, Write};
+    let (url, request) = record_one_request();
+    std::thread::spawn(move || {
+        let (head, mut tcp) = request.join().unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-key"))
+            })
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap();
+        let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let mut out = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .into_bytes();
+        out.extend_from_slice(&[0x81, message.len() as u8]);
+        out.extend_from_slice(message.as_bytes());
+        let _ = tcp.write_all(&out);
+        let _ = tcp.read_to_end(&mut Vec::new());
+    });
+    url
+}
+
 #[test]
 fn max_message_size_fails_the_connection_with_1009() {
-    let server = EchoServer::start();
-    let out = run(
-        &[&server.url("/"), "--max-message-size", "4", "--jsonl", "--wait", "30"],
-        b"longer than four bytes\n",
-    );
+    let url = sends_one_message("longer than four bytes");
+    let out = run(&[&url, "--max-message-size", "4", "--jsonl", "--wait", "30"], b"");
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let events = json_lines(&out.stdout);
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();

@@ -9,6 +9,42 @@
 //! RFC 7692 always allows: a compressed message is one with RSV1 set, and
 //! setting it is the sender's choice per message.
 //!
+//! # Only when it pays, and in bounded pieces
+//!
+//! A message is compressed a piece of [`PIECE`] input bytes at a time, each
+//! piece sync-flushed and sent as a frame of its own (RSV1 on the first,
+//! continuation frames after it, RFC 7692 §6.1), so that compressing a
+//! 256 MiB message holds one piece's output, not a second copy of the
+//! message. Whether to compress at all is decided on the first piece
+//! (for a message of one piece, that is the whole message): if its
+//! compressed form is not smaller, the message goes out uncompressed, with
+//! RSV1 clear, which RFC 7692 allows per message. For a longer message the
+//! first piece stands for the rest; if the rest compresses worse, zlib
+//! sends it in stored blocks (5 bytes per 64 KiB), so the loss is bounded.
+//!
+//! The trial compresses with the connection's own compressor, so under
+//! context takeover its window has then moved past bytes the server will
+//! never inflate (the message goes out uncompressed). Left so, a later
+//! message could refer back to those bytes, and the server's inflater,
+//! whose window holds only what it inflated (RFC 7692 §7.2.3: the LZ77
+//! window is shared across the *compressed* messages), would read other
+//! bytes there: a corrupted message, or a failed connection. So a refused
+//! trial resets the compressor: one that refers to nothing earlier cannot
+//! refer to the wrong bytes, and the server's larger window is merely left
+//! unused. The price is compression: the next message cannot refer to the
+//! messages before the refused one (as under `client_no_context_takeover`,
+//! for that message only; the window fills again from it on). Giving the
+//! compressor the server's window back as a dictionary would keep that,
+//! but loading 32 KiB costs about 75 µs against 5 µs for the reset and
+//! 4 µs for compressing a 100-byte message (zlib-rs, optimised), so a
+//! stream of small messages that do not compress would run 20 times
+//! slower. Estimating from a sample before compressing would avoid the
+//! trial's side effect, but needs a second compressor per connection and
+//! compresses the sample twice; a refused trial costs one piece's
+//! compression and a reset, and only for messages that do not compress.
+//! Under `client_no_context_takeover` the compressor is reset after every
+//! message anyway.
+//!
 //! flate2 runs on its `zlib-rs` backend (a Rust port of zlib), not on
 //! miniz_oxide: miniz_oxide inflates a reference to bytes before the window
 //! as zeros where zlib, as in browsers, refuses it (see [`super::inflate`]).
@@ -22,11 +58,25 @@ use wsapi_model::handshake::DeflateParams;
 /// What every sync flush ends with; removed before sending (RFC 7692 §7.2.1).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// Input bytes compressed per piece (and so per frame of a compressed
+/// message): what compressing holds besides the message is one piece's
+/// output.
+pub(crate) const PIECE: usize = super::WRITE_CHUNK;
+
 /// A raw-deflate compressor for the messages of one connection.
 pub(crate) struct Compressor {
     compress: Compress,
     /// `client_no_context_takeover`: forget the window after each message.
     reset_each_message: bool,
+}
+
+/// The first frame of a message that [`Compressor::start`] compressed.
+#[derive(Debug)]
+pub(crate) struct FirstPiece {
+    /// The frame's payload.
+    pub payload: Vec<u8>,
+    /// Input bytes it holds; the rest goes through [`Compressor::next_piece`].
+    pub consumed: usize,
 }
 
 impl std::fmt::Debug for Compressor {
@@ -50,17 +100,71 @@ impl Compressor {
         })
     }
 
-    /// The compressed form of one message's payload.
-    pub(crate) fn compress(&mut self, input: &[u8]) -> Vec<u8> {
-        // Room for deflate's worst case (stored blocks: 5 bytes per 64 KiB)
-        // and the flush, so that one call normally does it all.
-        self.compress_from(input, input.len() + input.len() / 16 + 64)
+    /// Starts a message: compresses its first piece, and returns it if that
+    /// pays (it is smaller than its input). `None`: send the message
+    /// uncompressed; the compressor was reset (see the module docs).
+    pub(crate) fn start(&mut self, message: &[u8]) -> Option<FirstPiece> {
+        if message.is_empty() {
+            // Nothing to gain (its compressed form is one byte), and no
+            // trial to take back.
+            return None;
+        }
+        let piece = &message[..message.len().min(PIECE)];
+        let last = piece.len() == message.len();
+        let payload = self.piece(piece, last, piece.len() + piece.len() / 16 + 64);
+        if payload.len() >= piece.len() {
+            // The trial moved the window past bytes the server never sees.
+            self.compress.reset();
+            return None;
+        }
+        Some(FirstPiece {
+            payload,
+            consumed: piece.len(),
+        })
     }
 
-    /// [`Compressor::compress`] starting from `capacity` bytes of output
-    /// room: the loop below grows it as needed (tests start it small, so
-    /// that the loop's stop rule is exercised, not only its first call).
-    fn compress_from(&mut self, input: &[u8], capacity: usize) -> Vec<u8> {
+    /// The next frame of a message [`Self::start`] began: compresses up to
+    /// [`PIECE`] bytes of `rest` (what is left of the message). Returns the
+    /// payload and the input bytes it holds; the message is done once they
+    /// are all of `rest`.
+    pub(crate) fn next_piece(&mut self, rest: &[u8]) -> (Vec<u8>, usize) {
+        let piece = &rest[..rest.len().min(PIECE)];
+        let payload = self.piece(piece, piece.len() == rest.len(), piece.len() + piece.len() / 16 + 64);
+        (payload, piece.len())
+    }
+
+    /// A whole message, compressed whether or not it pays, as one payload
+    /// (tests of the inflater).
+    #[cfg(test)]
+    pub(crate) fn compress(&mut self, message: &[u8]) -> Vec<u8> {
+        self.compress_from(message, message.len() + 64)
+    }
+
+    /// [`Compressor::compress`] with each piece starting from `capacity`
+    /// bytes of output room: the loop in [`Self::piece`] grows it as needed
+    /// (tests start it small, so that the loop's stop rule is exercised,
+    /// not only its first call).
+    #[cfg(test)]
+    fn compress_from(&mut self, message: &[u8], capacity: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            let piece = &message[at..message.len().min(at + PIECE)];
+            let last = at + piece.len() == message.len();
+            out.extend_from_slice(&self.piece(piece, last, capacity));
+            at += piece.len();
+            if last {
+                return out;
+            }
+        }
+    }
+
+    /// Compresses `input` with a sync flush, starting from `capacity`
+    /// bytes of output room. The `last` piece of a message loses its sync
+    /// tail (RFC 7692 §7.2.1) and ends the message's window under
+    /// `client_no_context_takeover`; the others keep it, an empty stored
+    /// block inside the stream, which the server's inflater skips.
+    fn piece(&mut self, input: &[u8], last: bool, capacity: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(capacity);
         let start_in = self.compress.total_in();
         let mut previous_left_room = true;
@@ -91,6 +195,9 @@ impl Compressor {
         // §7.2.3.6): with the tail the receiver appends, 00 00 00 ff ff, an
         // empty stored block. Sent empty, the receiver would read the tail
         // alone, misaligned by the block header it lacks.
+        if !last {
+            return out;
+        }
         if out.is_empty() {
             out.push(0x00);
         } else {

@@ -8,6 +8,10 @@
 //! write, a large one in pieces of that size, and a message is never held
 //! back waiting for more (whatever is queued is written at once).
 //!
+//! A compressed message is compressed piece by piece as the write buffer
+//! takes it, each piece a frame of its own (see [`super::compress`]), so
+//! that its compressed form is never held whole next to the message.
+//!
 //! `bufferedAmount` falls when a message's last byte was handed to the
 //! socket: [`Encoder::advance`] returns those messages' bytes, which the
 //! driver reports to the model once the stream is flushed.
@@ -42,8 +46,18 @@ struct Current {
     /// Payload bytes already copied.
     copied: usize,
     mask: [u8; 4],
-    /// The message's length, reported as written when the frame is done.
+    /// The message's length, reported as written when its last frame is done.
     message_len: u64,
+    /// A compressed message with input left: more frames follow this one.
+    deflating: Option<Deflating>,
+}
+
+/// What is left of a message being compressed piece by piece.
+struct Deflating {
+    /// The whole message (shared with the caller, not copied).
+    message: Bytes,
+    /// Bytes of it already compressed into frames.
+    consumed: usize,
 }
 
 /// The send side of one connection (see the module docs).
@@ -171,15 +185,26 @@ impl Encoder {
         self.pos = 0;
         debug_assert!(self.ends.is_empty());
         while self.buf.len() < WRITE_CHUNK {
-            if self.current.is_none() {
-                // A header never straddles the chunk's end.
-                if WRITE_CHUNK - self.buf.len() < MAX_HEADER {
-                    break;
+            // A header never straddles the chunk's end.
+            let header_fits = WRITE_CHUNK - self.buf.len() >= MAX_HEADER;
+            match &self.current {
+                None => {
+                    if !header_fits {
+                        break;
+                    }
+                    let Some(item) = self.queue.pop_front() else {
+                        break;
+                    };
+                    self.start_frame(item);
                 }
-                let Some(item) = self.queue.pop_front() else {
-                    break;
-                };
-                self.start_frame(item);
+                // A frame done, and its message not: the next piece.
+                Some(c) if c.copied == c.payload.len() => {
+                    if !header_fits {
+                        break;
+                    }
+                    self.next_fragment();
+                }
+                Some(_) => {}
             }
             let current = self.current.as_mut().expect("started above");
             let n = (current.payload.len() - current.copied).min(WRITE_CHUNK.saturating_sub(self.buf.len()));
@@ -188,7 +213,7 @@ impl Encoder {
                 .extend_from_slice(&current.payload[current.copied..current.copied + n]);
             apply_mask(&mut self.buf[start..], current.mask, current.copied);
             current.copied += n;
-            if current.copied == current.payload.len() {
+            if current.copied == current.payload.len() && current.deflating.is_none() {
                 if current.message_len > 0 {
                     self.ends.push_back((self.buf.len(), current.message_len));
                 }
@@ -199,6 +224,7 @@ impl Encoder {
 
     /// Writes a frame's header and makes it the current frame.
     fn start_frame(&mut self, item: Outbound) {
+        let mut deflating = None;
         let (opcode, payload, rsv1, message_len) = match item {
             Outbound::Message(message) => {
                 let len = message.len();
@@ -207,9 +233,21 @@ impl Encoder {
                     Message::Text(t) => Bytes::from(t),
                     Message::Binary(b) => b,
                 };
-                match self.compressor.as_mut() {
-                    Some(c) if len >= self.compress_min => (opcode, Bytes::from(c.compress(&bytes)), true, len as u64),
-                    _ => (opcode, bytes, false, len as u64),
+                let first = match self.compressor.as_mut() {
+                    Some(c) if len >= self.compress_min => c.start(&bytes),
+                    _ => None,
+                };
+                match first {
+                    Some(first) => {
+                        if first.consumed < len {
+                            deflating = Some(Deflating {
+                                message: bytes,
+                                consumed: first.consumed,
+                            });
+                        }
+                        (opcode, Bytes::from(first.payload), true, len as u64)
+                    }
+                    None => (opcode, bytes, false, len as u64),
                 }
             }
             Outbound::Close(frame) => {
@@ -226,9 +264,43 @@ impl Encoder {
                 (OpCode::Control(Control::Pong), p, false, 0)
             }
         };
+        let is_final = deflating.is_none();
+        self.begin_frame(is_final, rsv1, opcode, payload, message_len, deflating);
+    }
+
+    /// Compresses the next piece of the current message and starts its
+    /// frame, a continuation (RSV1 is on the first frame only, RFC 7692 §6.1).
+    fn next_fragment(&mut self) {
+        let current = self.current.take().expect("a message is being compressed");
+        let mut deflating = current.deflating.expect("a message with input left");
+        let compressor = self.compressor.as_mut().expect("it compressed the first piece");
+        let (payload, used) = compressor.next_piece(&deflating.message[deflating.consumed..]);
+        deflating.consumed += used;
+        let more = (deflating.consumed < deflating.message.len()).then_some(deflating);
+        let opcode = OpCode::Data(Data::Continue);
+        self.begin_frame(
+            more.is_none(),
+            false,
+            opcode,
+            Bytes::from(payload),
+            current.message_len,
+            more,
+        );
+    }
+
+    /// Writes a frame's header and makes it the current frame.
+    fn begin_frame(
+        &mut self,
+        is_final: bool,
+        rsv1: bool,
+        opcode: OpCode,
+        payload: Bytes,
+        message_len: u64,
+        deflating: Option<Deflating>,
+    ) {
         let mask: [u8; 4] = rand::random();
         let header = FrameHeader {
-            is_final: true,
+            is_final,
             rsv1,
             rsv2: false,
             rsv3: false,
@@ -247,6 +319,7 @@ impl Encoder {
             copied: 0,
             mask,
             message_len,
+            deflating,
         });
     }
 }
@@ -277,6 +350,7 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
+    use crate::frame::compress::PIECE;
     use crate::frame::inflate::Inflater;
     use wsapi_model::handshake::DeflateParams;
 
@@ -414,6 +488,118 @@ mod tests {
         }
         // bufferedAmount counts what the user sent, not the wire bytes.
         assert_eq!(written, 2 * long.len() as u64 + 5);
+    }
+
+    /// `len` incompressible bytes (xorshift from `seed`).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    /// What the server's inflater makes of the frames: each message's RSV1,
+    /// frame count and payload, inflating (through one inflater for the
+    /// whole connection, as under context takeover) those with RSV1 set.
+    fn server_messages(frames: &[(FrameHeader, Vec<u8>)], inflater: &mut Inflater) -> Vec<(bool, usize, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < frames.len() {
+            let compressed = frames[i].0.rsv1;
+            let mut data = Vec::new();
+            let start = i;
+            loop {
+                let (header, payload) = &frames[i];
+                assert!(i == start || (!header.rsv1 && header.opcode == OpCode::Data(Data::Continue)));
+                if compressed {
+                    inflater
+                        .inflate(payload, usize::MAX, &mut data)
+                        .expect("the server inflates it");
+                } else {
+                    data.extend_from_slice(payload);
+                }
+                i += 1;
+                if header.is_final {
+                    break;
+                }
+            }
+            if compressed {
+                inflater
+                    .finish_message(usize::MAX, &mut data)
+                    .expect("the server inflates it");
+            }
+            out.push((compressed, i - start, data));
+        }
+        out
+    }
+
+    /// A message that does not compress goes out as it is, with RSV1 clear
+    /// (RFC 7692 lets the sender choose per message), and the messages
+    /// around it still inflate on the server: under context takeover the
+    /// trial compression of the noise moved our window past bytes the
+    /// server never saw, and the compressor is reset. `text` again after
+    /// the noise is where a compressor that was not reset refers back
+    /// across the noise (a distance the server's window does not have).
+    #[test]
+    fn a_message_that_does_not_compress_is_sent_uncompressed_and_the_next_still_inflates() {
+        let text = "a message that compresses well, a message that compresses well; ".repeat(40);
+        for no_context_takeover in [false, true] {
+            let params = DeflateParams {
+                client_no_context_takeover: no_context_takeover,
+                ..DeflateParams::default()
+            };
+            for noise_len in [100, 8_000, PIECE, PIECE + 1, 2 * PIECE + 10] {
+                let noise = noise(noise_len, noise_len as u64);
+                let mut encoder = Encoder::new();
+                encoder.compress(Compressor::new(&params).unwrap(), 10);
+                for data in [text.as_bytes(), &noise, text.as_bytes(), &noise, text.as_bytes()] {
+                    encoder.push(Outbound::Message(Message::Binary(Bytes::copy_from_slice(data))));
+                }
+                let (bytes, _, written) = drain(&mut encoder, 1000);
+                let frames = server_reads(&bytes);
+                let messages = server_messages(&frames, &mut Inflater::new());
+                let what = format!("{noise_len} bytes of noise, no_context_takeover {no_context_takeover}");
+                let compressed: Vec<bool> = messages.iter().map(|m| m.0).collect();
+                assert_eq!(compressed, [true, false, true, false, true], "{what}");
+                for (i, data) in [text.as_bytes(), &noise, text.as_bytes(), &noise, text.as_bytes()]
+                    .iter()
+                    .enumerate()
+                {
+                    assert!(messages[i].2 == *data, "message {i}, {what}");
+                }
+                // Sent as it is, the noise is one frame of its own length.
+                assert_eq!((messages[1].1, frames[1].1.len()), (1, noise_len), "{what}");
+                assert_eq!(written, 3 * text.len() as u64 + 2 * noise_len as u64);
+            }
+        }
+    }
+
+    /// A large compressible message leaves in frames of one piece each
+    /// (RSV1 on the first only), so its compressed form is never held
+    /// whole; the server inflates them as one message.
+    #[test]
+    fn a_large_compressed_message_is_sent_piece_by_piece() {
+        let text = "piece by piece, piece by piece; ".repeat(3 * PIECE / 32 + 5);
+        let mut encoder = Encoder::new();
+        encoder.compress(Compressor::new(&DeflateParams::default()).unwrap(), 10);
+        encoder.push(Outbound::Message(text.as_str().into()));
+        encoder.push(Outbound::Message("after".into()));
+        let (bytes, writes, written) = drain(&mut encoder, usize::MAX);
+        assert!(writes.iter().all(|&n| n <= WRITE_CHUNK), "{writes:?}");
+        let frames = server_reads(&bytes);
+        assert_eq!(frames[0].0.opcode, OpCode::Data(Data::Text));
+        assert!(frames[0].0.rsv1 && !frames[0].0.is_final);
+        let messages = server_messages(&frames, &mut Inflater::new());
+        assert_eq!(messages.len(), 2);
+        assert_eq!((messages[0].0, messages[0].1), (true, 4));
+        assert!(messages[0].2 == text.as_bytes());
+        assert_eq!(messages[1].2, b"after");
+        assert_eq!(written, text.len() as u64 + 5);
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn data(bytes: &mut Bytes, kind: u8) -> Data {
 
 fn input(bytes: &mut Bytes) -> Option<Input<Data>> {
     let op = bytes.next()?;
-    Some(match op % 17 {
+    Some(match op % 20 {
         0 => Input::Send(data(bytes, op >> 4)),
         1 => {
             let code = match bytes.next()? % 4 {
@@ -99,6 +99,12 @@ fn input(bytes: &mut Bytes) -> Option<Input<Data>> {
         12 => Input::Received,
         13 => Input::Turn,
         14 if op & 0x10 != 0 => Input::DriverStopped("the task ended".to_string()),
+        15 => Input::TransportError(wsapi_model::TransportError::new(
+            wsapi_model::TransportLayer::Tcp,
+            "example.com:80",
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        )),
+        16 => Input::ReadStalled(op & 0x10 != 0),
         _ => Input::Timeout,
     })
 }
