@@ -474,6 +474,7 @@ impl WebSocketBuilder {
     /// Trust the operating system's certificate store for `wss:` (feature
     /// `native-roots`). Fails if no certificate could be loaded.
     #[cfg(feature = "native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     pub fn native_roots(mut self) -> Result<Self, rustls::Error> {
         let loaded = rustls_native_certs::load_native_certs();
         let mut store = rustls::RootCertStore::empty();

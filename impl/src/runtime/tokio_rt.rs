@@ -12,6 +12,7 @@ use super::{BoxFuture, BoxedStream, Runtime};
 
 /// A tokio runtime, by its handle.
 #[derive(Debug, Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-runtime")))]
 pub struct TokioRuntime {
     handle: Handle,
 }
