@@ -62,7 +62,9 @@ impl WebSocket {
             .connect()
             .map_err(|e| match e {
                 BuildError::Construct(c) => c,
-                BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
+                BuildError::InvalidHeader(_) | BuildError::HandshakeHeader { .. } => {
+                    unreachable!("no headers were given")
+                }
                 BuildError::InvalidProxy(_) => unreachable!("no proxy was given"),
             })
     }
@@ -136,9 +138,48 @@ pub enum BuildError {
     /// A header given to [`WebSocketBuilder::header`] is not valid HTTP.
     #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
+    /// A header given to [`WebSocketBuilder::header`] is one the opening
+    /// handshake writes itself (`Host`, `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Key`, `-Version`, `-Extensions`, `-Protocol`):
+    /// sending it too would put two in the request (an HTTP/1.1 server
+    /// answers 400 to two `Host` fields). `use_instead` says what sets it.
+    #[error(
+        "request header {name:?} is written by the opening handshake itself and would be sent twice; {use_instead}"
+    )]
+    HandshakeHeader {
+        /// The header's name as given.
+        name: String,
+        /// What to do instead (the builder method that sets it, or none).
+        use_instead: &'static str,
+    },
     /// The proxy URL (given, or from the environment) is unusable.
     #[error("invalid proxy: {0}")]
     InvalidProxy(String),
+}
+
+/// For a header the opening handshake writes itself, what sets it instead
+/// (`None`: the user may send it).
+fn handshake_header(name: &str) -> Option<&'static str> {
+    const OWNED: &[(&str, &str)] = &[
+        (
+            "host",
+            "it is the URL's host and port; to reach another address under this name, keep the name in the URL and open the connection with .connector(..) or .stream(..)",
+        ),
+        ("upgrade", "remove it (always \"websocket\")"),
+        ("connection", "remove it (always \"Upgrade\")"),
+        ("sec-websocket-key", "remove it (a fresh random key per connection)"),
+        ("sec-websocket-version", "remove it (always 13)"),
+        (
+            "sec-websocket-extensions",
+            "use .deflate(..) (permessage-deflate is the only extension offered)",
+        ),
+        ("sec-websocket-protocol", "use .protocols(..)"),
+    ];
+    let name = name.trim();
+    OWNED
+        .iter()
+        .find(|(owned, _)| owned.eq_ignore_ascii_case(name))
+        .map(|(_, instead)| *instead)
 }
 
 /// Messages shorter than this are sent uncompressed by default
@@ -245,6 +286,11 @@ impl WebSocketBuilder {
     }
 
     /// An extra request header (Authorization, Origin, Cookie, ...).
+    ///
+    /// Headers the opening handshake writes itself are refused by
+    /// [`Self::connect`] with [`BuildError::HandshakeHeader`], which names
+    /// what sets them: subprotocols with [`Self::protocols`], extensions
+    /// with [`Self::deflate`], `Host` from the URL.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
@@ -493,6 +539,12 @@ impl WebSocketBuilder {
     pub fn connect(self) -> Result<WebSocket, BuildError> {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
+            if let Some(use_instead) = handshake_header(name) {
+                return Err(BuildError::HandshakeHeader {
+                    name: name.clone(),
+                    use_instead,
+                });
+            }
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
             let v = HeaderValue::from_str(value).map_err(|_| BuildError::InvalidHeader(name.clone()))?;
             headers.push((n, v));
