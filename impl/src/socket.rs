@@ -479,6 +479,30 @@ impl WebSocketBuilder {
         self
     }
 
+    /// [`Self::stream`] for a stream with tokio's I/O traits
+    /// (`tokio::io::AsyncRead + AsyncWrite`): a `tokio::net::TcpStream`,
+    /// `UnixStream`, a `tokio-rustls` stream... (feature `tokio-runtime`).
+    /// [`Self::stream`] takes the `futures` traits; this wraps the stream
+    /// in `tokio-util`'s compat layer, as [`crate::runtime::tokio_io`] does
+    /// for a [`Self::connector`].
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let unix = tokio::net::UnixStream::connect("/run/feed.sock").await?;
+    /// let ws = wsapi::WebSocket::builder("ws://localhost/feed")
+    ///     .tokio_stream(unix)
+    ///     .connect()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tokio-runtime")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio-runtime")))]
+    pub fn tokio_stream<S>(self, stream: S) -> Self
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        self.stream(crate::runtime::tokio_io(stream))
+    }
+
     /// The stream from [`Self::connector`] or [`Self::stream`] already is
     /// secure (TLS done by the user, a local socket...): do not add TLS on
     /// it for `wss:` (default `false`).
