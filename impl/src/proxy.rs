@@ -17,6 +17,7 @@ use data_encoding::BASE64;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
+use crate::proxy_error::ProxyError;
 use crate::runtime::{BoxedStream, Runtime};
 
 /// The largest CONNECT response head read (a proxy that sends more is broken).
@@ -93,12 +94,25 @@ impl Proxy {
         }
     }
 
+    /// The proxy as `host:port`, for errors (never its credentials).
+    fn name(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     /// Opens TCP to the proxy and a CONNECT tunnel to `host:port`.
-    pub async fn tunnel(&self, runtime: &dyn Runtime, host: &str, port: u16) -> Result<BoxedStream, String> {
+    pub async fn tunnel(&self, runtime: &dyn Runtime, host: &str, port: u16) -> Result<BoxedStream, ProxyError> {
+        let proxy = self.name();
         let mut stream = runtime
             .connect_tcp(self.host.clone(), self.port)
             .await
-            .map_err(|e| format!("TCP connect to the proxy {}:{} failed: {e}", self.host, self.port))?;
+            .map_err(|source| ProxyError::Unreachable {
+                proxy: proxy.clone(),
+                source,
+            })?;
         let authority = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -109,15 +123,23 @@ impl Proxy {
             request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
         }
         request.push_str("\r\n");
-        let io_error = |e: io::Error| format!("the proxy connection failed: {e}");
-        stream.write_all(request.as_bytes()).await.map_err(io_error)?;
-        stream.flush().await.map_err(io_error)?;
-        let head = read_response_head(&mut stream).await?;
-        let status = connect_status(&head)?;
+        let lost = |source| ProxyError::Lost {
+            proxy: proxy.clone(),
+            source,
+        };
+        stream.write_all(request.as_bytes()).await.map_err(lost)?;
+        stream.flush().await.map_err(lost)?;
+        let head = read_response_head(&mut stream, &proxy).await?;
+        let status = connect_status(&head).map_err(|why| ProxyError::BadResponse {
+            proxy: proxy.clone(),
+            why,
+        })?;
         if !(200..300).contains(&status) {
-            return Err(format!(
-                "the proxy refused CONNECT to {authority} with HTTP status {status}"
-            ));
+            return Err(ProxyError::Refused {
+                proxy,
+                target: authority,
+                status,
+            });
         }
         Ok(stream)
     }
@@ -125,17 +147,29 @@ impl Proxy {
 
 /// Reads up to the blank line ending the response head, byte by byte:
 /// nothing after it may be consumed (it belongs to the tunnel).
-async fn read_response_head(stream: &mut BoxedStream) -> Result<Vec<u8>, String> {
+async fn read_response_head(stream: &mut BoxedStream, proxy: &str) -> Result<Vec<u8>, ProxyError> {
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_RESPONSE_HEAD {
-            return Err(format!("the proxy's response head is over {MAX_RESPONSE_HEAD} bytes"));
+            return Err(ProxyError::BadResponse {
+                proxy: proxy.to_string(),
+                why: format!("its response head is over {MAX_RESPONSE_HEAD} bytes"),
+            });
         }
+        let lost = |source| ProxyError::Lost {
+            proxy: proxy.to_string(),
+            source,
+        };
         match stream.read(&mut byte).await {
-            Ok(0) => return Err("the proxy closed the connection before answering CONNECT".into()),
+            Ok(0) => {
+                return Err(lost(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "it closed the connection before answering CONNECT",
+                )))
+            }
             Ok(_) => head.push(byte[0]),
-            Err(e) => return Err(format!("the proxy connection failed: {e}")),
+            Err(e) => return Err(lost(e)),
         }
     }
     Ok(head)

@@ -515,8 +515,11 @@ impl WebSocketBuilder {
     /// (TLS and the handshake then run through the tunnel):
     /// `http://[user:password@]host[:port]` (port 1080 by default, as
     /// curl; user and password are sent as Basic credentials). A refused
-    /// CONNECT (407, 403...) fails the connection (error, close 1006); the
-    /// connect timeout covers the proxy too. Ignored with [`Self::connector`].
+    /// CONNECT (407, 403...) or an unreachable proxy fails the connection
+    /// (error, close 1006) with a [`crate::TransportError`] of layer
+    /// [`crate::TransportLayer::Proxy`], whose cause is a
+    /// [`crate::ProxyError`] naming the proxy, with the HTTP status or the
+    /// I/O error kind; the connect timeout covers the proxy too. Ignored with [`Self::connector`].
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(url.to_string());
         self

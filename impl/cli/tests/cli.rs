@@ -400,7 +400,7 @@ fn proxy_option_is_used() {
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let events = json_lines(&out.stdout);
     assert_eq!(events[0]["event"], "error");
-    assert_eq!(events[0]["kind"], "tcp");
+    assert_eq!(events[0]["kind"], "proxy");
     assert!(
         events[0]["message"].as_str().unwrap().contains("proxy"),
         "{:?}",
