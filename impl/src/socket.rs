@@ -21,7 +21,7 @@ use crate::redact;
 use crate::runtime::{default_runtime, AsyncStream, BoxFuture, BoxedStream, Runtime};
 use crate::shared::{Handlers, Shared};
 use crate::sink::MessageSink;
-use crate::transport::{tls_config_with_roots, TransportOptions};
+use crate::transport::{default_roots, tls_config_with_client_auth, tls_config_with_roots, TransportOptions};
 
 /// A WebSocket connection with the browser API's semantics.
 ///
@@ -66,6 +66,7 @@ impl WebSocket {
                     unreachable!("no headers were given")
                 }
                 BuildError::InvalidProxy(_) => unreachable!("no proxy was given"),
+                BuildError::ClientCertificate(_) => unreachable!("no client certificate was given"),
             })
     }
 
@@ -152,6 +153,12 @@ pub enum BuildError {
         /// What to do instead (the builder method that sets it, or none).
         use_instead: &'static str,
     },
+    /// The client certificate given to
+    /// [`WebSocketBuilder::client_certificate`] is unusable (a key rustls
+    /// cannot load, or one that does not match the certificate), or was
+    /// given together with [`WebSocketBuilder::tls_config`].
+    #[error("client certificate: {0}")]
+    ClientCertificate(String),
     /// The proxy URL (given, or from the environment) is unusable.
     #[error("invalid proxy: {0}")]
     InvalidProxy(String),
@@ -209,6 +216,9 @@ pub struct WebSocketBuilder {
     max_frame_size: Option<usize>,
     max_queued_bytes: u64,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Roots from `root_certificates`/`native_roots` (`None`: webpki's).
+    roots: Option<rustls::RootCertStore>,
+    client_certificate: Option<ClientCertificate>,
     journal: bool,
     handlers: Option<Handlers>,
     panic_hook: Option<PanicHook>,
@@ -233,6 +243,8 @@ impl std::fmt::Debug for WebSocketBuilder {
             .field("max_frame_size", &self.max_frame_size)
             .field("max_queued_bytes", &self.max_queued_bytes)
             .field("tls", &self.tls.is_some())
+            .field("roots", &self.roots.as_ref().map(rustls::RootCertStore::len))
+            .field("client_certificate", &self.client_certificate.is_some())
             .field("journal", &self.journal)
             .field("handlers", &self.handlers)
             .field("runtime", &self.runtime.is_some())
@@ -243,6 +255,15 @@ impl std::fmt::Debug for WebSocketBuilder {
             .finish()
     }
 }
+
+/// A client certificate chain and its key, shared by clones of the builder.
+#[derive(Clone)]
+struct ClientCertificate(
+    Arc<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+);
 
 /// The user's connector, kept in the (`Clone`, `Debug`) builder.
 #[derive(Clone)]
@@ -268,6 +289,8 @@ impl WebSocketBuilder {
             max_frame_size: Some(16 << 20),
             max_queued_bytes: 16 << 20,
             tls: None,
+            roots: None,
+            client_certificate: None,
             journal: false,
             handlers: None,
             panic_hook: None,
@@ -363,8 +386,12 @@ impl WebSocketBuilder {
     }
 
     /// Use this rustls configuration for `wss:` (default: webpki roots).
+    /// It replaces [`Self::root_certificates`] given before (the last of
+    /// the two wins); with it, give a client certificate in the
+    /// configuration itself, not with [`Self::client_certificate`].
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(config);
+        self.roots = None;
         self
     }
 
@@ -374,8 +401,36 @@ impl WebSocketBuilder {
         for der in roots {
             store.add(rustls::pki_types::CertificateDer::from(der))?;
         }
-        self.tls = Some(tls_config_with_roots(store));
+        self.roots = Some(store);
+        self.tls = None;
         Ok(self)
+    }
+
+    /// Present this client certificate for `wss:` when the server asks
+    /// for one (mutual TLS): `chain` is the certificate first, then any
+    /// intermediates; `key` its private key (PKCS#8, PKCS#1 or SEC1; the
+    /// `PemObject` trait of [`rustls::pki_types`] reads them from PEM).
+    /// The roots stay those of [`Self::root_certificates`] (or the
+    /// defaults). [`Self::connect`] fails with
+    /// [`BuildError::ClientCertificate`] if the key is unusable or does not
+    /// match, or if [`Self::tls_config`] was given too.
+    ///
+    /// ```no_run
+    /// use wsapi::rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    /// let chain = CertificateDer::pem_file_iter("client.pem")?.collect::<Result<Vec<_>, _>>()?;
+    /// let key = PrivateKeyDer::from_pem_file("client.key")?;
+    /// let ws = wsapi::WebSocket::builder("wss://internal.example/feed")
+    ///     .client_certificate(chain, key)
+    ///     .connect()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_certificate(
+        mut self,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        self.client_certificate = Some(ClientCertificate(Arc::new((chain, key))));
+        self
     }
 
     fn handler(mut self, f: impl FnOnce(&mut Handlers)) -> Self {
@@ -558,8 +613,28 @@ impl WebSocketBuilder {
                 loaded.errors.len()
             )));
         }
-        self.tls = Some(tls_config_with_roots(store));
+        self.roots = Some(store);
+        self.tls = None;
         Ok(self)
+    }
+
+    /// The rustls configuration for `wss:` (`None`: the default, made when
+    /// needed).
+    fn tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, BuildError> {
+        match (&self.tls, &self.client_certificate) {
+            (Some(_), Some(_)) => Err(BuildError::ClientCertificate(
+                "given with tls_config(..), whose configuration decides alone; put the certificate in it (with_client_auth_cert), or use root_certificates(..) instead".into(),
+            )),
+            (Some(config), None) => Ok(Some(config.clone())),
+            (None, None) => Ok(self.roots.clone().map(tls_config_with_roots)),
+            (None, Some(ClientCertificate(cert))) => {
+                let roots = self.roots.clone().unwrap_or_else(default_roots);
+                let (chain, key) = &**cert;
+                tls_config_with_client_auth(roots, chain.clone(), key.clone_key())
+                    .map(Some)
+                    .map_err(|e| BuildError::ClientCertificate(format!("{e}; check that the key is the certificate's, in PKCS#8, PKCS#1 or SEC1")))
+            }
+        }
     }
 
     /// Validates, creates the [`WebSocket`] and starts connecting in the background.
@@ -578,6 +653,7 @@ impl WebSocketBuilder {
         }
         let config = self.model_config();
         let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
+        let tls = self.tls()?;
         let handler_mode = self.handlers.is_some();
         let proxy = match (&self.proxy, self.proxy_from_env) {
             (Some(text), _) => Some(Proxy::parse(text).map_err(BuildError::InvalidProxy)?),
@@ -594,7 +670,7 @@ impl WebSocketBuilder {
                 deflate: self.deflate,
                 max_message_size: self.max_message_size,
                 max_frame_size: self.max_frame_size,
-                tls: self.tls,
+                tls,
                 connector: Connector {
                     runtime: runtime.clone(),
                     custom: self.connector.map(|c| c.0),

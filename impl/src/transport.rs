@@ -98,11 +98,32 @@ pub(crate) struct Connected {
     pub response: Response,
 }
 
-/// The default TLS configuration: the Mozilla roots shipped in `webpki-roots`.
-pub(crate) fn default_tls_config() -> Arc<rustls::ClientConfig> {
+/// The default roots: the Mozilla roots shipped in `webpki-roots`.
+pub(crate) fn default_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    tls_config_with_roots(roots)
+    roots
+}
+
+/// The default TLS configuration: the [`default_roots`].
+pub(crate) fn default_tls_config() -> Arc<rustls::ClientConfig> {
+    tls_config_with_roots(default_roots())
+}
+
+/// A TLS configuration trusting `roots` that presents `chain` (signed
+/// with `key`) to a server asking for a client certificate.
+pub(crate) fn tls_config_with_client_auth(
+    roots: rustls::RootCertStore,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)?;
+    Ok(Arc::new(config))
 }
 
 /// A TLS configuration trusting exactly `roots`.
