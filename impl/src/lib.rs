@@ -103,6 +103,7 @@ pub mod runtime;
 mod shared;
 mod sink;
 pub mod socket;
+mod socks;
 mod transport;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};

@@ -1,6 +1,7 @@
 //! HTTP CONNECT proxies: a tunnel to the server through an HTTP proxy,
 //! opened before TLS and the WebSocket handshake (which then run through
-//! it unchanged), for `ws:` and `wss:` alike.
+//! it unchanged), for `ws:` and `wss:` alike. SOCKS5 proxies
+//! (`socks5://`, `socks5h://`) are parsed here and spoken by `socks`.
 //!
 //! The proxy is given explicitly ([`crate::WebSocketBuilder::proxy`]) or,
 //! when asked for ([`crate::WebSocketBuilder::proxy_from_env`]), read from
@@ -19,6 +20,7 @@ use url::Url;
 
 use crate::proxy_error::ProxyError;
 use crate::runtime::{BoxedStream, Runtime};
+use crate::socks::Socks5;
 
 /// The largest CONNECT response head read (a proxy that sends more is broken).
 const MAX_RESPONSE_HEAD: usize = 8 * 1024;
@@ -30,6 +32,8 @@ pub(crate) struct Proxy {
     port: u16,
     /// `Proxy-Authorization` value (Basic), from the URL's user info.
     authorization: Option<String>,
+    /// A SOCKS5 proxy (`socks5://`, `socks5h://`) instead of HTTP CONNECT.
+    socks: Option<Socks5>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for Proxy {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("authorization", &self.authorization.as_ref().map(|_| "Basic ***"))
+            .field("socks", &self.socks)
             .finish()
     }
 }
@@ -53,12 +58,16 @@ impl Proxy {
             format!("http://{text}")
         };
         let url = Url::parse(&with_scheme).map_err(|e| format!("{text:?} is not a proxy URL: {e}"))?;
-        if url.scheme() != "http" {
-            return Err(format!(
-                "proxy scheme {:?} is not supported (only http:// CONNECT proxies)",
-                url.scheme()
-            ));
-        }
+        let remote_dns = match url.scheme() {
+            "http" => None,
+            "socks5" => Some(false),
+            "socks5h" => Some(true),
+            other => {
+                return Err(format!(
+                    "proxy scheme {other:?} is not supported (http:// CONNECT, socks5:// and socks5h://)"
+                ))
+            }
+        };
         let host = url.host_str().ok_or_else(|| format!("{text:?} has no host"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let authorization = (!url.username().is_empty()).then(|| {
@@ -66,10 +75,20 @@ impl Proxy {
             let password = percent_decode(url.password().unwrap_or(""));
             format!("Basic {}", BASE64.encode(format!("{user}:{password}").as_bytes()))
         });
+        let socks = remote_dns.map(|remote_dns| Socks5 {
+            remote_dns,
+            credentials: (!url.username().is_empty()).then(|| {
+                (
+                    percent_decode(url.username()),
+                    percent_decode(url.password().unwrap_or("")),
+                )
+            }),
+        });
         Ok(Proxy {
             host,
             port: url.port().unwrap_or(1080),
-            authorization,
+            authorization: authorization.filter(|_| socks.is_none()),
+            socks,
         })
     }
 
@@ -113,6 +132,9 @@ impl Proxy {
                 proxy: proxy.clone(),
                 source,
             })?;
+        if let Some(socks) = &self.socks {
+            return socks.connect(runtime, stream, &proxy, host, port).await;
+        }
         let authority = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -221,7 +243,13 @@ mod tests {
         );
         let p = Proxy::parse("proxy.example").unwrap();
         assert_eq!((p.port, p.authorization), (1080, None));
-        assert!(Proxy::parse("socks5://proxy.example:1080").is_err());
+        assert!(Proxy::parse("ftp://proxy.example:1080").is_err());
+        let p = Proxy::parse("socks5h://bob:pw@proxy.example").unwrap();
+        assert_eq!((p.port, p.authorization.as_deref()), (1080, None));
+        let socks = p.socks.as_ref().unwrap();
+        assert!(socks.remote_dns);
+        assert_eq!(socks.credentials, Some(("bob".to_string(), "pw".to_string())));
+        assert!(!Proxy::parse("socks5://p:1").unwrap().socks.unwrap().remote_dns);
         assert!(Proxy::parse("http://").is_err());
         // Credentials are never printed.
         let shown = format!("{:?}", Proxy::parse("http://alice:secret@p:1").unwrap());
@@ -268,7 +296,12 @@ mod tests {
         }
         let vars = &[("all_proxy", "p:3"), ("no_proxy", "ample.com,api.example.com.evil")];
         assert_eq!(port(Proxy::from_env(&ws, env(vars)).unwrap()), Some(3));
-        assert!(Proxy::from_env(&ws, env(&[("all_proxy", "socks5://p:3")])).is_err());
+        // all_proxy may be SOCKS, as curl reads it.
+        let socks = Proxy::from_env(&ws, env(&[("all_proxy", "socks5h://p:3")]))
+            .unwrap()
+            .unwrap();
+        assert!(socks.socks.is_some_and(|s| s.remote_dns));
+        assert!(Proxy::from_env(&ws, env(&[("all_proxy", "ftp://p:3")])).is_err());
     }
 
     #[test]

@@ -46,8 +46,39 @@ pub enum ProxyError {
         /// policy forbids the destination).
         status: u16,
     },
-    /// The proxy's answer is not a proxy's (not HTTP, or too long).
-    #[error("the proxy {proxy} answered with something that is not an HTTP proxy's response: {why}; check that {proxy} is an HTTP proxy")]
+    /// A SOCKS5 proxy did not let us in: it wants credentials, or refused
+    /// the ones given.
+    #[error("the SOCKS5 proxy {proxy} did not let us in: {why}; give its user and password in the proxy URL (socks5://user:password@host:port), or check them")]
+    SocksAuth {
+        /// The proxy, as `host:port`.
+        proxy: String,
+        /// What went wrong.
+        why: &'static str,
+    },
+    /// A SOCKS5 proxy could not, or would not, connect to the server.
+    #[error("the SOCKS5 proxy {proxy} did not connect to {target}: {} (reply {reply}); {}", crate::socks::reply_meaning(*.reply), socks_advice(*.reply))]
+    SocksRefused {
+        /// The proxy, as `host:port`.
+        proxy: String,
+        /// Where the connection was asked to go.
+        target: String,
+        /// The SOCKS5 reply code (RFC 1928 §6: 2 not allowed by its rules,
+        /// 4 host unreachable, 5 connection refused...).
+        reply: u8,
+    },
+    /// With `socks5://`, the server's name is resolved here, and was not
+    /// found.
+    #[error("resolving {host} for the SOCKS5 proxy failed: {source}; check the name, or use socks5h:// to let the proxy resolve it")]
+    Unresolved {
+        /// The proxy, as `host:port`.
+        proxy: String,
+        /// The server's host name.
+        host: String,
+        /// The resolver's error.
+        source: io::Error,
+    },
+    /// The proxy's answer is not a proxy's (not HTTP or SOCKS5, or too long).
+    #[error("the proxy {proxy} answered with something that is not a proxy's response: {why}; check that {proxy} is a proxy of the URL's scheme (http:// or socks5://)")]
     BadResponse {
         /// The proxy, as `host:port`.
         proxy: String,
@@ -63,7 +94,18 @@ impl ProxyError {
             ProxyError::Unreachable { proxy, .. }
             | ProxyError::Lost { proxy, .. }
             | ProxyError::Refused { proxy, .. }
+            | ProxyError::SocksAuth { proxy, .. }
+            | ProxyError::SocksRefused { proxy, .. }
+            | ProxyError::Unresolved { proxy, .. }
             | ProxyError::BadResponse { proxy, .. } => proxy,
+        }
+    }
+
+    /// The SOCKS5 reply code of a refusal.
+    pub fn socks_reply(&self) -> Option<u8> {
+        match self {
+            ProxyError::SocksRefused { reply, .. } => Some(*reply),
+            _ => None,
         }
     }
 
@@ -79,7 +121,9 @@ impl ProxyError {
     /// whose connection broke.
     pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
         match self {
-            ProxyError::Unreachable { source, .. } | ProxyError::Lost { source, .. } => Some(source.kind()),
+            ProxyError::Unreachable { source, .. }
+            | ProxyError::Lost { source, .. }
+            | ProxyError::Unresolved { source, .. } => Some(source.kind()),
             _ => None,
         }
     }
@@ -94,6 +138,15 @@ fn reason(status: u16) -> String {
         .and_then(|s| s.canonical_reason())
         .map(|r| format!(" ({r})"))
         .unwrap_or_default()
+}
+
+/// What to do about a SOCKS5 refusal, by reply code.
+fn socks_advice(reply: u8) -> &'static str {
+    match reply {
+        2 => "the proxy's rules forbid this destination; ask its administrator",
+        3..=5 => "the proxy could not reach the server: check the server's host and port, and that it is running, from the proxy's side",
+        _ => "check the proxy's configuration and logs",
+    }
 }
 
 /// What to do about a refusal, by status.

@@ -566,10 +566,13 @@ impl WebSocketBuilder {
         self
     }
 
-    /// Tunnel through this HTTP proxy with CONNECT, for `ws:` and `wss:`
-    /// (TLS and the handshake then run through the tunnel):
-    /// `http://[user:password@]host[:port]` (port 1080 by default, as
-    /// curl; user and password are sent as Basic credentials). A refused
+    /// Connect through this proxy, for `ws:` and `wss:` (TLS and the
+    /// handshake then run through it): an HTTP proxy with CONNECT,
+    /// `http://[user:password@]host[:port]` (user and password sent as
+    /// Basic credentials), or a SOCKS5 proxy, `socks5://...` (the server's
+    /// name resolved here, as curl) or `socks5h://...` (resolved by the
+    /// proxy), with user and password as RFC 1929 says; port 1080 by
+    /// default, as curl. A refused
     /// CONNECT (407, 403...) or an unreachable proxy fails the connection
     /// (error, close 1006) with a [`crate::TransportError`] of layer
     /// [`crate::TransportLayer::Proxy`], whose cause is a

@@ -242,7 +242,7 @@ fn a_proxy_that_never_answers_hits_the_connect_timeout() {
 #[test]
 fn an_unusable_proxy_url_is_a_build_error() {
     let err = WebSocket::builder("ws://127.0.0.1:9/")
-        .proxy("socks5://127.0.0.1:1080")
+        .proxy("ftp://127.0.0.1:1080")
         .connect()
         .unwrap_err();
     assert!(matches!(err, wsapi::BuildError::InvalidProxy(_)), "{err:?}");

@@ -130,8 +130,9 @@ pub struct ClientOptions {
     /// The close reason sent at the end of input (at most 123 bytes of UTF-8).
     #[arg(long, value_name = "TEXT", default_value = "")]
     pub close_reason: String,
-    /// Tunnel through this HTTP proxy (CONNECT), as
-    /// `http://[user:password@]host[:port]`.
+    /// Connect through this proxy: HTTP CONNECT as
+    /// `http://[user:password@]host[:port]`, or SOCKS5 as
+    /// `socks5://...` (the name resolved here) or `socks5h://...` (by the proxy).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
     /// After the end of input, close once this many messages were received

@@ -382,7 +382,7 @@ fn refused_connection_exits_1_with_a_typed_error() {
 #[test]
 fn proxy_option_is_used() {
     // An unusable proxy URL is a bad argument...
-    let out = run(&["ws://127.0.0.1:4000/", "--proxy", "socks5://127.0.0.1:1080"], b"");
+    let out = run(&["ws://127.0.0.1:4000/", "--proxy", "ftp://127.0.0.1:1080"], b"");
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("proxy"), "{}", out.stderr);
     // ...and a proxy nobody listens on fails the connection (the target is

@@ -304,3 +304,64 @@ fn a_rejected_upgrade_shows_status_headers_and_body() {
         serde_json::json!(["WWW-Authenticate", "Bearer realm=\"api\""])
     );
 }
+
+#[test]
+fn socks5_proxy_from_the_command_line() {
+    // microsocks (Debian package), as in the library's SOCKS tests; skipped
+    // without it unless WSAPI_REQUIRE_MICROSOCKS is set (CI sets it).
+    let found = std::process::Command::new("microsocks")
+        .arg("-h")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("WSAPI_REQUIRE_MICROSOCKS").is_none(),
+            "microsocks is required (WSAPI_REQUIRE_MICROSOCKS) but not installed"
+        );
+        eprintln!("skipped: microsocks is not installed");
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// Stops microsocks however the test ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _proxy = Stop(
+        std::process::Command::new("microsocks")
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("microsocks starts"),
+    );
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < common::LIMIT, "microsocks did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let server = EchoServer::start();
+    let out = run(
+        &[
+            &server.url("/socks"),
+            "--proxy",
+            &format!("socks5h://127.0.0.1:{port}"),
+            "--max-messages",
+            "1",
+            "--wait",
+            "30",
+        ],
+        b"through socks\n",
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "through socks\n"),
+        "{}",
+        out.stderr
+    );
+}
