@@ -5,7 +5,7 @@
 //! `binaryType`, `protocol`, `extensions`, and the open / message / error /
 //! close events in the order a browser fires them. Every rule lives in
 //! [`wsapi_model`], a pure state machine; this crate is the I/O driver
-//! around it, on `async-tungstenite` and `futures`, with `async-std`
+//! around it, on `futures` (with tungstenite's frame types), with `async-std`
 //! (default), `smol` (feature `smol-runtime`) or `tokio` (feature
 //! `tokio-runtime`) underneath: see [`runtime`].
 //!
@@ -106,7 +106,6 @@ pub mod socket;
 mod socks;
 mod transport;
 
-pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use dispatch::HandlerPanic;
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 /// The TLS library, for [`WebSocketBuilder::tls_config`] and for reading a
@@ -117,6 +116,7 @@ pub use message::Message;
 pub use proxy_error::ProxyError;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
+pub use tungstenite::{Bytes, Utf8Bytes};
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
 /// How many connection tasks are running in this process: each socket's

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use async_tungstenite::tungstenite::http::StatusCode;
+use http::StatusCode;
 
 /// Why the proxy on the way to the server did not open a tunnel to it: the
 /// cause of a [`crate::TransportError`] whose layer is

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::Stream;
 use futures_rustls::rustls;
+use http::{HeaderName, HeaderValue};
 use wsapi_model::{Config, Connection, ConstructError};
 
 use crate::connector::{one_stream, ConnectFn, Connector};

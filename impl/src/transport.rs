@@ -12,10 +12,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_tungstenite::tungstenite::handshake::client::generate_key;
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
+use http::{HeaderName, HeaderValue};
 use url::Url;
 use wsapi_model::handshake::{HandshakeFailure, Response};
 use wsapi_model::{TransportError, TransportLayer};
@@ -96,6 +95,14 @@ pub(crate) struct Connected {
     /// The `Sec-WebSocket-Key` sent.
     pub key: String,
     pub response: Response,
+}
+
+/// A fresh `Sec-WebSocket-Key`: base64 of 16 random bytes (RFC 6455
+/// §4.1). Ours rather than tungstenite's, whose `handshake` feature would
+/// compile sha1, httparse and http for this one line.
+fn generate_key() -> String {
+    let nonce: [u8; 16] = rand::random();
+    data_encoding::BASE64.encode(&nonce)
 }
 
 /// The default roots: the Mozilla roots shipped in `webpki-roots`.
