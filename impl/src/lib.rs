@@ -98,6 +98,7 @@ mod host_gate;
 mod message;
 mod proxy;
 mod proxy_error;
+pub mod reconnect;
 mod redact;
 pub mod runtime;
 mod shared;
@@ -117,6 +118,7 @@ pub use proxy_error::ProxyError;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
 pub use tungstenite::{Bytes, Utf8Bytes};
+pub use wsapi_model::reconnect::{ReconnectPolicy, StopReason};
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
 /// How many connection tasks are running in this process: each socket's
