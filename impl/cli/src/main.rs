@@ -55,6 +55,7 @@ With --jsonl, stdout carries one JSON object per event instead:
   {\"event\":\"message\",\"type\":\"text\",\"data\":\"...\"}
   {\"event\":\"message\",\"type\":\"binary\",\"encoding\":\"hex\",\"data\":\"...\",\"length\":N}
   {\"event\":\"error\",\"kind\":\"...\",\"message\":\"...\"}
+    (a rejected upgrade adds \"status\":N,\"headers\":[[\"Name\",\"value\"],...],\"body\":\"...\")
   {\"event\":\"close\",\"code\":1000,\"reason\":\"...\",\"wasClean\":true}
 
 Exit status:
