@@ -17,18 +17,22 @@
 //!
 //! ```toml
 //! [dependencies]
-//! wsapi = { version = "0.1", default-features = false, features = ["tokio-runtime"] }
+//! wsapi = { version = "0.1", default-features = false, features = ["tokio-runtime", "ring"] }
 //! ```
 //!
 //! Inside a tokio runtime every connection then runs on that runtime (see
 //! [`runtime`]); nothing else changes in the code. On smol:
-//! `default-features = false, features = ["smol-runtime"]`.
+//! `default-features = false, features = ["smol-runtime", "ring"]`. `ring`
+//! (or `aws-lc-rs`) is rustls's crypto provider for `wss:`; without either,
+//! `wss:` uses the provider the program installed (see [`crypto_provider`]).
 //!
 //! | feature | what it adds |
 //! |---|---|
 //! | `async-std-runtime` (default) | `runtime::AsyncStdRuntime` |
 //! | `smol-runtime` | `runtime::SmolRuntime` |
 //! | `tokio-runtime` | `runtime::TokioRuntime`; inside a tokio runtime, connections use it |
+//! | `ring` (default) | rustls's crypto provider for `wss:`: ring |
+//! | `aws-lc-rs` | rustls's crypto provider for `wss:`: aws-lc-rs (wins over `ring`) |
 //! | `native-roots` | `WebSocketBuilder::native_roots`: the operating system's certificates |
 //!
 //! The features are additive: several runtimes may be enabled at once.
@@ -117,6 +121,7 @@ pub use message::Message;
 pub use proxy_error::ProxyError;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
+pub use transport::crypto_provider;
 pub use tungstenite::{Bytes, Utf8Bytes};
 pub use wsapi_model::reconnect::{ReconnectPolicy, StopReason};
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};

@@ -629,10 +629,15 @@ impl WebSocketBuilder {
                 "given with tls_config(..), whose configuration decides alone; put the certificate in it (with_client_auth_cert), or use root_certificates(..) instead".into(),
             )),
             (Some(config), None) => Ok(Some(config.clone())),
-            (None, None) => Ok(self.roots.clone().map(tls_config_with_roots)),
+            // Without a crypto provider, a wss: connection fails when it
+            // connects (with what to enable); ws: needs none.
+            (None, None) => Ok(self.roots.clone().and_then(|roots| tls_config_with_roots(roots).ok())),
             (None, Some(ClientCertificate(cert))) => {
                 let roots = self.roots.clone().unwrap_or_else(default_roots);
                 let (chain, key) = &**cert;
+                if crate::transport::crypto_provider().is_none() {
+                    return Ok(None);
+                }
                 tls_config_with_client_auth(roots, chain.clone(), key.clone_key())
                     .map(Some)
                     .map_err(|e| BuildError::ClientCertificate(format!("{e}; check that the key is the certificate's, in PKCS#8, PKCS#1 or SEC1")))

@@ -37,7 +37,9 @@ pub fn client_certificate(cert: &Path, key: &Path) -> Result<ClientCertificate, 
 /// still checking the handshake's signatures (the connection is encrypted,
 /// just not to a verified peer), presenting `client` if given.
 pub fn insecure_config(client: Option<ClientCertificate>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The library's provider (its `ring` or `aws-lc-rs` feature).
+    let provider = wsapi::crypto_provider()
+        .ok_or("--insecure: no rustls crypto provider (build with the feature `ring` or `aws-lc-rs`)")?;
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
