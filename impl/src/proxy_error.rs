@@ -56,7 +56,7 @@ pub enum ProxyError {
         why: &'static str,
     },
     /// A SOCKS5 proxy could not, or would not, connect to the server.
-    #[error("the SOCKS5 proxy {proxy} did not connect to {target}: {} (reply {reply}); {}", crate::socks::reply_meaning(*.reply), socks_advice(*.reply))]
+    #[error("the SOCKS5 proxy {proxy} did not connect to {target}: {} (reply {reply}); {}", reply_meaning(*.reply), socks_advice(*.reply))]
     SocksRefused {
         /// The proxy, as `host:port`.
         proxy: String,
@@ -138,6 +138,21 @@ fn reason(status: u16) -> String {
         .and_then(|s| s.canonical_reason())
         .map(|r| format!(" ({r})"))
         .unwrap_or_default()
+}
+
+/// What a SOCKS5 reply code means (RFC 1928 §6).
+fn reply_meaning(reply: u8) -> &'static str {
+    match reply {
+        1 => "general SOCKS server failure",
+        2 => "connection not allowed by its rules",
+        3 => "network unreachable",
+        4 => "host unreachable",
+        5 => "connection refused",
+        6 => "TTL expired",
+        7 => "command not supported",
+        8 => "address type not supported",
+        _ => "unknown reply",
+    }
 }
 
 /// What to do about a SOCKS5 refusal, by reply code.

@@ -208,18 +208,3 @@ async fn resolve(runtime: &dyn Runtime, host: &str, port: u16) -> io::Result<IpA
         Err(_) => Err(io::Error::other("the resolver stopped")),
     }
 }
-
-/// What a SOCKS5 reply code means (RFC 1928 §6).
-pub(crate) fn reply_meaning(reply: u8) -> &'static str {
-    match reply {
-        1 => "general SOCKS server failure",
-        2 => "connection not allowed by its rules",
-        3 => "network unreachable",
-        4 => "host unreachable",
-        5 => "connection refused",
-        6 => "TTL expired",
-        7 => "command not supported",
-        8 => "address type not supported",
-        _ => "unknown reply",
-    }
-}
