@@ -133,7 +133,7 @@ impl Proxy {
                 source,
             })?;
         if let Some(socks) = &self.socks {
-            return socks.connect(runtime, stream, &proxy, host, port).await;
+            return socks.connect(stream, &proxy, host, port).await;
         }
         let authority = if host.contains(':') {
             format!("[{host}]:{port}")

@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::proxy_error::ProxyError;
-use crate::runtime::{BoxedStream, Runtime};
+use crate::runtime::BoxedStream;
 
 /// How to reach a SOCKS5 proxy's far side.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,7 +44,6 @@ impl Socks5 {
     /// (already connected to it), named `proxy` in errors.
     pub async fn connect(
         &self,
-        runtime: &dyn Runtime,
         mut stream: BoxedStream,
         proxy: &str,
         host: &str,
@@ -58,15 +57,11 @@ impl Socks5 {
         let destination = match host.parse::<IpAddr>() {
             Ok(ip) => Destination::Ip(ip),
             Err(_) if self.remote_dns => Destination::Name(host.to_string()),
-            Err(_) => Destination::Ip(
-                resolve(runtime, host, port)
-                    .await
-                    .map_err(|source| ProxyError::Unresolved {
-                        proxy: proxy.to_string(),
-                        host: host.to_string(),
-                        source,
-                    })?,
-            ),
+            Err(_) => Destination::Ip(resolve(host, port).await.map_err(|source| ProxyError::Unresolved {
+                proxy: proxy.to_string(),
+                host: host.to_string(),
+                source,
+            })?),
         };
         let lost = |source| ProxyError::Lost {
             proxy: proxy.to_string(),
@@ -191,16 +186,16 @@ impl Socks5 {
     }
 }
 
-/// Resolves `host` here (`socks5://`), on the runtime's blocking threads:
-/// the system resolver blocks.
-async fn resolve(runtime: &dyn Runtime, host: &str, port: u16) -> io::Result<IpAddr> {
+/// Resolves `host` here (`socks5://`), on a thread of its own: the
+/// system resolver blocks, and a plain thread works on every runtime.
+async fn resolve(host: &str, port: u16) -> io::Result<IpAddr> {
     let (tx, rx) = futures::channel::oneshot::channel();
     let name = host.to_string();
-    runtime
-        .spawn_blocking(Box::new(move || {
+    std::thread::Builder::new()
+        .name("wsapi-resolve".into())
+        .spawn(move || {
             let _ = tx.send((name.as_str(), port).to_socket_addrs().map(|mut a| a.next()));
-        }))
-        .await;
+        })?;
     match rx.await {
         Ok(Ok(Some(addr))) => Ok(SocketAddr::ip(&addr)),
         Ok(Ok(None)) => Err(io::Error::new(io::ErrorKind::NotFound, "the name has no address")),
