@@ -59,10 +59,11 @@ impl Connector {
                 .map_err(|e| tcp(io::Error::new(e.kind(), format!("the connector failed: {e}")))),
             None if self.proxy.is_some() => {
                 let proxy = self.proxy.as_ref().expect("checked");
-                proxy
-                    .tunnel(self.runtime.as_ref(), host, port)
-                    .await
-                    .map_err(|why| tcp(io::Error::other(why)))
+                proxy.tunnel(self.runtime.as_ref(), host, port).await.map_err(|why| {
+                    // The proxy's layer, not TCP's: the advice for a refused
+                    // or unreachable server would point at the wrong machine.
+                    ConnectFailure::Transport(TransportError::new(TransportLayer::Proxy, target(), why))
+                })
             }
             None => self.runtime.connect_tcp(host.to_string(), port).await.map_err(tcp),
         }

@@ -14,8 +14,8 @@
 //! `leftover` and become the start of the frame decoder's read buffer, so
 //! none can be lost or read twice.
 
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use http::{HeaderName, HeaderValue};
 use url::Url;
 use wsapi_model::handshake::{request_head, HandshakeFailure, Offer, Response};
 

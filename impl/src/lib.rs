@@ -5,11 +5,37 @@
 //! `binaryType`, `protocol`, `extensions`, and the open / message / error /
 //! close events in the order a browser fires them. Every rule lives in
 //! [`wsapi_model`], a pure state machine; this crate is the I/O driver
-//! around it, on `async-tungstenite` and `futures`, with `async-std`
+//! around it, on `futures` (with tungstenite's frame types), with `async-std`
 //! (default), `smol` (feature `smol-runtime`) or `tokio` (feature
 //! `tokio-runtime`) underneath: see [`runtime`].
 //!
 //! [WHATWG WebSocket Standard]: https://websockets.spec.whatwg.org/
+//!
+//! ## Choosing the runtime
+//! The default feature runs on async-std. On tokio, turn the defaults off
+//! (otherwise async-std is compiled in too, unused inside a tokio runtime):
+//!
+//! ```toml
+//! [dependencies]
+//! wsapi = { version = "0.1", default-features = false, features = ["tokio-runtime", "ring"] }
+//! ```
+//!
+//! Inside a tokio runtime every connection then runs on that runtime (see
+//! [`runtime`]); nothing else changes in the code. On smol:
+//! `default-features = false, features = ["smol-runtime", "ring"]`. `ring`
+//! (or `aws-lc-rs`) is rustls's crypto provider for `wss:`; without either,
+//! `wss:` uses the provider the program installed (see [`crypto_provider`]).
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `async-std-runtime` (default) | `runtime::AsyncStdRuntime` |
+//! | `smol-runtime` | `runtime::SmolRuntime` |
+//! | `tokio-runtime` | `runtime::TokioRuntime`; inside a tokio runtime, connections use it |
+//! | `ring` (default) | rustls's crypto provider for `wss:`: ring |
+//! | `aws-lc-rs` | rustls's crypto provider for `wss:`: aws-lc-rs (wins over `ring`) |
+//! | `native-roots` | `WebSocketBuilder::native_roots`: the operating system's certificates |
+//!
+//! The features are additive: several runtimes may be enabled at once.
 //!
 //! ```no_run
 //! # wsapi::runtime::block_on(async {
@@ -58,6 +84,9 @@
 //! round trip measured 40–45 µs from a task against 82 µs from `block_on`
 //! (`impl/BENCHMARKS.md`).
 #![warn(missing_docs)]
+// docs.rs builds with every feature and `--cfg docsrs`: each feature-gated
+// item then says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
 mod connect_failure;
@@ -77,14 +106,16 @@ mod host_gate;
 mod message;
 mod panic_message;
 mod proxy;
+mod proxy_error;
+pub mod reconnect;
 mod redact;
 pub mod runtime;
 mod shared;
 mod sink;
 pub mod socket;
+mod socks;
 mod transport;
 
-pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use dispatch::HandlerPanic;
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 /// The TLS library, for [`WebSocketBuilder::tls_config`] and for reading a
@@ -92,8 +123,12 @@ pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 pub use futures_rustls::rustls;
 pub use handle::{HandlerError, Snapshot, WebSocketHandle};
 pub use message::Message;
+pub use proxy_error::ProxyError;
 pub use sink::MessageSink;
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
+pub use transport::crypto_provider;
+pub use tungstenite::{Bytes, Utf8Bytes};
+pub use wsapi_model::reconnect::{ReconnectPolicy, StopReason};
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
 /// How many connection tasks are running in this process: each socket's

@@ -1,6 +1,7 @@
 //! HTTP CONNECT proxies: a tunnel to the server through an HTTP proxy,
 //! opened before TLS and the WebSocket handshake (which then run through
-//! it unchanged), for `ws:` and `wss:` alike.
+//! it unchanged), for `ws:` and `wss:` alike. SOCKS5 proxies
+//! (`socks5://`, `socks5h://`) are parsed here and spoken by `socks`.
 //!
 //! The proxy is given explicitly ([`crate::WebSocketBuilder::proxy`]) or,
 //! when asked for ([`crate::WebSocketBuilder::proxy_from_env`]), read from
@@ -18,8 +19,10 @@ use data_encoding::BASE64;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use url::{Host, Url};
 
+use crate::proxy_error::ProxyError;
 use crate::redact;
 use crate::runtime::{BoxedStream, Runtime};
+use crate::socks::Socks5;
 
 /// The largest CONNECT response head read (a proxy that sends more is broken).
 const MAX_RESPONSE_HEAD: usize = 8 * 1024;
@@ -31,6 +34,8 @@ pub(crate) struct Proxy {
     port: u16,
     /// `Proxy-Authorization` value (Basic), from the URL's user info.
     authorization: Option<String>,
+    /// A SOCKS5 proxy (`socks5://`, `socks5h://`) instead of HTTP CONNECT.
+    socks: Option<Socks5>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -40,6 +45,7 @@ impl std::fmt::Debug for Proxy {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("authorization", &self.authorization.as_ref().map(|_| "Basic ***"))
+            .field("socks", &self.socks)
             .finish()
     }
 }
@@ -58,12 +64,16 @@ impl Proxy {
         // (bad port, bad IPv6 literal, empty host) whose text is then shown.
         let shown = || redact::url_str(&with_scheme);
         let url = Url::parse(&with_scheme).map_err(|e| format!("{:?} is not a proxy URL: {e}", shown()))?;
-        if url.scheme() != "http" {
-            return Err(format!(
-                "proxy scheme {:?} is not supported (only http:// CONNECT proxies)",
-                url.scheme()
-            ));
-        }
+        let remote_dns = match url.scheme() {
+            "http" => None,
+            "socks5" => Some(false),
+            "socks5h" => Some(true),
+            other => {
+                return Err(format!(
+                    "proxy scheme {other:?} is not supported (http:// CONNECT, socks5:// and socks5h://)"
+                ))
+            }
+        };
         let host = url.host_str().ok_or_else(|| format!("{:?} has no host", shown()))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let authorization = (!url.username().is_empty()).then(|| {
@@ -71,10 +81,20 @@ impl Proxy {
             let password = percent_decode(url.password().unwrap_or(""));
             format!("Basic {}", BASE64.encode(format!("{user}:{password}").as_bytes()))
         });
+        let socks = remote_dns.map(|remote_dns| Socks5 {
+            remote_dns,
+            credentials: (!url.username().is_empty()).then(|| {
+                (
+                    percent_decode(url.username()),
+                    percent_decode(url.password().unwrap_or("")),
+                )
+            }),
+        });
         Ok(Proxy {
             host,
             port: url.port().unwrap_or(1080),
-            authorization,
+            authorization: authorization.filter(|_| socks.is_none()),
+            socks,
         })
     }
 
@@ -98,12 +118,28 @@ impl Proxy {
         }
     }
 
+    /// The proxy as `host:port`, for errors (never its credentials).
+    fn name(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     /// Opens TCP to the proxy and a CONNECT tunnel to `host:port`.
-    pub async fn tunnel(&self, runtime: &dyn Runtime, host: &str, port: u16) -> Result<BoxedStream, String> {
+    pub async fn tunnel(&self, runtime: &dyn Runtime, host: &str, port: u16) -> Result<BoxedStream, ProxyError> {
+        let proxy = self.name();
         let mut stream = runtime
             .connect_tcp(self.host.clone(), self.port)
             .await
-            .map_err(|e| format!("TCP connect to the proxy {}:{} failed: {e}", self.host, self.port))?;
+            .map_err(|source| ProxyError::Unreachable {
+                proxy: proxy.clone(),
+                source,
+            })?;
+        if let Some(socks) = &self.socks {
+            return socks.connect(stream, &proxy, host, port).await;
+        }
         let authority = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -114,15 +150,23 @@ impl Proxy {
             request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
         }
         request.push_str("\r\n");
-        let io_error = |e: io::Error| format!("the proxy connection failed: {e}");
-        stream.write_all(request.as_bytes()).await.map_err(io_error)?;
-        stream.flush().await.map_err(io_error)?;
-        let head = read_response_head(&mut stream).await?;
-        let status = connect_status(&head)?;
+        let lost = |source| ProxyError::Lost {
+            proxy: proxy.clone(),
+            source,
+        };
+        stream.write_all(request.as_bytes()).await.map_err(lost)?;
+        stream.flush().await.map_err(lost)?;
+        let head = read_response_head(&mut stream, &proxy).await?;
+        let status = connect_status(&head).map_err(|why| ProxyError::BadResponse {
+            proxy: proxy.clone(),
+            why,
+        })?;
         if !(200..300).contains(&status) {
-            return Err(format!(
-                "the proxy refused CONNECT to {authority} with HTTP status {status}"
-            ));
+            return Err(ProxyError::Refused {
+                proxy,
+                target: authority,
+                status,
+            });
         }
         Ok(stream)
     }
@@ -130,17 +174,29 @@ impl Proxy {
 
 /// Reads up to the blank line ending the response head, byte by byte:
 /// nothing after it may be consumed (it belongs to the tunnel).
-async fn read_response_head(stream: &mut BoxedStream) -> Result<Vec<u8>, String> {
+async fn read_response_head(stream: &mut BoxedStream, proxy: &str) -> Result<Vec<u8>, ProxyError> {
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_RESPONSE_HEAD {
-            return Err(format!("the proxy's response head is over {MAX_RESPONSE_HEAD} bytes"));
+            return Err(ProxyError::BadResponse {
+                proxy: proxy.to_string(),
+                why: format!("its response head is over {MAX_RESPONSE_HEAD} bytes"),
+            });
         }
+        let lost = |source| ProxyError::Lost {
+            proxy: proxy.to_string(),
+            source,
+        };
         match stream.read(&mut byte).await {
-            Ok(0) => return Err("the proxy closed the connection before answering CONNECT".into()),
+            Ok(0) => {
+                return Err(lost(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "it closed the connection before answering CONNECT",
+                )))
+            }
             Ok(_) => head.push(byte[0]),
-            Err(e) => return Err(format!("the proxy connection failed: {e}")),
+            Err(e) => return Err(lost(e)),
         }
     }
     Ok(head)
@@ -251,7 +307,13 @@ mod tests {
         );
         let p = Proxy::parse("proxy.example").unwrap();
         assert_eq!((p.port, p.authorization), (1080, None));
-        assert!(Proxy::parse("socks5://proxy.example:1080").is_err());
+        assert!(Proxy::parse("ftp://proxy.example:1080").is_err());
+        let p = Proxy::parse("socks5h://bob:pw@proxy.example").unwrap();
+        assert_eq!((p.port, p.authorization.as_deref()), (1080, None));
+        let socks = p.socks.as_ref().unwrap();
+        assert!(socks.remote_dns);
+        assert_eq!(socks.credentials, Some(("bob".to_string(), "pw".to_string())));
+        assert!(!Proxy::parse("socks5://p:1").unwrap().socks.unwrap().remote_dns);
         assert!(Proxy::parse("http://").is_err());
         // Credentials are never printed.
         let shown = format!("{:?}", Proxy::parse("http://alice:secret@p:1").unwrap());
@@ -298,7 +360,12 @@ mod tests {
         }
         let vars = &[("all_proxy", "p:3"), ("no_proxy", "ample.com,api.example.com.evil")];
         assert_eq!(port(Proxy::from_env(&ws, env(vars)).unwrap()), Some(3));
-        assert!(Proxy::from_env(&ws, env(&[("all_proxy", "socks5://p:3")])).is_err());
+        // all_proxy may be SOCKS, as curl reads it.
+        let socks = Proxy::from_env(&ws, env(&[("all_proxy", "socks5h://p:3")]))
+            .unwrap()
+            .unwrap();
+        assert!(socks.socks.is_some_and(|s| s.remote_dns));
+        assert!(Proxy::from_env(&ws, env(&[("all_proxy", "ftp://p:3")])).is_err());
     }
 
     #[test]

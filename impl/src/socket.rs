@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::Stream;
 use futures_rustls::rustls;
+use http::{HeaderName, HeaderValue};
 use wsapi_model::{Config, Connection, ConstructError};
 
 use crate::connector::{one_stream, ConnectFn, Connector};
@@ -21,7 +21,7 @@ use crate::redact;
 use crate::runtime::{default_runtime, AsyncStream, BoxFuture, BoxedStream, Runtime};
 use crate::shared::{Handlers, Pass, Shared};
 use crate::sink::MessageSink;
-use crate::transport::{tls_config_with_roots, TransportOptions};
+use crate::transport::{default_roots, tls_config_with_client_auth, tls_config_with_roots, TransportOptions};
 
 /// A WebSocket connection with the browser API's semantics.
 ///
@@ -62,8 +62,11 @@ impl WebSocket {
             .connect()
             .map_err(|e| match e {
                 BuildError::Construct(c) => c,
-                BuildError::InvalidHeader(_) => unreachable!("no headers were given"),
+                BuildError::InvalidHeader(_) | BuildError::HandshakeHeader { .. } => {
+                    unreachable!("no headers were given")
+                }
                 BuildError::InvalidProxy(_) => unreachable!("no proxy was given"),
+                BuildError::ClientCertificate(_) => unreachable!("no client certificate was given"),
             })
     }
 
@@ -139,10 +142,55 @@ pub enum BuildError {
     /// (never the value: it may be a credential).
     #[error("request header {0:?} is not valid HTTP (a token name, a value of visible ASCII, spaces and tabs); fix or remove it")]
     InvalidHeader(String),
+    /// A header given to [`WebSocketBuilder::header`] is one the opening
+    /// handshake writes itself (`Host`, `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Key`, `-Version`, `-Extensions`, `-Protocol`):
+    /// sending it too would put two in the request (an HTTP/1.1 server
+    /// answers 400 to two `Host` fields). `use_instead` says what sets it.
+    #[error(
+        "request header {name:?} is written by the opening handshake itself and would be sent twice; {use_instead}"
+    )]
+    HandshakeHeader {
+        /// The header's name as given.
+        name: String,
+        /// What to do instead (the builder method that sets it, or none).
+        use_instead: &'static str,
+    },
+    /// The client certificate given to
+    /// [`WebSocketBuilder::client_certificate`] is unusable (a key rustls
+    /// cannot load, or one that does not match the certificate), or was
+    /// given together with [`WebSocketBuilder::tls_config`].
+    #[error("client certificate: {0}")]
+    ClientCertificate(String),
     /// The proxy URL (given, or from the environment) is unusable. The
     /// text shows the URL with its password replaced by `***`.
     #[error("invalid proxy: {0}")]
     InvalidProxy(String),
+}
+
+/// For a header the opening handshake writes itself, what sets it instead
+/// (`None`: the user may send it).
+fn handshake_header(name: &str) -> Option<&'static str> {
+    const OWNED: &[(&str, &str)] = &[
+        (
+            "host",
+            "it is the URL's host and port; to reach another address under this name, keep the name in the URL and open the connection with .connector(..) or .stream(..)",
+        ),
+        ("upgrade", "remove it (always \"websocket\")"),
+        ("connection", "remove it (always \"Upgrade\")"),
+        ("sec-websocket-key", "remove it (a fresh random key per connection)"),
+        ("sec-websocket-version", "remove it (always 13)"),
+        (
+            "sec-websocket-extensions",
+            "use .deflate(..) (permessage-deflate is the only extension offered)",
+        ),
+        ("sec-websocket-protocol", "use .protocols(..)"),
+    ];
+    let name = name.trim();
+    OWNED
+        .iter()
+        .find(|(owned, _)| owned.eq_ignore_ascii_case(name))
+        .map(|(_, instead)| *instead)
 }
 
 /// Messages shorter than this are sent uncompressed by default
@@ -172,6 +220,9 @@ pub struct WebSocketBuilder {
     max_frame_size: Option<usize>,
     max_queued_bytes: u64,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Roots from `root_certificates`/`native_roots` (`None`: webpki's).
+    roots: Option<rustls::RootCertStore>,
+    client_certificate: Option<ClientCertificate>,
     journal: bool,
     handlers: Option<Handlers>,
     panic_hook: Option<PanicHook>,
@@ -196,6 +247,8 @@ impl std::fmt::Debug for WebSocketBuilder {
             .field("max_frame_size", &self.max_frame_size)
             .field("max_queued_bytes", &self.max_queued_bytes)
             .field("tls", &self.tls.is_some())
+            .field("roots", &self.roots.as_ref().map(rustls::RootCertStore::len))
+            .field("client_certificate", &self.client_certificate.is_some())
             .field("journal", &self.journal)
             .field("handlers", &self.handlers)
             .field("runtime", &self.runtime.is_some())
@@ -206,6 +259,15 @@ impl std::fmt::Debug for WebSocketBuilder {
             .finish()
     }
 }
+
+/// A client certificate chain and its key, shared by clones of the builder.
+#[derive(Clone)]
+struct ClientCertificate(
+    Arc<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+);
 
 /// The user's connector, kept in the (`Clone`, `Debug`) builder.
 #[derive(Clone)]
@@ -231,6 +293,8 @@ impl WebSocketBuilder {
             max_frame_size: Some(16 << 20),
             max_queued_bytes: 16 << 20,
             tls: None,
+            roots: None,
+            client_certificate: None,
             journal: false,
             handlers: None,
             panic_hook: None,
@@ -249,6 +313,11 @@ impl WebSocketBuilder {
     }
 
     /// An extra request header (Authorization, Origin, Cookie, ...).
+    ///
+    /// Headers the opening handshake writes itself are refused by
+    /// [`Self::connect`] with [`BuildError::HandshakeHeader`], which names
+    /// what sets them: subprotocols with [`Self::protocols`], extensions
+    /// with [`Self::deflate`], `Host` from the URL.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
@@ -328,8 +397,12 @@ impl WebSocketBuilder {
     }
 
     /// Use this rustls configuration for `wss:` (default: webpki roots).
+    /// It replaces [`Self::root_certificates`] given before (the last of
+    /// the two wins); with it, give a client certificate in the
+    /// configuration itself, not with [`Self::client_certificate`].
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(config);
+        self.roots = None;
         self
     }
 
@@ -339,8 +412,36 @@ impl WebSocketBuilder {
         for der in roots {
             store.add(rustls::pki_types::CertificateDer::from(der))?;
         }
-        self.tls = Some(tls_config_with_roots(store));
+        self.roots = Some(store);
+        self.tls = None;
         Ok(self)
+    }
+
+    /// Present this client certificate for `wss:` when the server asks
+    /// for one (mutual TLS): `chain` is the certificate first, then any
+    /// intermediates; `key` its private key (PKCS#8, PKCS#1 or SEC1; the
+    /// `PemObject` trait of [`rustls::pki_types`] reads them from PEM).
+    /// The roots stay those of [`Self::root_certificates`] (or the
+    /// defaults). [`Self::connect`] fails with
+    /// [`BuildError::ClientCertificate`] if the key is unusable or does not
+    /// match, or if [`Self::tls_config`] was given too.
+    ///
+    /// ```no_run
+    /// use wsapi::rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    /// let chain = CertificateDer::pem_file_iter("client.pem")?.collect::<Result<Vec<_>, _>>()?;
+    /// let key = PrivateKeyDer::from_pem_file("client.key")?;
+    /// let ws = wsapi::WebSocket::builder("wss://internal.example/feed")
+    ///     .client_certificate(chain, key)
+    ///     .connect()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_certificate(
+        mut self,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        self.client_certificate = Some(ClientCertificate(Arc::new((chain, key))));
+        self
     }
 
     fn handler(mut self, f: impl FnOnce(&mut Handlers)) -> Self {
@@ -444,6 +545,30 @@ impl WebSocketBuilder {
         self
     }
 
+    /// [`Self::stream`] for a stream with tokio's I/O traits
+    /// (`tokio::io::AsyncRead + AsyncWrite`): a `tokio::net::TcpStream`,
+    /// `UnixStream`, a `tokio-rustls` stream... (feature `tokio-runtime`).
+    /// [`Self::stream`] takes the `futures` traits; this wraps the stream
+    /// in `tokio-util`'s compat layer, as [`crate::runtime::tokio_io`] does
+    /// for a [`Self::connector`].
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let unix = tokio::net::UnixStream::connect("/run/feed.sock").await?;
+    /// let ws = wsapi::WebSocket::builder("ws://localhost/feed")
+    ///     .tokio_stream(unix)
+    ///     .connect()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tokio-runtime")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio-runtime")))]
+    pub fn tokio_stream<S>(self, stream: S) -> Self
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        self.stream(crate::runtime::tokio_io(stream))
+    }
+
     /// The stream from [`Self::connector`] or [`Self::stream`] already is
     /// secure (TLS done by the user, a local socket...): do not add TLS on
     /// it for `wss:` (default `false`).
@@ -452,12 +577,18 @@ impl WebSocketBuilder {
         self
     }
 
-    /// Tunnel through this HTTP proxy with CONNECT, for `ws:` and `wss:`
-    /// (TLS and the handshake then run through the tunnel):
-    /// `http://[user:password@]host[:port]` (port 1080 by default, as
-    /// curl; user and password are sent as Basic credentials). A refused
-    /// CONNECT (407, 403...) fails the connection (error, close 1006); the
-    /// connect timeout covers the proxy too. Ignored with [`Self::connector`].
+    /// Connect through this proxy, for `ws:` and `wss:` (TLS and the
+    /// handshake then run through it): an HTTP proxy with CONNECT,
+    /// `http://[user:password@]host[:port]` (user and password sent as
+    /// Basic credentials), or a SOCKS5 proxy, `socks5://...` (the server's
+    /// name resolved here, as curl) or `socks5h://...` (resolved by the
+    /// proxy), with user and password as RFC 1929 says; port 1080 by
+    /// default, as curl. A refused
+    /// CONNECT (407, 403...) or an unreachable proxy fails the connection
+    /// (error, close 1006) with a [`crate::TransportError`] of layer
+    /// [`crate::TransportLayer::Proxy`], whose cause is a
+    /// [`crate::ProxyError`] naming the proxy, with the HTTP status or the
+    /// I/O error kind; the connect timeout covers the proxy too. Ignored with [`Self::connector`].
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(url.to_string());
         self
@@ -486,6 +617,7 @@ impl WebSocketBuilder {
     /// Trust the operating system's certificate store for `wss:` (feature
     /// `native-roots`). Fails if no certificate could be loaded.
     #[cfg(feature = "native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     pub fn native_roots(mut self) -> Result<Self, rustls::Error> {
         let loaded = rustls_native_certs::load_native_certs();
         let mut store = rustls::RootCertStore::empty();
@@ -496,14 +628,45 @@ impl WebSocketBuilder {
                 loaded.errors.len()
             )));
         }
-        self.tls = Some(tls_config_with_roots(store));
+        self.roots = Some(store);
+        self.tls = None;
         Ok(self)
+    }
+
+    /// The rustls configuration for `wss:` (`None`: the default, made when
+    /// needed).
+    fn tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, BuildError> {
+        match (&self.tls, &self.client_certificate) {
+            (Some(_), Some(_)) => Err(BuildError::ClientCertificate(
+                "given with tls_config(..), whose configuration decides alone; put the certificate in it (with_client_auth_cert), or use root_certificates(..) instead".into(),
+            )),
+            (Some(config), None) => Ok(Some(config.clone())),
+            // Without a crypto provider, a wss: connection fails when it
+            // connects (with what to enable); ws: needs none.
+            (None, None) => Ok(self.roots.clone().and_then(|roots| tls_config_with_roots(roots).ok())),
+            (None, Some(ClientCertificate(cert))) => {
+                let roots = self.roots.clone().unwrap_or_else(default_roots);
+                let (chain, key) = &**cert;
+                if crate::transport::crypto_provider().is_none() {
+                    return Ok(None);
+                }
+                tls_config_with_client_auth(roots, chain.clone(), key.clone_key())
+                    .map(Some)
+                    .map_err(|e| BuildError::ClientCertificate(format!("{e}; check that the key is the certificate's, in PKCS#8, PKCS#1 or SEC1")))
+            }
+        }
     }
 
     /// Validates, creates the [`WebSocket`] and starts connecting in the background.
     pub fn connect(self) -> Result<WebSocket, BuildError> {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
+            if let Some(use_instead) = handshake_header(name) {
+                return Err(BuildError::HandshakeHeader {
+                    name: redact::header_name(name),
+                    use_instead,
+                });
+            }
             let invalid = || BuildError::InvalidHeader(redact::header_name(name));
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
             let v = HeaderValue::from_str(value).map_err(|_| invalid())?;
@@ -511,6 +674,7 @@ impl WebSocketBuilder {
         }
         let config = self.model_config();
         let model = Connection::new(&self.url, &self.protocols, config, Duration::ZERO)?;
+        let tls = self.tls()?;
         let handler_mode = self.handlers.is_some();
         let proxy = match (&self.proxy, self.proxy_from_env) {
             (Some(text), _) => Some(Proxy::parse(text).map_err(BuildError::InvalidProxy)?),
@@ -527,7 +691,7 @@ impl WebSocketBuilder {
                 deflate: self.deflate,
                 max_message_size: self.max_message_size,
                 max_frame_size: self.max_frame_size,
-                tls: self.tls,
+                tls,
                 connector: Connector {
                     runtime: runtime.clone(),
                     custom: self.connector.map(|c| c.0),

@@ -12,10 +12,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_tungstenite::tungstenite::handshake::client::generate_key;
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use futures::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
+use http::{HeaderName, HeaderValue};
 use url::Url;
 use wsapi_model::handshake::Response;
 use wsapi_model::{TransportError, TransportLayer};
@@ -99,22 +98,76 @@ pub(crate) struct Connected {
     pub response: Response,
 }
 
-/// The default TLS configuration: the Mozilla roots shipped in `webpki-roots`.
-pub(crate) fn default_tls_config() -> Arc<rustls::ClientConfig> {
+/// A fresh `Sec-WebSocket-Key`: base64 of 16 random bytes (RFC 6455
+/// §4.1). Ours rather than tungstenite's, whose `handshake` feature would
+/// compile sha1, httparse and http for this one line.
+fn generate_key() -> String {
+    let nonce: [u8; 16] = rand::random();
+    data_encoding::BASE64.encode(&nonce)
+}
+
+/// The default roots: the Mozilla roots shipped in `webpki-roots`.
+pub(crate) fn default_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    tls_config_with_roots(roots)
+    roots
+}
+
+/// The rustls crypto provider wss: connections use: the one the program
+/// installed as rustls's process default (`CryptoProvider::install_default`),
+/// else aws-lc-rs (feature `aws-lc-rs`), else ring (feature `ring`, on by
+/// default). `None`: none of them, and `wss:` connections fail (`ws:` needs
+/// none). For building a `rustls::ClientConfig` by hand with the same
+/// provider ([`crate::WebSocketBuilder::tls_config`]).
+pub fn crypto_provider() -> Option<Arc<rustls::crypto::CryptoProvider>> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return Some(installed.clone());
+    }
+    #[cfg(feature = "aws-lc-rs")]
+    return Some(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    return Some(Arc::new(rustls::crypto::ring::default_provider()));
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    return None;
+}
+
+/// What a wss: connection fails with when there is no [`crypto_provider`].
+fn no_provider() -> rustls::Error {
+    rustls::Error::General(
+        "no rustls crypto provider: enable wsapi's feature `ring` or `aws-lc-rs`, or install one with rustls's CryptoProvider::install_default before connecting".into(),
+    )
+}
+
+/// The default TLS configuration: the [`default_roots`].
+pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    tls_config_with_roots(default_roots())
+}
+
+/// The configuration builder with our [`crypto_provider`] and its safe
+/// default protocol versions.
+fn config_builder() -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, rustls::Error> {
+    let provider = crypto_provider().ok_or_else(no_provider)?;
+    rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
+}
+
+/// A TLS configuration trusting `roots` that presents `chain` (signed
+/// with `key`) to a server asking for a client certificate.
+pub(crate) fn tls_config_with_client_auth(
+    roots: rustls::RootCertStore,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    let config = config_builder()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)?;
+    Ok(Arc::new(config))
 }
 
 /// A TLS configuration trusting exactly `roots`.
-pub(crate) fn tls_config_with_roots(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+pub(crate) fn tls_config_with_roots(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    Ok(Arc::new(
+        config_builder()?.with_root_certificates(roots).with_no_client_auth(),
+    ))
 }
 
 /// The TLS error inside an I/O error from futures-rustls, when there is
@@ -144,7 +197,11 @@ pub(crate) async fn connect(
     let target = format!("{host}:{port}");
     let tcp = opts.connector.open(&url, &tcp_host, port).await?;
     let mut stream = if opts.connector.needs_tls(&url) {
-        let config = opts.tls.clone().unwrap_or_else(default_tls_config);
+        let config = match opts.tls.clone() {
+            Some(config) => config,
+            None => default_tls_config()
+                .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tls, target.clone(), e)))?,
+        };
         let name = rustls::pki_types::ServerName::try_from(tcp_host.clone())
             .map_err(|e| ConnectFailure::Transport(TransportError::new(TransportLayer::Tls, target.clone(), e)))?;
         let tls = futures_rustls::TlsConnector::from(config)

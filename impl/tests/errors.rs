@@ -53,6 +53,36 @@ fn build_errors_say_what_to_fix() {
 }
 
 #[test]
+fn headers_the_handshake_writes_are_refused_with_what_sets_them() {
+    let cases = [
+        ("Host", "URL"),
+        ("upgrade", "remove it"),
+        ("CONNECTION", "remove it"),
+        ("Sec-WebSocket-Key", "remove it"),
+        ("sec-websocket-version", "remove it"),
+        ("Sec-WebSocket-Extensions", ".deflate("),
+        ("Sec-WebSocket-Protocol", ".protocols("),
+    ];
+    for (name, advice) in cases {
+        let err = WebSocket::builder("ws://127.0.0.1:1/")
+            .header(name, "x")
+            .connect()
+            .unwrap_err();
+        let BuildError::HandshakeHeader { name: got, use_instead } = &err else {
+            panic!("{name}: {err:?}")
+        };
+        assert_eq!(got, name);
+        assert!(use_instead.contains(advice), "{name}: {use_instead}");
+        assert!(err.to_string().contains(advice), "{err}");
+    }
+    // Headers the handshake does not write go through.
+    for name in ["Origin", "Authorization", "Sec-WebSocket-Accept-Anything", "X-Host"] {
+        let ws = WebSocket::builder("ws://127.0.0.1:1/").header(name, "x").connect();
+        assert!(ws.is_ok(), "{name}");
+    }
+}
+
+#[test]
 fn debug_output_hides_credentials() {
     let builder = WebSocket::builder("ws://alice:hunter2@127.0.0.1:1/")
         .header("Authorization", "Bearer s3cr3t-token")
@@ -130,7 +160,8 @@ fn no_error_or_event_shows_a_secret() {
         format!("http://user:{SECRET}@"),
         format!("http://user:{SECRET}@/"),
         format!("user:{SECRET}@proxy.example:99999"),
-        format!("socks5://user:{SECRET}@proxy.example:1080"),
+        // A scheme that is not a proxy scheme (socks5 is one).
+        format!("ftp://user:{SECRET}@proxy.example:21"),
     ];
     for proxy in &unparsable {
         let e = WebSocket::builder("ws://127.0.0.1:1/")

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use support::{echo_round_trip, echo_server, failure, tls_echo_server};
 use wsapi::runtime::{block_on, spawn, TcpListener};
-use wsapi::{FailReason, WebSocket};
+use wsapi::{FailReason, ProxyError, TransportError, TransportLayer, WebSocket};
 
 /// A running tinyproxy, stopped (and its files removed) on drop.
 struct Tinyproxy {
@@ -85,13 +85,34 @@ fn via(base: &str, proxy: &str) -> WebSocket {
     WebSocket::builder(&format!("{base}/")).proxy(proxy).connect().unwrap()
 }
 
-/// The text of a failed connection's reason, which must be the transport's
-/// (the proxy is part of the way to the server).
-async fn refused(ws: WebSocket) -> String {
+/// The failed connection's transport error, which must be the proxy's
+/// layer (the server was never reached), with a [`ProxyError`] as cause.
+async fn proxy_failure(ws: WebSocket) -> TransportError {
     match failure(&ws).await {
-        FailReason::Transport(why) => why.to_string(),
+        FailReason::Transport(why) => {
+            assert_eq!(why.layer(), TransportLayer::Proxy, "{why}");
+            assert!(why.cause().downcast_ref::<ProxyError>().is_some(), "{why:?}");
+            // The advice is the proxy's, not "check that the server is running".
+            assert!(!why.to_string().contains("server is running"), "{why}");
+            why
+        }
         other => panic!("{other:?}"),
     }
+}
+
+/// The HTTP status of a refused tunnel, and the error's text (which
+/// names the proxy).
+async fn refused(ws: WebSocket, proxy_url: &str) -> (u16, String) {
+    let why = proxy_failure(ws).await;
+    let cause = why.cause().downcast_ref::<ProxyError>().expect("checked");
+    let status = cause.status().unwrap_or_else(|| panic!("not a refusal: {why}"));
+    let text = why.to_string();
+    assert!(
+        text.contains(cause.proxy()) && proxy_url.ends_with(cause.proxy()),
+        "{text}"
+    );
+    assert!(!cause.proxy().contains('@'), "credentials are never shown: {text}");
+    (status, text)
 }
 
 #[test]
@@ -126,11 +147,14 @@ fn basic_credentials_are_sent_and_a_407_fails_the_connection() {
     };
     block_on(async {
         let base = echo_server().await;
-        let why = refused(via(&base, &proxy.url)).await;
-        assert!(why.contains("status 407"), "{why}");
+        let (status, why) = refused(via(&base, &proxy.url), &proxy.url).await;
+        assert_eq!(status, 407, "{why}");
+        assert!(why.contains("credentials"), "{why}");
         // Wrong credentials: tinyproxy 1.11 answers 401 rather than 407.
-        let why = refused(via(&base, &proxy.url.replace("http://", "http://alice:wrong@"))).await;
-        assert!(why.contains("status 401") || why.contains("status 407"), "{why}");
+        let wrong = proxy.url.replace("http://", "http://alice:wrong@");
+        let (status, why) = refused(via(&base, &wrong), &proxy.url).await;
+        assert!(status == 401 || status == 407, "{why}");
+        assert!(!why.contains("wrong"), "the password is never shown: {why}");
         let ws = via(&base, &proxy.url.replace("http://", "http://alice:s3cret@"));
         echo_round_trip(&ws, "through the proxy").await;
     });
@@ -144,8 +168,52 @@ fn a_403_from_the_proxy_fails_the_connection() {
     };
     block_on(async {
         let base = echo_server().await;
-        let why = refused(via(&base, &proxy.url)).await;
-        assert!(why.contains("status 403"), "{why}");
+        let (status, why) = refused(via(&base, &proxy.url), &proxy.url).await;
+        assert_eq!(status, 403, "{why}");
+        assert!(why.contains("policy"), "{why}");
+    });
+}
+
+#[test]
+fn an_unreachable_proxy_is_named_with_its_io_error_kind() {
+    block_on(async {
+        // A port nobody listens on: bind one, read its number, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ws = via("ws://127.0.0.1:4000", &format!("http://u:pw@127.0.0.1:{port}"));
+        let why = proxy_failure(ws).await;
+        assert_eq!(
+            why.io_error_kind(),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "{why}"
+        );
+        let cause = why.cause().downcast_ref::<ProxyError>().unwrap();
+        assert!(matches!(cause, ProxyError::Unreachable { .. }), "{cause:?}");
+        assert_eq!(cause.proxy(), format!("127.0.0.1:{port}"));
+        assert_eq!(cause.io_error_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+        assert!(!why.to_string().contains("pw"), "{why}");
+        assert_eq!(why.target(), "127.0.0.1:4000");
+    });
+}
+
+#[test]
+fn a_proxy_that_hangs_up_before_answering_is_named() {
+    block_on(async {
+        // Accepts TCP, reads the CONNECT, closes without a word.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap());
+        spawn(async move {
+            use futures::io::AsyncReadExt;
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = tcp.read(&mut buf).await;
+            }
+        });
+        let why = proxy_failure(via("ws://127.0.0.1:4000", &proxy)).await;
+        assert_eq!(why.io_error_kind(), Some(std::io::ErrorKind::UnexpectedEof), "{why}");
     });
 }
 
@@ -174,7 +242,7 @@ fn a_proxy_that_never_answers_hits_the_connect_timeout() {
 #[test]
 fn an_unusable_proxy_url_is_a_build_error() {
     let err = WebSocket::builder("ws://127.0.0.1:9/")
-        .proxy("socks5://127.0.0.1:1080")
+        .proxy("ftp://127.0.0.1:1080")
         .connect()
         .unwrap_err();
     assert!(matches!(err, wsapi::BuildError::InvalidProxy(_)), "{err:?}");

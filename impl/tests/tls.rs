@@ -52,3 +52,82 @@ fn wss_with_an_untrusted_certificate_fails() {
         assert!(why.to_string().contains("TLS handshake with localhost:"), "{why}");
     });
 }
+
+mod client_certificates {
+    use super::support::{echo_round_trip, failure, mutual_tls_echo_server, MutualTls};
+    use wsapi::runtime::block_on;
+    use wsapi::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use wsapi::{BuildError, WebSocket, WebSocketBuilder};
+
+    fn builder(server: &MutualTls, cert: &[u8], key: &[u8]) -> WebSocketBuilder {
+        WebSocket::builder(&format!("wss://localhost:{}/mtls", server.port))
+            .root_certificates([server.ca.clone()])
+            .unwrap()
+            .client_certificate(
+                vec![CertificateDer::from(cert.to_vec())],
+                PrivateKeyDer::Pkcs8(key.to_vec().into()),
+            )
+    }
+
+    #[test]
+    fn a_server_that_requires_one_accepts_ours() {
+        block_on(async {
+            let server = mutual_tls_echo_server().await;
+            let ws = builder(&server, &server.client_cert, &server.client_key)
+                .connect()
+                .unwrap();
+            echo_round_trip(&ws, "with a client certificate").await;
+        });
+    }
+
+    #[test]
+    fn without_one_or_with_a_stranger_the_connection_fails() {
+        block_on(async {
+            let server = mutual_tls_echo_server().await;
+            let none = WebSocket::builder(&format!("wss://localhost:{}/mtls", server.port))
+                .root_certificates([server.ca.clone()])
+                .unwrap()
+                .connect()
+                .unwrap();
+            // TLS 1.3: the server judges the client's certificate after the
+            // client's handshake is done, so its alert arrives on the first read.
+            let why = failure(&none).await.to_string();
+            assert!(why.contains("CertificateRequired"), "{why}");
+            let stranger = builder(&server, &server.stranger_cert, &server.stranger_key)
+                .connect()
+                .unwrap();
+            let why = failure(&stranger).await.to_string();
+            assert!(why.contains("alert"), "{why}");
+        });
+    }
+
+    #[test]
+    fn an_unusable_certificate_is_a_build_error() {
+        let server = block_on(mutual_tls_echo_server());
+        // The key is not the certificate's.
+        let err = builder(&server, &server.client_cert, &server.stranger_key)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(err, BuildError::ClientCertificate(_)), "{err:?}");
+        // Not a key at all.
+        let err = builder(&server, &server.client_cert, b"not a key")
+            .connect()
+            .unwrap_err();
+        assert!(matches!(err, BuildError::ClientCertificate(_)), "{err:?}");
+        // With a whole ClientConfig, the certificate goes in it.
+        let config = std::sync::Arc::new(
+            wsapi::rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                wsapi::rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(wsapi::rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        );
+        let err = builder(&server, &server.client_cert, &server.client_key)
+            .tls_config(config)
+            .connect()
+            .unwrap_err();
+        assert!(err.to_string().contains("tls_config"), "{err}");
+    }
+}

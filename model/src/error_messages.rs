@@ -25,6 +25,13 @@ fn fail_reasons() -> Vec<FailReason> {
             "example.com:443",
             std::io::Error::other("invalid peer certificate: UnknownIssuer"),
         )),
+        FailReason::Transport(TransportError::new(
+            TransportLayer::Proxy,
+            "example.com:443",
+            std::io::Error::other(
+                "the proxy 127.0.0.1:3128 refused the tunnel with HTTP 407; give the proxy's credentials",
+            ),
+        )),
         FailReason::Handshake(HandshakeFailure::Rejected {
             status: 404,
             response: Default::default(),
@@ -212,4 +219,27 @@ fn transport_errors_keep_the_io_error_kind() {
     assert_eq!(e.clone(), e, "a clone compares equal, so a journal replays");
     let other = TransportError::new(TransportLayer::Tls, "127.0.0.1:9", std::io::Error::other("x"));
     assert_ne!(e, other);
+}
+
+/// A driver's error that wraps an I/O error as its source (as wsapi's
+/// proxy error does) still gives its kind.
+#[test]
+fn the_io_error_kind_is_found_under_a_wrapping_cause() {
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+    impl core::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "the proxy could not be reached: {}", self.0)
+        }
+    }
+    impl core::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    let e = TransportError::new(TransportLayer::Proxy, "example.com:443", Wrapper(refused));
+    assert_eq!(e.io_error_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+    assert!(e.to_string().contains("through a proxy"), "{e}");
+    assert_eq!(FailReason::Transport(e).kind(), "proxy");
 }

@@ -182,6 +182,7 @@ impl FailReason {
             FailReason::BadPort(_) => "bad_port",
             FailReason::Transport(t) => match t.layer() {
                 TransportLayer::Tls => "tls",
+                TransportLayer::Proxy => "proxy",
                 _ => "tcp",
             },
             FailReason::Handshake(_) => "handshake",

@@ -29,7 +29,7 @@
 //!
 //! [`request_head`] writes the request the checks expect an answer to.
 //!
-//! SHA-1 is `sha1_smol` and base64 is `base64`: both `no_std`, without
+//! SHA-1 is `sha1_smol` and base64 is `data-encoding`: both `no_std`, without
 //! dependencies of their own, so the model stays light (see
 //! `spec-notes/opening-handshake.md`).
 
@@ -37,7 +37,6 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use base64::Engine as _;
 use url::Url;
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
@@ -230,7 +229,7 @@ pub fn accept_key(key: &str) -> String {
     let mut sha1 = sha1_smol::Sha1::new();
     sha1.update(key.as_bytes());
     sha1.update(WEBSOCKET_GUID.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(sha1.digest().bytes())
+    data_encoding::BASE64.encode(&sha1.digest().bytes())
 }
 
 /// Checks a response to the opening handshake against what was offered:

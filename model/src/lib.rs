@@ -218,6 +218,7 @@ pub mod transport_error;
 #[cfg(all(test, feature = "std"))]
 mod error_messages;
 pub mod keepalive;
+pub mod reconnect;
 
 pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
@@ -230,5 +231,6 @@ pub use handshake::{check_response, HandshakeFailure, Response};
 pub use host_gate::{HostGate, HostKey, Ticket};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
 pub use keepalive::KeepAlive;
+pub use reconnect::{Decision, Reconnect, ReconnectPolicy, StopReason};
 pub use transport_error::{TransportError, TransportLayer};
 pub use url::Url;

@@ -21,6 +21,10 @@ pub enum TransportLayer {
     Tcp,
     /// The TLS handshake (`wss:`).
     Tls,
+    /// The proxy on the way to the server: unreachable, refusing the
+    /// tunnel, or not answering as a proxy. The server itself was not
+    /// reached; the cause names the proxy.
+    Proxy,
 }
 
 /// TCP or TLS failed while connecting: which layer, to where, and the
@@ -64,11 +68,20 @@ impl TransportError {
         &*self.cause
     }
 
-    /// The I/O error kind, if the cause is a `std::io::Error`
-    /// (`ConnectionRefused`, `TimedOut`, `HostUnreachable`...).
+    /// The I/O error kind, if the cause is a `std::io::Error` or has one
+    /// as its source, at any depth (`ConnectionRefused`, `TimedOut`,
+    /// `HostUnreachable`...; a proxy that could not be reached keeps the
+    /// kind of its TCP failure under the driver's proxy error).
     #[cfg(feature = "std")]
     pub fn io_error_kind(&self) -> Option<std::io::ErrorKind> {
-        self.cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
+        let mut next: Option<&(dyn Error + 'static)> = Some(&*self.cause);
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return Some(io.kind());
+            }
+            next = e.source();
+        }
+        None
     }
 }
 
@@ -84,6 +97,9 @@ impl fmt::Display for TransportError {
                 f,
                 "TLS handshake with {target} failed: {cause}; check the server's certificate and which roots are trusted"
             ),
+            // The cause names the proxy and says what to do: the advice
+            // depends on how it failed (unreachable, 407, 403...).
+            TransportLayer::Proxy => write!(f, "connection to {target} through a proxy failed: {cause}"),
         }
     }
 }

@@ -19,6 +19,8 @@ mod options;
 mod output;
 mod scenario;
 mod session;
+mod slash;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -45,16 +47,20 @@ Input: each line of standard input is sent as one message once the connection is
 (lines typed or piped before that are queued); a line longer than --max-message-size,
 or not UTF-8 (without --binary), is reported and skipped. At end of input (Ctrl-D, or
 the end of a pipe), wsapi waits for the replies (until --max-messages arrived, or none
-came for --wait seconds), closes with 1000 and waits for the closing handshake (bounded
-by --closing-timeout).
+came for --wait seconds), closes with 1000 (or --close-code and --close-reason) and
+waits for the closing handshake (bounded by --closing-timeout).
+
+Commands, typed at a terminal (text mode): /close [CODE [REASON]] closes now, /help lists
+them; a line starting with // is sent with one / less. Piped lines are always sent as they are.
 
 Output: text messages are printed one per line on stdout (after \"< \" at a terminal),
-binary ones in the --binary encoding (hex by default); events go to stderr as \"* ...\".
+binary ones in the --encoding (hex by default); events go to stderr as \"* ...\".
 With --jsonl, stdout carries one JSON object per event instead:
   {\"event\":\"open\",\"protocol\":\"...\",\"extensions\":\"...\"}
   {\"event\":\"message\",\"type\":\"text\",\"data\":\"...\"}
   {\"event\":\"message\",\"type\":\"binary\",\"encoding\":\"hex\",\"data\":\"...\",\"length\":N}
   {\"event\":\"error\",\"kind\":\"...\",\"message\":\"...\"}
+    (a rejected upgrade adds \"status\":N,\"headers\":[[\"Name\",\"value\"],...],\"body\":\"...\")
   {\"event\":\"close\",\"code\":1000,\"reason\":\"...\",\"wasClean\":true}
 
 Exit status:
@@ -103,7 +109,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(options::compat_args(std::env::args_os()));
     match (cli.command, cli.url) {
         (Some(Command::Scenario { base, file }), _) => wsapi::runtime::block_on(scenario::main(&base, &file)),
         (Some(Command::EchoServer { port }), _) => wsapi::runtime::block_on(echo_server::serve(port)),

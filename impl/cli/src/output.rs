@@ -4,8 +4,10 @@
 
 use std::io::{IsTerminal, Write};
 
+use async_tungstenite::tungstenite::http::StatusCode;
 use serde_json::json;
 use wsapi::{CloseEvent, FailReason, MessageEvent, WebSocket};
+use wsapi_model::HandshakeFailure;
 
 use crate::options::Encoding;
 
@@ -71,12 +73,35 @@ impl Printer {
         write_line(format_args!("{}{text}", self.prefix));
     }
 
-    /// The error event.
+    /// The error event. A rejected upgrade also shows what the server
+    /// said: its status line, the headers that explain a refusal and the
+    /// start of its body (which the library keeps for this).
     pub fn error(&self, why: &FailReason) {
+        let rejected = match why {
+            FailReason::Handshake(HandshakeFailure::Rejected { status, response }) => {
+                Some(Rejected::new(*status, response))
+            }
+            _ => None,
+        };
         if self.jsonl {
-            self.json(json!({"event": "error", "kind": why.kind(), "message": why.to_string()}));
+            let mut value = json!({"event": "error", "kind": why.kind(), "message": why.to_string()});
+            if let Some(r) = rejected {
+                value["status"] = json!(r.status);
+                value["headers"] = json!(r.headers);
+                value["body"] = json!(r.body);
+            }
+            self.json(value);
         } else {
             eprintln!("* error: {why}");
+            if let Some(r) = rejected {
+                eprintln!("  HTTP {} {}", r.status, r.reason);
+                for (name, value) in &r.headers {
+                    eprintln!("  {name}: {value}");
+                }
+                if !r.body.is_empty() {
+                    eprintln!("  body: {:?}{}", r.body, if r.truncated { " ..." } else { "" });
+                }
+            }
         }
     }
 
@@ -86,6 +111,54 @@ impl Printer {
             self.json(json!({"event": "close", "code": c.code, "reason": c.reason, "wasClean": c.was_clean}));
         } else {
             eprintln!("* close {} {:?} wasClean={}", c.code, c.reason, c.was_clean);
+        }
+    }
+}
+
+/// Header fields of a rejected upgrade worth showing: why, where to go
+/// instead, when to retry, what the server speaks. Others (cookies among
+/// them, which may be secret) are left out.
+const SHOWN_HEADERS: &[&str] = &[
+    "content-type",
+    "location",
+    "www-authenticate",
+    "proxy-authenticate",
+    "retry-after",
+    "sec-websocket-version",
+    "server",
+];
+
+/// Most bytes of a rejected response's body shown.
+const SHOWN_BODY: usize = 300;
+
+/// What a rejected upgrade is shown with.
+struct Rejected {
+    status: u16,
+    reason: &'static str,
+    headers: Vec<(String, String)>,
+    body: String,
+    truncated: bool,
+}
+
+impl Rejected {
+    fn new(status: u16, response: &wsapi_model::Response) -> Rejected {
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let headers = response
+            .headers
+            .iter()
+            .filter(|(name, _)| SHOWN_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name)))
+            .map(|(name, value)| (name.clone(), String::from_utf8_lossy(value).into_owned()))
+            .collect();
+        let body = &response.body[..response.body.len().min(SHOWN_BODY)];
+        Rejected {
+            status,
+            reason,
+            headers,
+            body: String::from_utf8_lossy(body).into_owned(),
+            truncated: response.body.len() > SHOWN_BODY,
         }
     }
 }

@@ -18,8 +18,9 @@ use wsapi::{Event, Message, WebSocket};
 
 use crate::exit;
 use crate::input::{self, Item};
-use crate::options::{ClientOptions, Encoding};
+use crate::options::ClientOptions;
 use crate::output::Printer;
+use crate::slash;
 
 /// How long to wait for replies after piped input ends, by default.
 const PIPED_WAIT: Duration = Duration::from_secs(2);
@@ -36,14 +37,18 @@ pub async fn main(url: &str, opts: &ClientOptions) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let wait = opts.wait.unwrap_or(if std::io::stdin().is_terminal() {
-        Duration::ZERO
-    } else {
-        PIPED_WAIT
-    });
+    let interactive = std::io::stdin().is_terminal();
+    let wait = opts
+        .wait
+        .unwrap_or(if interactive { Duration::ZERO } else { PIPED_WAIT });
     let session = Session {
         ws,
-        printer: Printer::new(opts.jsonl, opts.binary.unwrap_or(Encoding::Hex)),
+        printer: Printer::new(opts.jsonl, opts.encoding),
+        // Binary input lines are decoded before they get here: commands are
+        // for text lines only.
+        slash_commands: interactive && !opts.binary,
+        close_code: opts.close_code,
+        close_reason: opts.close_reason.clone(),
         wait,
         max_messages: opts.max_messages,
         pending: files,
@@ -54,13 +59,18 @@ pub async fn main(url: &str, opts: &ClientOptions) -> ExitCode {
         unsent_lines: 0,
     };
     session
-        .run(input::stdin_lines(opts.binary, opts.max_message_size))
+        .run(input::stdin_lines(opts.binary_input(), opts.max_message_size))
         .await
 }
 
 struct Session {
     ws: WebSocket,
     printer: Printer,
+    /// Typed lines starting with `/` are commands (see [`slash`]).
+    slash_commands: bool,
+    /// What closes the connection at the end of input (checked already).
+    close_code: u16,
+    close_reason: String,
     wait: Duration,
     max_messages: Option<u64>,
     /// Input waiting for the open event.
@@ -80,7 +90,8 @@ impl Session {
         loop {
             let draining = self.opened && self.input_done && self.ws.ready_state() == wsapi::ReadyState::Open;
             if draining && self.replies_done() {
-                let _ = self.ws.close(Some(1000), None);
+                let reason = (!self.close_reason.is_empty()).then_some(self.close_reason.as_str());
+                let _ = self.ws.close(Some(self.close_code), reason);
                 continue;
             }
             // Wakes the loop to look again at the end of `--wait`.
@@ -118,8 +129,7 @@ impl Session {
                     None => return ExitCode::from(exit::UNCLEAN),
                 },
                 item = input.next() => match item {
-                    Some(Item::Send(m)) if self.opened => { let _ = self.ws.send(m); }
-                    Some(Item::Send(m)) => self.pending.push(m),
+                    Some(Item::Send(m)) => self.typed(m),
                     Some(Item::Bad(line, why)) => {
                         self.unsent_lines += 1;
                         eprintln!("wsapi: input line {line} not sent: {why}");
@@ -134,6 +144,38 @@ impl Session {
                 },
                 _ = wsapi::runtime::sleep(tick).fuse() => {}
             }
+        }
+    }
+
+    /// A line of input: sent (now, or once open), or a slash command run.
+    fn typed(&mut self, m: Message) {
+        let m = match m.as_text().filter(|t| self.slash_commands && t.starts_with('/')) {
+            None => m,
+            Some(text) => match slash::parse(text) {
+                Ok(slash::Line::Send(text)) => Message::from(text.to_string()),
+                Ok(slash::Line::Close(code, reason)) => {
+                    if let Err(e) = self.ws.close(code, reason) {
+                        eprintln!("wsapi: /close: {e}");
+                    }
+                    return;
+                }
+                Ok(slash::Line::Help(unknown)) => {
+                    if let Some(line) = unknown {
+                        eprintln!("wsapi: unknown command {line:?} (not sent)");
+                    }
+                    eprintln!("wsapi: {}", slash::HELP);
+                    return;
+                }
+                Err(why) => {
+                    eprintln!("wsapi: {why}");
+                    return;
+                }
+            },
+        };
+        if self.opened {
+            let _ = self.ws.send(m);
+        } else {
+            self.pending.push(m);
         }
     }
 

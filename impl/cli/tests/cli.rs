@@ -505,7 +505,7 @@ fn refused_connection_exits_1_with_a_typed_error() {
 #[test]
 fn proxy_option_is_used() {
     // An unusable proxy URL is a bad argument...
-    let out = run(&["ws://127.0.0.1:4000/", "--proxy", "socks5://127.0.0.1:1080"], b"");
+    let out = run(&["ws://127.0.0.1:4000/", "--proxy", "ftp://127.0.0.1:1080"], b"");
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("proxy"), "{}", out.stderr);
     // ...and a proxy nobody listens on fails the connection (the target is
@@ -523,7 +523,7 @@ fn proxy_option_is_used() {
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let events = json_lines(&out.stdout);
     assert_eq!(events[0]["event"], "error");
-    assert_eq!(events[0]["kind"], "tcp");
+    assert_eq!(events[0]["kind"], "proxy");
     assert!(
         events[0]["message"].as_str().unwrap().contains("proxy"),
         "{:?}",

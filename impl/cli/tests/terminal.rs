@@ -107,3 +107,30 @@ fn typing_lines_in_a_terminal_sends_them_and_ctrl_d_closes() {
     assert!(screen.contains("* close 1000 \"\" wasClean=true"), "{screen}");
     assert!(screen.contains("EXIT=0"), "{screen}");
 }
+
+#[test]
+fn slash_commands_close_with_a_code_and_double_slash_sends_a_slash() {
+    if !tmux_available() {
+        return;
+    }
+    let server = EchoServer::start();
+    let tmux = Tmux {
+        socket: format!("wsapi-test-slash-{}", std::process::id()),
+    };
+    let command = format!("'{BIN}' '{}'; echo \"EXIT=$?\"; sleep 600", server.url("/slash"));
+    tmux.tmux(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", &command]);
+
+    tmux.wait_for("the open event", |s| s.contains("* open"));
+    tmux.type_line("//etc is a path");
+    tmux.wait_for("the line sent with one slash", |s| {
+        s.lines().any(|l| l == "< /etc is a path")
+    });
+    tmux.type_line("/nope");
+    tmux.wait_for("the list of commands", |s| s.contains("commands: /close"));
+    tmux.type_line("/close 4000 see you");
+    let screen = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
+    // The echo server answers with our code and reason.
+    assert!(screen.contains("* close 4000 \"see you\" wasClean=true"), "{screen}");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(!screen.contains("< /nope"), "{screen}");
+}

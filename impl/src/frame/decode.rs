@@ -15,9 +15,9 @@
 
 use std::io::Cursor;
 
-use async_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
-use async_tungstenite::tungstenite::protocol::frame::FrameHeader;
-use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::{Bytes, Utf8Bytes};
 use wsapi_model::handshake::DeflateParams;
 use wsapi_model::FailReason;
 

@@ -18,9 +18,9 @@
 
 use std::collections::VecDeque;
 
-use async_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
-use async_tungstenite::tungstenite::protocol::frame::FrameHeader;
-use async_tungstenite::tungstenite::Bytes;
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::Bytes;
 use wsapi_model::CloseFrame;
 
 use super::compress::Compressor;

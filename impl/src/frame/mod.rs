@@ -31,7 +31,7 @@
 //! the layer testable byte by byte and lets the fuzz targets
 //! (`crate::fuzzing`) drive exactly the code the client runs.
 //!
-//! [`FrameHeader`]: async_tungstenite::tungstenite::protocol::frame::FrameHeader
+//! [`FrameHeader`]: tungstenite::protocol::frame::FrameHeader
 //! [`Decoder`]: decode::Decoder
 //! [`Inbound`]: decode::Inbound
 //! [`Encoder`]: encode::Encoder

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
-use async_tungstenite::tungstenite::Bytes;
+use tungstenite::Bytes;
 
 /// Buffers smaller than this are not pooled (the allocator keeps those).
 pub(crate) const MIN_POOLED: usize = 64 * 1024;

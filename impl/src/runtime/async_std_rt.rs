@@ -7,6 +7,7 @@ use super::{BoxFuture, BoxedStream, Runtime};
 
 /// async-std's global executor and its `async-io` reactor.
 #[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std-runtime")))]
 pub struct AsyncStdRuntime;
 
 impl Runtime for AsyncStdRuntime {

@@ -47,7 +47,7 @@ pub use listener::TcpListener;
 #[cfg(feature = "smol-runtime")]
 pub use smol_rt::SmolRuntime;
 #[cfg(feature = "tokio-runtime")]
-pub use tokio_rt::TokioRuntime;
+pub use tokio_rt::{tokio_io, TokioRuntime};
 
 #[cfg(not(any(feature = "async-std-runtime", feature = "smol-runtime", feature = "tokio-runtime")))]
 compile_error!("enable at least one of the features `async-std-runtime` (default), `smol-runtime`, `tokio-runtime`");

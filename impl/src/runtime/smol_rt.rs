@@ -7,6 +7,7 @@ use super::{BoxFuture, BoxedStream, Runtime};
 
 /// smol's global executor and `async-io`'s reactor.
 #[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "smol-runtime")))]
 pub struct SmolRuntime;
 
 impl Runtime for SmolRuntime {

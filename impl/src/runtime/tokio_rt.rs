@@ -12,6 +12,7 @@ use super::{BoxFuture, BoxedStream, Runtime};
 
 /// A tokio runtime, by its handle.
 #[derive(Debug, Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-runtime")))]
 pub struct TokioRuntime {
     handle: Handle,
 }
@@ -53,6 +54,30 @@ impl Runtime for TokioRuntime {
             Ok(Box::new(stream.compat()) as BoxedStream)
         })
     }
+}
+
+/// A stream with tokio's I/O traits as a [`BoxedStream`] (the `futures`
+/// traits, through `tokio-util`'s compat layer), for a
+/// [`crate::WebSocketBuilder::connector`] that opens a tokio stream;
+/// [`crate::WebSocketBuilder::tokio_stream`] takes one directly.
+///
+/// ```no_run
+/// let ws = wsapi::WebSocket::builder("ws://localhost/feed")
+///     .connector(|_url| {
+///         Box::pin(async {
+///             let unix = tokio::net::UnixStream::connect("/run/feed.sock").await?;
+///             Ok(wsapi::runtime::tokio_io(unix))
+///         })
+///     })
+///     .connect()?;
+/// # Ok::<(), wsapi::BuildError>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-runtime")))]
+pub fn tokio_io<S>(stream: S) -> BoxedStream
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    Box::new(stream.compat())
 }
 
 /// The crate's own tokio runtime, for programs with only the

@@ -139,3 +139,75 @@ pub async fn failure(ws: &WebSocket) -> wsapi::FailReason {
         other => panic!("{other:?}"),
     }
 }
+
+/// A TLS echo server for `localhost` that requires a client certificate
+/// issued by its own CA (generated now), and the certificates to try it.
+pub struct MutualTls {
+    pub port: u16,
+    /// The CA's certificate (DER): trust it for the server.
+    pub ca: Vec<u8>,
+    /// A client certificate the server accepts, and its key (PKCS#8 DER).
+    pub client_cert: Vec<u8>,
+    pub client_key: Vec<u8>,
+    /// A self-signed client certificate the server does not accept, and its key.
+    pub stranger_cert: Vec<u8>,
+    pub stranger_key: Vec<u8>,
+}
+
+pub async fn mutual_tls_echo_server() -> MutualTls {
+    use futures_rustls::rustls;
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    use std::sync::Arc;
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf = |name: &str, usage| {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(vec![name.to_string()]).expect("params");
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &issuer).expect("signed");
+        (cert.der().to_vec(), key.serialize_der())
+    };
+    let (server_cert, server_key) = leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = leaf("client", ExtendedKeyUsagePurpose::ClientAuth);
+    let stranger = rcgen::generate_simple_self_signed(vec!["client".to_string()]).expect("rcgen");
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).expect("CA root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .expect("client verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server_cert.into()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.into()),
+        )
+        .expect("certificate");
+    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    echo_on(tls).await;
+                }
+            });
+        }
+    });
+    MutualTls {
+        port,
+        ca: ca.der().to_vec(),
+        client_cert,
+        client_key,
+        stranger_cert: stranger.cert.der().to_vec(),
+        stranger_key: stranger.signing_key.serialize_der(),
+    }
+}

@@ -133,7 +133,7 @@ fn describe(e: &Event<Data>, rs: u8, buffered: u64) -> String {
 /// texts, wsapi as typed transport errors.
 fn kind(r: &wsapi_model::FailReason) -> &'static str {
     match r.kind() {
-        "tcp" | "tls" | "handshake" => "handshake",
+        "tcp" | "tls" | "proxy" | "handshake" => "handshake",
         other => other,
     }
 }
