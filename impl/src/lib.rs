@@ -54,9 +54,11 @@
 //!
 //! ## Layout
 //! - [`WebSocket`] / [`WebSocketHandle`]: the API ([`handle`], [`socket`]).
-//! - `driver`: the connection's background task: connects, writes what the
-//!   model transmits, reads and feeds what arrives to the model, fires its
-//!   timers.
+//! - `driver`: the connection's I/O around the model (connects, writes what
+//!   the model transmits, reads and feeds what arrives to the model, fires
+//!   its timers), and who drives it when (below). `shared` holds the model,
+//!   the I/O and the router of wake-ups; `deadlines` the timers of every
+//!   connection on one thread.
 //! - `dispatch`: handler mode's dispatcher, which runs the `on_*` handlers
 //!   off the connection's task (see [`WebSocketBuilder::on_open`]).
 //! - `handshake`: writes the opening handshake and reads the response head
@@ -72,17 +74,33 @@
 //! - `connector`: opening the byte stream: TCP through the runtime, the
 //!   user's stream or connector, or a tunnel through an HTTP proxy (`proxy`).
 //!
-//! ## Where to run the code that uses a socket
-//! Each connection is a task of its own on the runtime: the browser API
-//! needs pongs, the closing handshake and timers to go on while the user
-//! does not poll. Every event the user awaits and every call the user makes
-//! therefore hands work between that task and the user's. From a task
-//! spawned on the runtime the hand-off is cheap; from `block_on` on a thread
-//! of its own (`#[async_std::main]`'s or `#[tokio::main]`'s main function)
-//! each one wakes a parked thread. When latency or the rate of new
-//! connections matters, spawn the code that drives the socket: a loopback
-//! round trip measured 40–45 µs from a task against 82 µs from `block_on`
-//! (`impl/BENCHMARKS.md`).
+//! ## Who drives the connection, and when
+//! The browser API needs pongs, the closing handshake, timers and handler
+//! dispatch to go on while the user does not poll, so every connection has
+//! a task of its own on the runtime. But that task drives the connection
+//! only when nobody else does. The connection's I/O sits behind a lock that
+//! whoever needs progress takes (without waiting: a party that finds it
+//! taken leaves a request the holder carries out before it lets go):
+//!
+//! - a task waiting in [`WebSocketHandle::next_event`],
+//!   [`WebSocketHandle::next_events`], [`WebSocketHandle::buffered_at_most`]
+//!   or on a [`MessageSink`] drives it itself: it reads, decodes, feeds the
+//!   model and takes its event, or writes, with no other thread woken. The
+//!   I/O's wake-ups go to that task while it waits;
+//! - [`WebSocketHandle::send`] writes its message through at once when it
+//!   is the first since the last wait, and leaves the rest of a burst to the
+//!   next pass, which writes them together; `close()` writes through;
+//! - the connection's own task is woken only when the I/O or a timer is
+//!   ready and no task waits on the socket (or a wait ended without using a
+//!   wake-up it was given).
+//!
+//! Raw polls (`poll_next_event`, the [`futures::Stream`], `try_next_event`)
+//! drive the connection too when nothing is ready, but leave its next
+//! wake-up to the connection's task: a poll cannot tell whether it will be
+//! polled again, and a wake-up given to a task that stopped polling would
+//! stall the socket. Why this is correct, and its proof obligations, are in
+//! the `driver` module's docs; `impl/BENCHMARKS.md` has the figures.
+
 #![warn(missing_docs)]
 // docs.rs builds with every feature and `--cfg docsrs`: each feature-gated
 // item then says which feature it needs.
