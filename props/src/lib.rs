@@ -4,6 +4,8 @@
 //!   that records every frame it receives.
 //! - [`raw`]: a one-connection server handing over the raw stream after
 //!   the upgrade (floods, measurements, fuzzing).
+//! - [`session`]: the generated sessions (strategy, recorder, run) that
+//!   `tests/against_model.rs` and the fault suite share.
 //! - [`check`]: holds a recorded client session to the model, to the
 //!   test's observations and to the server's log.
 //!
@@ -13,3 +15,4 @@
 pub mod check;
 pub mod raw;
 pub mod server;
+pub mod session;
