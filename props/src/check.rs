@@ -130,6 +130,7 @@ pub fn check(s: &Session<'_>) -> Result<(), String> {
     check_calls(s)?;
     check_events(s)?;
     check_network_inputs(s)?;
+    check_protocol_errors(s)?;
     check_server_received(s, &replayed)?;
     check_close_echo(s, &replayed)?;
     check_all_written(s)?;
@@ -369,6 +370,30 @@ fn check_network_inputs(s: &Session<'_>) -> Result<(), String> {
             return Err(format!(
                 "the server's log says it sent Close {sent:02x?}, its script says {scripted:02x?}"
             ));
+        }
+    }
+    Ok(())
+}
+
+/// (3) The client saw a protocol error only if the server sent something
+/// that calls for one: a hand-made frame (`Raw`), or, for a Close frame
+/// the client must refuse, a `CloseRaw`. Everything else the scripted
+/// server writes is valid, and a stream that is cut (a reset, a FIN, a
+/// proxy's fault) ends: it never turns into an invalid frame. So a
+/// protocol error otherwise means bytes were lost, changed or misparsed.
+fn check_protocol_errors(s: &Session<'_>) -> Result<(), String> {
+    let raw = s.script.iter().any(|a| matches!(a, Action::Raw(_)));
+    let close_raw = s.script.iter().any(|a| matches!(a, Action::CloseRaw(_)));
+    for st in s.journal {
+        if let Step::Input {
+            input: Input::ProtocolError(why),
+            ..
+        } = st
+        {
+            let explained = raw || (close_raw && matches!(why, wsapi_model::FailReason::BadClose(_)));
+            if !explained {
+                return Err(format!("protocol error {why:?}, but the server sent only valid frames"));
+            }
         }
     }
     Ok(())

@@ -6,12 +6,15 @@
 //!   the upgrade (floods, measurements, fuzzing).
 //! - [`session`]: the generated sessions (strategy, recorder, run) that
 //!   `tests/against_model.rs` and the fault suite share.
+//! - [`chaos`]: a byte-level chaos proxy (splits, delays, stalls, caps,
+//!   resets and half-closes).
 //! - [`check`]: holds a recorded client session to the model, to the
 //!   test's observations and to the server's log.
 //!
 //! The property tests themselves are in `tests/`.
 #![warn(missing_docs)]
 
+pub mod chaos;
 pub mod check;
 pub mod raw;
 pub mod server;

@@ -8,7 +8,7 @@
 //! test. Every read has a timeout, so a server thread always ends.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -153,13 +153,113 @@ pub struct Log {
     pub close_sent: Option<Vec<u8>>,
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl Log {
+    /// The log as one line of text (for a client in another process:
+    /// the fault-injection suite's `fault_client`); [`Log::decode`] reads
+    /// it back.
+    pub fn encode(&self) -> String {
+        let mut out = vec!["log".to_string()];
+        out.extend(self.offered_protocols.iter().map(|p| format!("P{}", hex(p.as_bytes()))));
+        out.extend(
+            self.offered_extensions
+                .iter()
+                .map(|e| format!("E{}", hex(e.as_bytes()))),
+        );
+        for r in &self.received {
+            out.push(match r {
+                Received::Text(t) => format!("T{}", hex(t.as_bytes())),
+                Received::Binary(b) => format!("B{}", hex(b)),
+                Received::Close(None) => "C".to_string(),
+                Received::Close(Some((code, reason))) => format!("C{code}:{}", hex(reason.as_bytes())),
+                Received::Control(op) => format!("K{op}"),
+                Received::Invalid(why) => format!("I{}", hex(why.as_bytes())),
+            });
+        }
+        if self.saw_eof {
+            out.push("eof".into());
+        }
+        if self.server_closed_first {
+            out.push("first".into());
+        }
+        if let Some(c) = &self.close_sent {
+            out.push(format!("S{}", hex(c)));
+        }
+        out.join(" ")
+    }
+
+    /// Reads a line written by [`Log::encode`].
+    pub fn decode(line: &str) -> Option<Log> {
+        let mut words = line.split_whitespace();
+        if words.next()? != "log" {
+            return None;
+        }
+        let text = |h: &str| unhex(h).and_then(|b| String::from_utf8(b).ok());
+        let mut log = Log::default();
+        for w in words {
+            match w.split_at(1) {
+                ("P", h) => log.offered_protocols.push(text(h)?),
+                ("E", h) => log.offered_extensions = Some(text(h)?),
+                ("T", h) => log.received.push(Received::Text(text(h)?)),
+                ("B", h) => log.received.push(Received::Binary(unhex(h)?)),
+                ("C", "") => log.received.push(Received::Close(None)),
+                ("C", rest) => {
+                    let (code, reason) = rest.split_once(':')?;
+                    log.received
+                        .push(Received::Close(Some((code.parse().ok()?, text(reason)?))));
+                }
+                ("K", op) => log.received.push(Received::Control(op.parse().ok()?)),
+                ("I", h) => log.received.push(Received::Invalid(text(h)?)),
+                ("S", h) => log.close_sent = Some(unhex(h)?),
+                _ if w == "eof" => log.saw_eof = true,
+                _ if w == "first" => log.server_closed_first = true,
+                _ => return None,
+            }
+        }
+        Some(log)
+    }
+}
+
 /// A running server: one script per accepted connection, in order.
 /// Dropping it stops accepting (its connections finish by themselves).
 pub struct Server {
     port: u16,
-    logs: mpsc::Receiver<Log>,
+    /// `None`: the sentinel of [`Server::log_if_connected`] was accepted.
+    logs: mpsc::Receiver<Option<Log>>,
     stop: Arc<AtomicBool>,
     timeline: Timeline,
+    sentinel: Sentinel,
+}
+
+/// The local address of a sentinel connection, set before it connects.
+pub(crate) type Sentinel = Arc<Mutex<Option<SocketAddr>>>;
+
+/// Connects to `target` from an address stored in `sentinel` before the
+/// connection is made, so that the listener can tell it from the client's:
+/// it is accepted after any connection made before it (the accept queue is
+/// in order), so "the sentinel came first" means no client connected.
+pub(crate) fn connect_sentinel(target: SocketAddr, sentinel: &Sentinel) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    let local = socket.local_addr()?.as_socket();
+    *sentinel.lock().unwrap_or_else(|p| p.into_inner()) = local;
+    socket.connect(&target.into())?;
+    Ok(socket.into())
+}
+
+/// Whether `peer` is the registered sentinel.
+pub(crate) fn is_sentinel(peer: SocketAddr, sentinel: &Sentinel) -> bool {
+    *sentinel.lock().unwrap_or_else(|p| p.into_inner()) == Some(peer)
 }
 
 /// The server's [`Moment`]s, in order.
@@ -190,10 +290,16 @@ impl Server {
         let stopped = stop.clone();
         let timeline = Timeline::default();
         let moments = timeline.clone();
+        let sentinel = Sentinel::default();
+        let sentinel_seen = sentinel.clone();
         thread::spawn(move || {
             for (index, script) in scripts.into_iter().enumerate() {
-                let Ok((tcp, _)) = listener.accept() else { return };
+                let Ok((tcp, peer)) = listener.accept() else { return };
                 if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                if is_sentinel(peer, &sentinel_seen) {
+                    let _ = tx.send(None);
                     return;
                 }
                 record(&moments, Moment::Accepted(index));
@@ -201,7 +307,7 @@ impl Server {
                 let moments = moments.clone();
                 thread::spawn(move || {
                     let log = serve(tcp, &script, index, &moments);
-                    let _ = tx.send(log);
+                    let _ = tx.send(Some(log));
                 });
             }
         });
@@ -210,6 +316,7 @@ impl Server {
             logs,
             stop,
             timeline,
+            sentinel,
         })
     }
 
@@ -230,7 +337,32 @@ impl Server {
 
     /// Waits (at most `READ_TIMEOUT` + a margin) for the next connection's log.
     pub fn next_log(&self) -> Option<Log> {
-        self.logs.recv_timeout(READ_TIMEOUT + Duration::from_secs(5)).ok()
+        self.logs
+            .recv_timeout(READ_TIMEOUT + Duration::from_secs(5))
+            .ok()
+            .flatten()
+    }
+
+    /// For a server of one script, once the client can no longer connect
+    /// (its tasks or its process ended): `Ok(Some(log))` if a connection
+    /// was made, `Ok(None)` if none was, decided without a timeout. A
+    /// client whose connect failed (refused, injected faults, withdrawn)
+    /// leaves no connection, and waiting for one would take
+    /// [`Server::next_log`]'s whole timeout; a client whose connect
+    /// succeeded left its connection in the accept queue ahead of the
+    /// sentinel this connects.
+    pub fn log_if_connected(&self) -> Result<Option<Log>, String> {
+        let target = SocketAddr::from(([127, 0, 0, 1], self.port));
+        // Refused: the listener is gone, which it is only once it accepted
+        // its one connection; the log of that connection then follows.
+        let _sentinel = match connect_sentinel(target, &self.sentinel) {
+            Err(e) if e.kind() != io::ErrorKind::ConnectionRefused => return Err(format!("sentinel: {e}")),
+            other => other,
+        };
+        match self.logs.recv_timeout(READ_TIMEOUT + Duration::from_secs(5)) {
+            Ok(log) => Ok(log),
+            Err(_) => Err("the server thread did not end".into()),
+        }
     }
 }
 
