@@ -131,6 +131,7 @@ pub fn check(s: &Session<'_>) -> Result<(), String> {
     check_events(s)?;
     check_network_inputs(s)?;
     check_protocol_errors(s)?;
+    check_handshake(s)?;
     check_server_received(s, &replayed)?;
     check_close_echo(s, &replayed)?;
     check_all_written(s)?;
@@ -395,6 +396,58 @@ fn check_protocol_errors(s: &Session<'_>) -> Result<(), String> {
                 return Err(format!("protocol error {why:?}, but the server sent only valid frames"));
             }
         }
+    }
+    Ok(())
+}
+
+/// (3) The opening handshake as both sides saw it: the server got the key
+/// and the protocols the client was given, and a response the client
+/// read is, status and fields, the head the server wrote. (The model
+/// judges the response; this holds the driver to reading it as sent.)
+fn check_handshake(s: &Session<'_>) -> Result<(), String> {
+    if s.log.key.is_some() && s.log.offered_protocols != s.protocols {
+        return Err(format!(
+            "the server was offered {:?}, the client was given {:?}",
+            s.log.offered_protocols, s.protocols
+        ));
+    }
+    let Some((key, response)) = s.journal.iter().find_map(|st| match st {
+        Step::Input {
+            input: Input::Response { key, response },
+            ..
+        } => Some((key, response)),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    if s.log.key.as_ref() != Some(key) {
+        return Err(format!(
+            "the client read a response to key {key:?}, the server received key {:?}",
+            s.log.key
+        ));
+    }
+    let Some(head) = &s.log.response else {
+        return Err("the client read a response the server never wrote".into());
+    };
+    let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
+    let status: Option<u16> = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok());
+    let fields: Vec<(String, Vec<u8>)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.to_string(), v.trim().as_bytes().to_vec()))
+        .collect();
+    let read: Vec<(String, Vec<u8>)> = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.trim_ascii().to_vec()))
+        .collect();
+    if status != Some(response.status) || fields != read {
+        return Err(format!(
+            "the client read status {} and fields {read:?}, the server wrote {head:?}",
+            response.status
+        ));
     }
     Ok(())
 }

@@ -151,6 +151,11 @@ pub struct Log {
     pub server_closed_first: bool,
     /// The payload of the first Close frame the server sent, if any.
     pub close_sent: Option<Vec<u8>>,
+    /// The request's `Sec-WebSocket-Key`, once a request was read.
+    pub key: Option<String>,
+    /// The response head the server wrote (status line and fields), if it
+    /// wrote one.
+    pub response: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -195,6 +200,12 @@ impl Log {
         if let Some(c) = &self.close_sent {
             out.push(format!("S{}", hex(c)));
         }
+        if let Some(k) = &self.key {
+            out.push(format!("Y{}", hex(k.as_bytes())));
+        }
+        if let Some(r) = &self.response {
+            out.push(format!("R{}", hex(r.as_bytes())));
+        }
         out.join(" ")
     }
 
@@ -221,6 +232,8 @@ impl Log {
                 ("K", op) => log.received.push(Received::Control(op.parse().ok()?)),
                 ("I", h) => log.received.push(Received::Invalid(text(h)?)),
                 ("S", h) => log.close_sent = Some(unhex(h)?),
+                ("Y", h) => log.key = Some(text(h)?),
+                ("R", h) => log.response = Some(text(h)?),
                 _ if w == "eof" => log.saw_eof = true,
                 _ if w == "first" => log.server_closed_first = true,
                 _ => return None,
@@ -389,13 +402,13 @@ fn serve(mut tcp: TcpStream, script: &Script, index: usize, timeline: &Timeline)
         .collect();
     log.offered_extensions = header("sec-websocket-extensions").into_iter().next();
     let key = header("sec-websocket-key").into_iter().next().unwrap_or_default();
+    log.key = Some(key.clone());
     let response = match &script.handshake {
         Handshake::Reject(status) => {
             record(timeline, Moment::Responding(index));
-            let _ = write!(
-                tcp,
-                "HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+            let head = format!("HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            log.response = Some(head.clone());
+            let _ = tcp.write_all(head.as_bytes());
             let _ = tcp.shutdown(Shutdown::Both);
             return log;
         }
@@ -428,6 +441,7 @@ fn serve(mut tcp: TcpStream, script: &Script, index: usize, timeline: &Timeline)
         }
     };
     record(timeline, Moment::Responding(index));
+    log.response = Some(response.clone());
     if tcp.write_all(response.as_bytes()).is_err()
         || !matches!(
             script.handshake,
