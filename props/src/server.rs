@@ -366,10 +366,18 @@ impl Server {
     /// sentinel this connects.
     pub fn log_if_connected(&self) -> Result<Option<Log>, String> {
         let target = SocketAddr::from(([127, 0, 0, 1], self.port));
-        // Refused: the listener is gone, which it is only once it accepted
+        // Refused, or reset (it reached the accept queue as the listener
+        // closed): the listener is gone, which it is only once it accepted
         // its one connection; the log of that connection then follows.
         let _sentinel = match connect_sentinel(target, &self.sentinel) {
-            Err(e) if e.kind() != io::ErrorKind::ConnectionRefused => return Err(format!("sentinel: {e}")),
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                return Err(format!("sentinel: {e}"))
+            }
             other => other,
         };
         match self.logs.recv_timeout(READ_TIMEOUT + Duration::from_secs(5)) {
