@@ -13,6 +13,26 @@
 //!    its `send`/`close` calls;
 //! 3. **the server's ground truth**: what it sent must be what the journal
 //!    says arrived, and what it received must be what the model transmitted.
+//!
+//! ## Faulted sessions
+//!
+//! The fault-injection suite (`tests/faults.rs`) checks sessions whose
+//! stream was cut, delayed or split by a proxy (`crate::chaos`), or whose
+//! client had system calls failed (libfiu). It uses this same check, not a
+//! weaker one, because every comparison with the server's log above is
+//! already one of prefixes: what arrived is a prefix of what the server
+//! sent, what the server received is a prefix of what the model
+//! transmitted, a Close is compared only if it arrived. A fault that cuts
+//! the stream shortens what one side sees and never changes it (the proxy
+//! never alters a byte; a failed call sends nothing), so these hold under
+//! faults exactly as they do without them, and the replay and the
+//! observations are not weakened at all. What a cut adds is an end the
+//! server did not script; the model judges that like any transport end.
+//! Two checks make sure a fault that *changes* bytes would not pass as a
+//! cut: a protocol error must be explained by the script
+//! (`check_protocol_errors`), and the opening handshake must be the same on
+//! both sides (`check_handshake`): breaking the proxy to drop one byte
+//! silently is caught by them.
 
 use std::time::Duration;
 

@@ -290,7 +290,7 @@ fn sys_faults() -> Vec<SysFault> {
         }];
     }
     vec![
-        row("fiu: ECONNRESET, reads and writes (p 0.05)", &IO_POINTS, 0.05, 104),
+        row("fiu: ECONNRESET, reads and writes (p 0.1)", &IO_POINTS, 0.1, 104),
         row("fiu: EAGAIN storm, reads and writes (p 0.5)", &IO_POINTS, 0.5, 11),
         SysFault {
             known_bug: Some("EINTR (ErrorKind::Interrupted) ends the connection instead of being retried"),

@@ -85,7 +85,7 @@ fn rss_kib() -> u64 {
 }
 
 /// The errno values named by the transport and connect failures in the
-/// journal ("... (os error 104)"), comma-separated (`-` for none): which
+/// journal, comma-separated (`-` for none): which
 /// injected faults surfaced. (A read error after the opening handshake is
 /// journaled as the end of the stream, without its errno, and EAGAIN is
 /// waited out by the runtime; those faults fire without a trace here.)
@@ -97,11 +97,15 @@ fn failure_errnos(journal: &[Step<wsapi::Message>]) -> String {
             ..
         } = step
         {
+            // Display ("... (os error 104)") in handshake texts, Debug
+            // ("Os { code: 111, ... }") in a TransportError's cause.
             let text = format!("{input:?}");
-            for part in text.split("(os error ").skip(1) {
-                let n: String = part.chars().take_while(char::is_ascii_digit).collect();
-                if !n.is_empty() && !found.contains(&n) {
-                    found.push(n);
+            for marker in ["(os error ", "Os { code: "] {
+                for part in text.split(marker).skip(1) {
+                    let n: String = part.chars().take_while(char::is_ascii_digit).collect();
+                    if !n.is_empty() && !found.contains(&n) {
+                        found.push(n);
+                    }
                 }
             }
         }
