@@ -86,8 +86,13 @@ fn print_table(title: &str, rows: &[Row]) {
     }
     println!();
     for r in rows {
-        for k in &r.known {
-            println!("known client bug, {}: {k}", r.fault);
+        if let Some(first) = r.known.first() {
+            let more = r.known.len() - 1;
+            println!(
+                "known client bug, {}: {} sessions; the first: {first}, and {more} more",
+                r.fault,
+                r.known.len()
+            );
         }
     }
 }
