@@ -4,7 +4,7 @@
 //! observations, the server's log), must close within the model's
 //! timeouts, lose no event and leak nothing.
 //!
-//! Two families, one table:
+//! Two families, a table each:
 //! - `proxy_faults`: a byte-level chaos proxy (`wsapi_props::chaos`)
 //!   between client and server, in this process;
 //! - `syscall_faults`: system calls of the client failed by libfiu's POSIX
@@ -12,8 +12,8 @@
 //!   process of its own (`src/bin/fault_client.rs`), the server here.
 //!   Skipped when `fiu-run` is missing, unless `WSAPI_REQUIRE_FIU=1`.
 //!
-//! `WSAPI_FAULT_SESSIONS` sessions per fault (default 8; CI 12; the long
-//! run in `props/README.md`), numbered from `WSAPI_FAULT_SEED` (default 0):
+//! `WSAPI_FAULT_SESSIONS` sessions per fault (default 8; `.ci/run` 100;
+//! the long run in `props/README.md`), numbered from `WSAPI_FAULT_SEED` (default 0):
 //! session `n` is `case_for_seed(seed + n)`, the same cases for every
 //! fault. A failure prints its seed and fault; `WSAPI_FAULT_SEED=<seed>
 //! WSAPI_FAULT_SESSIONS=1 WSAPI_FAULT_ONLY=<fault name part>` runs it alone.
