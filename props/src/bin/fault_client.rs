@@ -93,7 +93,7 @@ fn failure_errnos(journal: &[Step<wsapi::Message>]) -> String {
     let mut found: Vec<String> = Vec::new();
     for step in journal {
         if let Step::Input {
-            input: input @ (Input::TransportFailed(_) | Input::ConnectFailed(_)),
+            input: input @ (Input::TransportFailed(_) | Input::ConnectFailed(_) | Input::TransportError(_)),
             ..
         } = step
         {
@@ -154,7 +154,7 @@ fn main() {
         if let Ok(c) = &client {
             for step in &c.journal {
                 if let Step::Input {
-                    input: input @ (Input::TransportFailed(_) | Input::ConnectFailed(_)),
+                    input: input @ (Input::TransportFailed(_) | Input::ConnectFailed(_) | Input::TransportError(_)),
                     ..
                 } = step
                 {
