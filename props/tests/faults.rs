@@ -321,10 +321,9 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// One session with the client under fiu: `Ok(fired)` if the model
 /// accepted it; `fired`: a transport or connect failure in the client's
-/// journal names the injected errno. That undercounts: EAGAIN is waited
-/// out, and a failed read after the opening handshake is journaled as the
-/// end of the stream, without its errno (props/README.md says how every
-/// failure point was seen to fire).
+/// journal names the injected errno. That undercounts EAGAIN, which is
+/// waited out (props/README.md says how every failure point was seen to
+/// fire).
 fn fiu_session(fault: &SysFault, seed: u64, row: &mut Row) -> Result<bool, String> {
     let case = case_for_seed(seed);
     let server = Server::start(vec![case.script()]).map_err(|e| e.to_string())?;

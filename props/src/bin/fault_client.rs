@@ -85,10 +85,9 @@ fn rss_kib() -> u64 {
 }
 
 /// The errno values named by the transport and connect failures in the
-/// journal, comma-separated (`-` for none): which
-/// injected faults surfaced. (A read error after the opening handshake is
-/// journaled as the end of the stream, without its errno, and EAGAIN is
-/// waited out by the runtime; those faults fire without a trace here.)
+/// journal, comma-separated (`-` for none): which injected faults
+/// surfaced. (EAGAIN is waited out by the runtime: it fires without a
+/// trace here.)
 fn failure_errnos(journal: &[Step<wsapi::Message>]) -> String {
     let mut found: Vec<String> = Vec::new();
     for step in journal {
