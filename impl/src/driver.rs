@@ -117,9 +117,6 @@ pub(crate) struct Driver {
     timer: Option<(Duration, Deadline)>,
     /// The instant the model's clock counts from.
     epoch: Instant,
-    /// Counted while the driver exists (it is dropped before `driver_done`
-    /// is set, so that whoever sees that sees it released).
-    _live: LiveDriver,
 }
 
 /// What a queued event costs besides its bytes, for the reading pause: the
@@ -157,7 +154,6 @@ impl Driver {
             read_stalled: false,
             timer: None,
             epoch,
-            _live: LiveDriver::start(),
         }
     }
 }
@@ -222,6 +218,8 @@ pub(crate) fn drive(shared: &Shared, pass: Pass) {
             *io = None;
             drop(io);
             shared.lock().driver_ended();
+            // Whoever finished it, the connection's task ends too.
+            shared.router.wake_task();
             return;
         }
     }
@@ -230,7 +228,11 @@ pub(crate) fn drive(shared: &Shared, pass: Pass) {
 /// The connection's own task: drives the connection whenever a wake-up
 /// finds no user's task waiting, until its work is done.
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let mut end = TaskEnd { shared, done: false };
+    let mut end = TaskEnd {
+        shared,
+        done: false,
+        live: Some(LiveDriver::start()),
+    };
     futures::future::poll_fn(|cx| {
         end.shared.router.set_task(cx.waker());
         drive(&end.shared, Pass::Full);
@@ -248,27 +250,37 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// or a bug of ours panicked through a pass) stops the driver and fails
 /// the connection (the model's `DriverStopped`: error, close 1006), so
 /// that no socket is left CLOSING for ever with its waiters asleep.
+///
+/// It also counts the task as live ([`crate::live_connections`]) and says
+/// when it has ended (`task_done`, part of `driver_finished()`): a task
+/// left parked after another party finished the driver would keep its
+/// connection's memory for ever (the task holds the state, whose router
+/// holds the task's waker), and the leak checks must see that.
 struct TaskEnd {
     shared: Arc<Shared>,
     done: bool,
+    live: Option<LiveDriver>,
 }
 
 impl Drop for TaskEnd {
     fn drop(&mut self) {
-        if self.done {
-            return;
+        if !self.done {
+            // Blocking here is fine: a holder's pass is short and never waits.
+            let driver = self.shared.io.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if driver.is_some() {
+                drop(driver);
+                let mut inner = self.shared.lock();
+                inner.input_driver_stopped(
+                    "its task was dropped before the connection closed: the runtime shut down, or the driver panicked",
+                );
+                inner.driver_ended();
+            }
         }
-        // Blocking here is fine: a holder's pass is short and never waits.
-        let driver = self.shared.io.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if driver.is_none() {
-            return;
-        }
-        drop(driver);
+        // Released before `task_done` is set: whoever sees that sees it released.
+        self.live = None;
         let mut inner = self.shared.lock();
-        inner.input_driver_stopped(
-            "its task was dropped before the connection closed: the runtime shut down, or the driver panicked",
-        );
-        inner.driver_ended();
+        inner.task_done = true;
+        inner.wake_event_readers();
     }
 }
 

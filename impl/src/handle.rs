@@ -418,7 +418,7 @@ impl WebSocketHandle {
         format!(
             "phase={:?} ready_state={:?} pending_events={} unsent={} timeout={:?} now={:?} \
              driver_done={} dispatcher_done={} handler_mode={} handlers_done={} dispatching={} \
-             abandoned={} read_paused={} dispatcher_waker={} event_wakers={} journal_len={}",
+             task_done={} abandoned={} read_paused={} dispatcher_waker={} event_wakers={} journal_len={}",
             m.phase(),
             m.ready_state(),
             m.has_pending_events(),
@@ -430,6 +430,7 @@ impl WebSocketHandle {
             inner.handler_mode,
             inner.handlers_done,
             inner.dispatching,
+            inner.task_done,
             inner.abandoned,
             inner.read_paused,
             inner.dispatcher_waker.is_some(),

@@ -91,8 +91,10 @@ pub(crate) struct Inner {
     pub handlers_done: bool,
     /// The owning `WebSocket` was dropped: nobody will take events.
     pub abandoned: bool,
-    /// The driver task has ended.
+    /// The driver has ended (its work is done, whoever drove it).
     pub driver_done: bool,
+    /// The connection's task has ended.
+    pub task_done: bool,
     /// The handler dispatcher has ended (always true in stream mode).
     pub dispatcher_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
@@ -200,7 +202,7 @@ impl Inner {
 
     /// Whether every background task of the connection has ended.
     pub fn finished(&self) -> bool {
-        self.driver_done && self.dispatcher_done
+        self.driver_done && self.dispatcher_done && self.task_done
     }
 
     /// The driver stopped for good before the model closed (see the
@@ -519,6 +521,7 @@ impl Shared {
                 handlers_done: false,
                 abandoned: false,
                 driver_done: false,
+                task_done: false,
                 read_paused: false,
                 sends_since_wait: 0,
             }),

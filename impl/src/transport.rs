@@ -46,43 +46,68 @@ pub(crate) enum MaybeTls {
     Tls(Box<futures_rustls::client::TlsStream<BoxedStream>>),
 }
 
+/// How many times in a row an `Interrupted` error (EINTR) is retried
+/// before it is taken for the stream's failure.
+const MAX_INTERRUPTS: usize = 64;
+
+/// Polls `op` again while it fails with `ErrorKind::Interrupted`: a signal
+/// that arrived during the call, which the `futures` I/O traits ask their
+/// callers to retry (async-io and tokio pass EINTR up as it is). It failed
+/// connections whose system calls were interrupted (found by injecting
+/// EINTR with libfiu, `props/tests/faults.rs`). Bounded, so that a stream
+/// that is interrupted on every call still ends.
+fn retry_interrupted<T>(mut op: impl FnMut() -> Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    for _ in 0..MAX_INTERRUPTS {
+        match op() {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+    op()
+}
+
 impl AsyncRead for MaybeTls {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        retry_interrupted(|| match this {
             MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        })
     }
 }
 
 impl AsyncWrite for MaybeTls {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        retry_interrupted(|| match this {
             MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        })
     }
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        retry_interrupted(|| match this {
             MaybeTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        })
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        retry_interrupted(|| match this {
             MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        })
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        retry_interrupted(|| match this {
             MaybeTls::Plain(s) => Pin::new(s).poll_close(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
-        }
+        })
     }
 }
 

@@ -297,10 +297,9 @@ fn sys_faults() -> Vec<SysFault> {
     vec![
         row("fiu: ECONNRESET, reads and writes (p 0.1)", &IO_POINTS, 0.1, 104),
         row("fiu: EAGAIN storm, reads and writes (p 0.5)", &IO_POINTS, 0.5, 11),
-        SysFault {
-            known_bug: Some("EINTR (ErrorKind::Interrupted) ends the connection instead of being retried"),
-            ..row("fiu: EINTR, reads and writes (p 0.3)", &IO_POINTS, 0.3, 4)
-        },
+        // EINTR is retried (the stream under the connection retries an
+        // `Interrupted` error): it used to end the connection.
+        row("fiu: EINTR, reads and writes (p 0.3)", &IO_POINTS, 0.3, 4),
         row(
             "fiu: ECONNREFUSED, connect (p 0.5)",
             &["posix/io/net/connect"],
