@@ -487,16 +487,27 @@ pub fn judge_with(trace: &Trace, bounds: Bounds) -> Verdict {
             .and_then(|s| s.checked_sub(1))
             .and_then(|i| trace.server.get(i))
             .and_then(Option::as_ref);
-        match judge_socket(socket, &entries, server, bounds, false) {
-            Ok(e) => explanations.push(e),
-            Err(mut v) => {
-                if let Verdict::NotAllowed(r) = &mut v {
-                    if let Err(Verdict::NotAllowed(s)) = judge_socket(socket, &entries, server, bounds, true) {
+        // The simplest explanations first: an explanation found there is
+        // one, and most traces have one. Only a refusal needs the full
+        // search (which may still explain the trace).
+        let simplest = judge_socket(socket, &entries, server, bounds, true);
+        let full = match simplest {
+            Ok(e) => Ok(e),
+            Err(simple) => match judge_socket(socket, &entries, server, bounds, false) {
+                Ok(e) => Ok(e),
+                Err(mut v) => {
+                    if let (Verdict::NotAllowed(r), Verdict::NotAllowed(s)) = (&mut v, simple) {
                         if s.at < r.at {
                             r.simplest = Some(s);
                         }
                     }
+                    Err(v)
                 }
+            },
+        };
+        match full {
+            Ok(e) => explanations.push(e),
+            Err(v) => {
                 let at = |v: &Verdict| match v {
                     Verdict::NotAllowed(r) => r.at,
                     Verdict::Undecided { at, .. } => *at,
@@ -656,6 +667,9 @@ struct Plan<'a> {
     event_next: Vec<bool>,
     /// Per entry index: whether it is an error or close event.
     ending_next: Vec<bool>,
+    /// Per entry index: how many events are observed from it on before
+    /// the next error or close event.
+    events_to_end: Vec<usize>,
     /// Try endings only right before an error or close event (the
     /// simplest explanations).
     simplest: bool,
@@ -1004,6 +1018,20 @@ impl<'a> Plan<'a> {
                 })
                 .chain(core::iter::once(false))
                 .collect(),
+            events_to_end: {
+                let mut v: Vec<usize> = vec![0; n + 1];
+                for i in (0..n).rev() {
+                    v[i] = match &entries[i].obs {
+                        Observation::Event {
+                            event: ObservedEvent::Error | ObservedEvent::Close(_),
+                            ..
+                        } => 0,
+                        Observation::Event { .. } => v[i + 1].saturating_add(1),
+                        _ => v[i + 1],
+                    };
+                }
+                v
+            },
             simplest: false,
             close_later,
             event_next,
@@ -1037,10 +1065,13 @@ impl<'a> Plan<'a> {
         // event, or a readyState of CLOSING seen before the next event.
         // Earlier, they would change nothing a later observation can tell
         // (their tasks run at the same turn with the same readyState).
+        // In the full search, also one event earlier: after an ending only
+        // tasks already queued can still fire, and messages are fed one
+        // per gap, so at most the next event can come before the ending's.
         let ends = if self.simplest {
             self.ending_next[i] || self.closing_soon[i]
         } else {
-            self.close_later[i] && (self.event_next[i] || self.closing_soon[i])
+            self.close_later[i] && ((self.event_next[i] && self.events_to_end[i] <= 1) || self.closing_soon[i])
         };
         let mut out = Vec::new();
         match c.phase() {
@@ -1066,10 +1097,7 @@ impl<'a> Plan<'a> {
                     }
                 }
                 let reply_ok = !self.server.is_some_and(|s| s.close_was_reply) || c.close_frame_sent();
-                if !c.close_frame_received()
-                    && reply_ok
-                    && (ends || (!self.simplest && self.close_later[i] && self.event_next[i]))
-                {
+                if !c.close_frame_received() && reply_ok && ends {
                     for p in &self.close_payloads {
                         out.push(Input::CloseFrame(p.clone()));
                     }

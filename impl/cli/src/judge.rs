@@ -2,6 +2,7 @@
 //! produced these traces? (`wsapi_model::judge`; the format is in
 //! `spec-notes/trace-format.md`.)
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,6 +11,13 @@ use wsapi_model::judge::{judge, Explanation, Verdict};
 use wsapi_model::{Event, Input, Step, Transmit};
 
 use crate::trace::{parse, ParseError};
+
+/// `println!` that stops quietly when stdout is closed (`| head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
 
 /// Largest trace or log file read (a hostile file is refused beyond).
 const MAX_FILE_BYTES: u64 = 256 << 20;
@@ -98,8 +106,8 @@ pub fn main(files: &[PathBuf], auto_log: bool) -> ExitCode {
     if let [one] = &results[..] {
         print_one(one);
     } else {
-        println!("| scenario | runner | verdict | rule | first observation not allowed |");
-        println!("|---|---|---|---|---|");
+        out!("| scenario | runner | verdict | rule | first observation not allowed |");
+        out!("|---|---|---|---|---|");
         for j in &results {
             let (verdict, rule, what) = match &j.verdict {
                 Verdict::Allowed(_) => ("allowed".to_string(), String::new(), String::new()),
@@ -127,7 +135,7 @@ pub fn main(files: &[PathBuf], auto_log: bool) -> ExitCode {
                     format!("{} {at}: bound reached: {bound}", j.unit),
                 ),
             };
-            println!(
+            out!(
                 "| {} | {} | {verdict} | {rule} | {} |",
                 j.name,
                 j.runner,
@@ -143,42 +151,46 @@ pub fn main(files: &[PathBuf], auto_log: bool) -> ExitCode {
 }
 
 fn print_one(j: &Judged) {
-    println!(
+    out!(
         "{} ({}): {} observations judged in {:.1} ms",
-        j.name, j.runner, j.entries, j.millis
+        j.name,
+        j.runner,
+        j.entries,
+        j.millis
     );
     match &j.verdict {
         Verdict::Allowed(explanations) => {
-            println!(
-                "ALLOWED: the standard can produce this trace. One explanation per socket (a journal that replays):"
-            );
+            out!("ALLOWED: the standard can produce this trace. One explanation per socket (a journal that replays):");
             for e in explanations {
                 print_explanation(e);
             }
         }
         Verdict::NotAllowed(r) => {
-            println!(
+            out!(
                 "NOT ALLOWED at {} {} (socket {}): {}",
-                j.unit, r.at, r.socket, r.observed
+                j.unit,
+                r.at,
+                r.socket,
+                r.observed
             );
-            println!(
+            out!(
                 "  no server behaviour or timing explains it; the model allows there: {}",
                 r.allowed.join(" or ")
             );
-            println!("  rule `{}`: {}", r.rule.id, r.rule.text);
-            println!("  spec-notes/{}; {}", r.rule.note, r.rule.source);
+            out!("  rule `{}`: {}", r.rule.id, r.rule.text);
+            out!("  spec-notes/{}; {}", r.rule.note, r.rule.source);
             if let Some(s) = &r.simplest {
-                println!(
+                out!(
                     "The simplest explanations (the server ends the connection only right before the event that shows it) fail earlier, at {} {}: {}",
                     j.unit, s.at, s.observed
                 );
-                println!("  the model allows there: {}", s.allowed.join(" or "));
-                println!("  rule `{}`: {}", s.rule.id, s.rule.text);
-                println!("  spec-notes/{}; {}", s.rule.note, s.rule.source);
+                out!("  the model allows there: {}", s.allowed.join(" or "));
+                out!("  rule `{}`: {}", s.rule.id, s.rule.text);
+                out!("  spec-notes/{}; {}", s.rule.note, s.rule.source);
             }
         }
         Verdict::Undecided { socket, at, bound } => {
-            println!(
+            out!(
                 "UNDECIDED at {} {at} (socket {socket}): the search reached a bound ({bound})",
                 j.unit
             );
@@ -188,9 +200,9 @@ fn print_one(j: &Judged) {
 
 fn print_explanation(e: &Explanation) {
     match &e.url {
-        None => println!("socket {}: the constructor threw, as the model's does", e.socket),
+        None => out!("socket {}: the constructor threw, as the model's does", e.socket),
         Some(url) => {
-            println!("socket {}: new WebSocket({url:?}, {:?})", e.socket, e.protocols);
+            out!("socket {}: new WebSocket({url:?}, {:?})", e.socket, e.protocols);
             for step in &e.steps {
                 let line = match step {
                     Step::Input { input, .. } => match input {
@@ -233,7 +245,7 @@ fn print_explanation(e: &Explanation) {
                     },
                     Step::Transmit(None) => continue,
                 };
-                println!("{line}");
+                out!("{line}");
             }
         }
     }

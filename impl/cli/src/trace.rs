@@ -118,11 +118,20 @@ pub fn usv_escapes(text: &str) -> String {
     out
 }
 
-fn line_of(text: &str, raw: &RawValue) -> usize {
+/// The line of `raw` in `text`, counting on from the last answer (entries
+/// come in order, so the whole file is scanned once).
+fn line_of(text: &str, raw: &RawValue, from: &mut (usize, usize)) -> usize {
     let start = raw.get().as_ptr() as usize;
     let base = text.as_ptr() as usize;
     let offset = start.saturating_sub(base).min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&c| c == b'\n').count() + 1
+    let (done, line) = *from;
+    let line = if offset >= done {
+        line + text.as_bytes()[done..offset].iter().filter(|&&c| c == b'\n').count()
+    } else {
+        text.as_bytes()[..offset].iter().filter(|&&c| c == b'\n').count() + 1
+    };
+    *from = (offset, line);
+    line
 }
 
 /// JavaScript's ToString for the values a JSON scenario can hold.
@@ -343,8 +352,9 @@ pub fn parse(text: &str, server_log: Option<&str>) -> Result<TraceFile, ParseErr
 
     // Pass 1: entries as objects with their lines.
     let mut items = Vec::with_capacity(header.trace.len());
+    let mut pos = (0, 1);
     for raw in &header.trace {
-        let line = line_of(&text, raw);
+        let line = line_of(&text, raw, &mut pos);
         let v: Value = serde_json::from_str(raw.get()).map_err(|e| ParseError {
             line,
             what: format!("bad entry ({e})"),
