@@ -555,6 +555,9 @@ struct Node {
     sends: u32,
     /// The script awaits: the event loop runs.
     waiting: bool,
+    /// An error event was delivered and its close event not yet: both
+    /// fire in one task, nothing can come between them.
+    in_close_task: bool,
     journal: Option<Rc<Link>>,
 }
 
@@ -567,6 +570,7 @@ impl Node {
         self.sent.hash(&mut h);
         self.sends.hash(&mut h);
         self.waiting.hash(&mut h);
+        self.in_close_task.hash(&mut h);
         h.finish()
     }
 
@@ -576,6 +580,7 @@ impl Node {
             && self.sent == other.sent
             && self.sends == other.sends
             && self.waiting == other.waiting
+            && self.in_close_task == other.in_close_task
             && self.conn == other.conn
     }
 
@@ -708,6 +713,18 @@ fn judge_socket(
         (Some(p), _) | (None, Some(p)) => p.clone(),
         (None, None) => plan.observed_protocol().into_iter().collect(),
     };
+    // Without the server's answer, it may have selected any offered protocol.
+    if server.and_then(|s| s.accepted.as_ref()).is_none() && !server.is_some_and(|s| s.rejected) {
+        let extensions: Vec<Option<String>> = plan.opens.iter().map(|(_, x)| x.clone()).collect();
+        for p in &protocols {
+            for x in &extensions {
+                let open = (Some(p.clone()), x.clone());
+                if !plan.opens.contains(&open) {
+                    plan.opens.push(open);
+                }
+            }
+        }
+    }
     let config = Config {
         offered_extensions: match server.and_then(|s| s.offered_extensions.as_ref()) {
             Some(offers) => offers.clone(),
@@ -746,6 +763,7 @@ fn judge_socket(
         sent: 0,
         sends: 0,
         waiting: false,
+        in_close_task: false,
         journal: None,
     };
     if let Err(m) = drain(&mut start, &plan, false) {
@@ -1296,6 +1314,15 @@ fn result_text(threw: Option<&str>) -> String {
 
 /// Applies one observation to one state.
 fn apply(mut node: Node, obs: &Observation, plan: &Plan<'_>, i: usize) -> Result<Node, Miss> {
+    // The script's await cannot return between them (a listener may still
+    // read attributes or call methods).
+    if node.in_close_task && matches!(obs, Observation::WaitDone { .. } | Observation::Yield) {
+        return Err(Miss {
+            allowed: String::from("the close event right after error, in the same task"),
+            rule: rules::EVENT_ORDER,
+            rank: 4,
+        });
+    }
     let now = node.now;
     match obs {
         Observation::Construct { .. } => Err(Miss {
@@ -1410,13 +1437,20 @@ fn apply(mut node: Node, obs: &Observation, plan: &Plan<'_>, i: usize) -> Result
                 });
             };
             let model_rs = node.conn.ready_state().as_u16();
+            if node.in_close_task && !matches!(event, ObservedEvent::Close(_)) {
+                return Err(Miss {
+                    allowed: format!("{} right after error, in the same task", describe_model_event(&got)),
+                    rule: rules::EVENT_ORDER,
+                    rank: 4,
+                });
+            }
             match_event(&got, event, plan.message_index.get(i).copied().flatten())?;
             if let Some(rs) = ready_state {
                 if *rs != model_rs {
                     return Err(Miss {
                         allowed: format!("{} with readyState {model_rs}", describe_model_event(&got)),
                         rule: rules::READY_STATE,
-                        rank: 3,
+                        rank: 5,
                     });
                 }
             }
@@ -1430,10 +1464,11 @@ fn apply(mut node: Node, obs: &Observation, plan: &Plan<'_>, i: usize) -> Result
                     return Err(Miss {
                         allowed: format!("{} as {expected}", describe_model_event(&got)),
                         rule: rules::EVENT_CLASS,
-                        rank: 3,
+                        rank: 5,
                     });
                 }
             }
+            node.in_close_task = matches!(got, Event::Error(_));
             node.push(Step::Event(Some(got)));
             Ok(node)
         }
@@ -1461,7 +1496,8 @@ fn match_event(got: &Event<Msg>, want: &ObservedEvent, index: Option<usize>) -> 
             if c == w {
                 Ok(())
             } else {
-                Err(miss(rules::CLOSE_EVENT, 3))
+                // The same event with other fields: the closest miss.
+                Err(miss(rules::CLOSE_EVENT, 4))
             }
         }
         (Event::Error(FailReason::TransportLost), ObservedEvent::Close(_)) => Err(miss(rules::TRANSPORT_LOST, 3)),
@@ -1514,37 +1550,63 @@ fn check_snapshot(conn: &Connection<Msg>, s: &Snapshot) -> Result<(), Miss> {
     Ok(())
 }
 
-/// Turns a model session's observable part into a trace: what a client
-/// driven by `steps` would have shown (for tests: every such trace must be
-/// allowed). Only `Input` API calls and delivered events are kept; a
-/// `poll_event` that delivers is preceded by a `Yield`.
-pub fn observe(url: &str, protocols: &[String], steps: &[Step<Msg>]) -> Trace {
-    let mut entries = vec![Entry {
-        socket: 1,
-        at: 0,
-        obs: Observation::Construct {
+/// The trace a client driven by `steps` shows: the session is replayed on
+/// a fresh connection and every API call, every delivered event (with
+/// `readyState` at dispatch and the standard's event class) and, after each
+/// of them, a snapshot of every attribute is recorded, as the oracle's
+/// runners record them. Runs of delivered events and driver turns are
+/// waits (`Yield` ... `WaitDone`). Driver-only inputs and transmits are
+/// hidden. Every such trace must be allowed; the property tests of
+/// `wsapi-props` check it, and that mutating it makes it refused.
+///
+/// # Errors
+///
+/// The constructor's, if it throws.
+pub fn observe<M: Payload + Clone>(
+    url: &str,
+    protocols: &[String],
+    config: &Config,
+    steps: &[Step<M>],
+) -> Result<Trace, crate::ConstructError> {
+    let mut conn = Connection::<M>::new(url, protocols, config.clone(), Duration::ZERO)?;
+    let mut entries = Vec::new();
+    let mut waiting = false;
+    let push = |entries: &mut Vec<Entry>, obs: Observation| {
+        let at = entries.len() + 1;
+        entries.push(Entry { socket: 1, at, obs });
+    };
+    push(
+        &mut entries,
+        Observation::Construct {
             url: url.to_string(),
             protocols: Some(protocols.to_vec()),
             threw: None,
         },
-    }];
-    let mut waiting = false;
-    let push = |entries: &mut Vec<Entry>, obs: Observation| {
-        let at = entries.len();
-        entries.push(Entry { socket: 1, at, obs });
+    );
+    let snapshot = |conn: &Connection<M>| {
+        Observation::Snapshot(Snapshot {
+            ready_state: Some(conn.ready_state().as_u16()),
+            buffered_amount: Some(conn.buffered_amount()),
+            protocol: Some(conn.protocol().to_string()),
+            extensions: Some(conn.extensions().to_string()),
+            binary_type: Some(conn.binary_type().as_str().to_string()),
+            url: Some(conn.url().as_str().to_string()),
+        })
     };
+    push(&mut entries, snapshot(&conn));
     for step in steps {
         match step {
-            Step::Input { input, result, .. } => {
-                let threw = match result {
+            Step::Input { now, input, .. } => {
+                let result = conn.handle_input(*now, input.clone());
+                let threw = match &result {
                     Err(crate::Refusal::Send(e)) => Some(e.dom_exception().to_string()),
                     Err(crate::Refusal::Close(e)) => Some(e.dom_exception().to_string()),
                     _ => None,
                 };
                 let obs = match input {
                     Input::Send(m) => Observation::Send {
-                        text: m.text,
-                        len: m.len,
+                        text: m.is_text(),
+                        len: m.byte_len() as u64,
                         threw,
                     },
                     Input::Close { code, reason } => Observation::Close {
@@ -1554,8 +1616,18 @@ pub fn observe(url: &str, protocols: &[String], steps: &[Step<Msg>]) -> Trace {
                     },
                     Input::SetBinaryType(b) => Observation::SetBinaryType {
                         value: b.as_str().to_string(),
-                        now: Some(b.as_str().to_string()),
+                        now: Some(conn.binary_type().as_str().to_string()),
                     },
+                    Input::Turn => {
+                        // The user awaited (a drain): a turn the script sees.
+                        if !waiting {
+                            push(&mut entries, Observation::Yield);
+                        }
+                        push(&mut entries, Observation::WaitDone { buffered_at_most: None });
+                        waiting = false;
+                        push(&mut entries, snapshot(&conn));
+                        continue;
+                    }
                     _ => continue,
                 };
                 if waiting {
@@ -1563,38 +1635,49 @@ pub fn observe(url: &str, protocols: &[String], steps: &[Step<Msg>]) -> Trace {
                     waiting = false;
                 }
                 push(&mut entries, obs);
+                push(&mut entries, snapshot(&conn));
             }
-            Step::Event(Some(e)) => {
+            Step::Event(_) => {
+                // Asking for an event is a turn, delivered or not.
+                let got = conn.poll_event();
                 if !waiting {
                     push(&mut entries, Observation::Yield);
                     waiting = true;
                 }
-                let event = match e {
-                    Event::Open => ObservedEvent::Open,
-                    Event::Message { data, binary_type } => ObservedEvent::Message(ObservedMessage {
-                        text: data.text,
-                        binary_type: *binary_type,
-                    }),
-                    Event::Error(_) => ObservedEvent::Error,
-                    Event::Close(c) => ObservedEvent::Close(c.clone()),
+                let Some(e) = got else { continue };
+                let (event, class) = match e {
+                    Event::Open => (ObservedEvent::Open, "Event"),
+                    Event::Message { data, binary_type } => (
+                        ObservedEvent::Message(ObservedMessage {
+                            text: data.is_text(),
+                            binary_type: if data.is_text() { None } else { binary_type },
+                        }),
+                        "MessageEvent",
+                    ),
+                    Event::Error(_) => (ObservedEvent::Error, "Event"),
+                    Event::Close(c) => (ObservedEvent::Close(c), "CloseEvent"),
                 };
                 push(
                     &mut entries,
                     Observation::Event {
                         event,
-                        ready_state: None,
-                        class: None,
+                        ready_state: Some(conn.ready_state().as_u16()),
+                        class: Some(class.to_string()),
                     },
                 );
+                push(&mut entries, snapshot(&conn));
             }
-            _ => {}
+            Step::Transmit(_) => {
+                let _ = conn.poll_transmit();
+            }
         }
     }
     if waiting {
         push(&mut entries, Observation::WaitDone { buffered_at_most: None });
     }
-    Trace {
+    push(&mut entries, snapshot(&conn));
+    Ok(Trace {
         entries,
         server: Vec::new(),
-    }
+    })
 }
