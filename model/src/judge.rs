@@ -1571,6 +1571,7 @@ pub fn observe<M: Payload + Clone>(
     let mut conn = Connection::<M>::new(url, protocols, config.clone(), Duration::ZERO)?;
     let mut entries = Vec::new();
     let mut waiting = false;
+    let mut in_close_task = false;
     let push = |entries: &mut Vec<Entry>, obs: Observation| {
         let at = entries.len() + 1;
         entries.push(Entry { socket: 1, at, obs });
@@ -1618,6 +1619,7 @@ pub fn observe<M: Payload + Clone>(
                         value: b.as_str().to_string(),
                         now: Some(conn.binary_type().as_str().to_string()),
                     },
+                    Input::Turn if in_close_task => continue,
                     Input::Turn => {
                         // The user awaited (a drain): a turn the script sees.
                         if !waiting {
@@ -1630,7 +1632,9 @@ pub fn observe<M: Payload + Clone>(
                     }
                     _ => continue,
                 };
-                if waiting {
+                // Between error and close (one task) a call is made inside
+                // the error listener: the await has not returned.
+                if waiting && !in_close_task {
                     push(&mut entries, Observation::WaitDone { buffered_at_most: None });
                     waiting = false;
                 }
@@ -1645,6 +1649,7 @@ pub fn observe<M: Payload + Clone>(
                     waiting = true;
                 }
                 let Some(e) = got else { continue };
+                in_close_task = matches!(e, Event::Error(_));
                 let (event, class) = match e {
                     Event::Open => (ObservedEvent::Open, "Event"),
                     Event::Message { data, binary_type } => (

@@ -1,6 +1,7 @@
 //! Generated sessions: a scripted (often hostile) server and a sequence of
 //! client operations, run against the real client over loopback, then
-//! checked against the model (`wsapi_props::check`).
+//! checked against the model (`wsapi_props::check`), and judged
+//! (`wsapi_model::judge`): the trace the client showed must be allowed.
 //!
 //! `PROPTEST_CASES` raises the number of cases (default 256).
 
@@ -578,7 +579,7 @@ fn run(case: &Case) -> Result<(), String> {
     let session = Session {
         url: &url,
         protocols: &case.protocols,
-        config,
+        config: config.clone(),
         journal: &journal,
         observations: &observations,
         calls: &calls,
@@ -586,7 +587,34 @@ fn run(case: &Case) -> Result<(), String> {
         log: &log,
         ran_to_close,
     };
-    check(&session)
+    check(&session)?;
+    judged(&url, &case.protocols, &config, &journal)
+}
+
+/// The judge allows what the client showed (the trace of its journal),
+/// with an explanation that replays: any client's trace is judged the same
+/// way (`wsapi judge`).
+fn judged(
+    url: &str,
+    protocols: &[String],
+    config: &wsapi_model::Config,
+    journal: &[Step<Message>],
+) -> Result<(), String> {
+    use wsapi_model::judge::{judge, observe, Verdict};
+    let trace = observe(url, protocols, config, journal).map_err(|e| e.to_string())?;
+    match judge(&trace) {
+        Verdict::Allowed(explanations) => {
+            for e in explanations {
+                let url = e.url.unwrap_or_default();
+                match wsapi_model::replay(&url, &e.protocols, e.config, Duration::ZERO, &e.steps) {
+                    Ok(Ok(_)) => {}
+                    other => return Err(format!("the judge's explanation does not replay: {other:?}")),
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("the judge refuses the client's trace: {other:?}")),
+    }
 }
 
 /// Cases run one at a time: the leak check counts every connection task.
