@@ -681,7 +681,8 @@ struct Plan<'a> {
     /// Per entry index: whether readyState 2 or 3 is observed at or after
     /// it and before the next event.
     closing_soon: Vec<bool>,
-    /// Per entry index: the next exact bufferedAmount observed, if any.
+    /// Per entry index: the next exact bufferedAmount observed, less the
+    /// bytes sent before it, if any.
     next_buffered: Vec<Option<u64>>,
 }
 
@@ -933,6 +934,12 @@ impl<'a> Plan<'a> {
                         next_buffered[i] = Some(b);
                     }
                 }
+                // What the next observed bufferedAmount will be, less the
+                // bytes of the sends before it (each adds its length, sent
+                // or not): what it is now, as far as writes go.
+                Observation::Send { len, threw: None, .. } => {
+                    next_buffered[i] = next_buffered[i].map(|b| b.saturating_sub(*len));
+                }
                 _ => {}
             }
         }
@@ -1086,11 +1093,11 @@ impl<'a> Plan<'a> {
         // In the full search, also one event earlier: after an ending only
         // tasks already queued can still fire, and messages are fed one
         // per gap, so at most the next event can come before the ending's.
-        let ends = if self.simplest {
-            self.ending_next[i] || self.closing_soon[i]
-        } else {
-            self.close_later[i] && ((self.event_next[i] && self.events_to_end[i] <= 1) || self.closing_soon[i])
-        };
+        // (The full search tries everything the simplest one does.) A
+        // Close frame may also explain a CLOSING seen with no event.
+        let ends = self.ending_next[i]
+            || (!self.simplest && self.close_later[i] && self.event_next[i] && self.events_to_end[i] <= 1);
+        let closing = ends || self.closing_soon[i];
         let mut out = Vec::new();
         match c.phase() {
             Phase::Connecting => {
@@ -1115,7 +1122,7 @@ impl<'a> Plan<'a> {
                     }
                 }
                 let reply_ok = !self.server.is_some_and(|s| s.close_was_reply) || c.close_frame_sent();
-                if !c.close_frame_received() && reply_ok && ends {
+                if !c.close_frame_received() && reply_ok && closing {
                     for p in &self.close_payloads {
                         out.push(Input::CloseFrame(p.clone()));
                     }
