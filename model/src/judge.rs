@@ -1121,6 +1121,10 @@ impl<'a> Plan<'a> {
                         out.push(Input::Message(*m));
                     }
                 }
+                // The plainest ending first: explanations list it.
+                if ends {
+                    out.push(Input::TransportClosed);
+                }
                 let reply_ok = !self.server.is_some_and(|s| s.close_was_reply) || c.close_frame_sent();
                 if !c.close_frame_received() && reply_ok && closing {
                     for p in &self.close_payloads {
@@ -1131,7 +1135,6 @@ impl<'a> Plan<'a> {
                     for r in &self.fail_reasons {
                         out.push(Input::ProtocolError(r.clone()));
                     }
-                    out.push(Input::TransportClosed);
                 }
             }
             Phase::Closed => {}
@@ -1502,6 +1505,10 @@ fn match_event(got: &Event<Msg>, want: &ObservedEvent, index: Option<usize>) -> 
         (Event::Close(c), ObservedEvent::Close(w)) => {
             if c == w {
                 Ok(())
+            } else if w.code == 1006 && !w.was_clean && c.was_clean {
+                // An abnormal closure seen where the model closes cleanly:
+                // the failure (and its error event) is the likelier miss.
+                Err(miss(rules::CLOSE_EVENT, 2))
             } else {
                 // The same event with other fields: the closest miss.
                 Err(miss(rules::CLOSE_EVENT, 4))
