@@ -461,8 +461,8 @@ impl Default for Bounds {
     fn default() -> Self {
         Bounds {
             depth: 6,
-            states_per_gap: 512,
-            frontier: 64,
+            states_per_gap: 2048,
+            frontier: 256,
         }
     }
 }
@@ -782,7 +782,13 @@ fn judge_socket(
                     next.insert(n);
                 }
                 Err(m) => {
-                    if best.as_ref().is_none_or(|b| m.rank > b.rank) {
+                    // The closest miss; between failures, the general rule
+                    // when the transport's loss is not the only cause.
+                    let better = best.as_ref().is_none_or(|b| {
+                        m.rank > b.rank
+                            || (m.rank == b.rank && b.rule == rules::TRANSPORT_LOST && m.rule == rules::FAIL_ERROR)
+                    });
+                    if better {
                         best = Some(m);
                     }
                 }

@@ -453,9 +453,9 @@ fn judge_gives_verdicts_rules_and_typed_errors() {
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     for needle in [
         "NOT ALLOWED at line 6",
-        "error (the transport was lost)",
-        "transport-lost-fails",
-        "RFC 6455 §7.2.1",
+        "the model allows there: error",
+        "fail-fires-error",
+        "RFC 6455 §7.1.7",
     ] {
         assert!(out.stdout.contains(needle), "missing {needle:?} in:\n{}", out.stdout);
     }
@@ -464,7 +464,7 @@ fn judge_gives_verdicts_rules_and_typed_errors() {
     assert_eq!(out.code, Some(1));
     assert!(out.stdout.contains("| drop | test | allowed |"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("**not allowed** | `transport-lost-fails`"),
+        out.stdout.contains("**not allowed** | `fail-fires-error`"),
         "{}",
         out.stdout
     );

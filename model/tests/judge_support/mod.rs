@@ -18,6 +18,11 @@ pub enum Act {
     SetBinaryType(bool),
     /// The script awaits: events are taken until none is left.
     Wait,
+    /// One event is taken (a Rust stream user; between error and close
+    /// the next call runs "inside the error listener").
+    TakeOne,
+    /// An event-loop turn with no event taken (a drain wait).
+    Turn,
     HostSlot,
     Open(bool),
     ConnectFailed,
@@ -57,6 +62,11 @@ pub fn session(acts: &[Act]) -> Vec<Step<Data>> {
     };
     drain(&mut conn, &mut steps, &mut unwritten);
     for a in acts {
+        if let Act::TakeOne = a {
+            let e = conn.poll_event();
+            steps.push(Step::Event(e));
+            continue;
+        }
         if let Act::Wait = a {
             loop {
                 let e = conn.poll_event();
@@ -79,7 +89,8 @@ pub fn session(acts: &[Act]) -> Vec<Step<Data>> {
                 reason: r.clone(),
             },
             Act::SetBinaryType(a) => Input::SetBinaryType(if *a { BinaryType::ArrayBuffer } else { BinaryType::Blob }),
-            Act::Wait => unreachable!(),
+            Act::Wait | Act::TakeOne => unreachable!(),
+            Act::Turn => Input::Turn,
             Act::HostSlot => Input::HostSlot,
             Act::Open(p) => Input::Open {
                 protocol: Some("chat".into()),
