@@ -819,3 +819,135 @@ fn long_journals_drop_iteratively() {
         .unwrap();
     handle.join().expect("no stack overflow");
 }
+
+/// Tiny bounds: a trace that needs more states is undecided, never refused.
+#[test]
+fn bounds_reached_give_undecided_not_refused() {
+    let obs = opened(vec![
+        send(true, 10),
+        send(true, 10),
+        Observation::Yield,
+        done(),
+        snap(|s| s.buffered_amount = Some(5)),
+        Observation::Yield,
+        closed(1000, "", true),
+        done(),
+    ]);
+    let t = trace(obs, None);
+    allowed(&t);
+    for bounds in [
+        judge::Bounds {
+            depth: 6,
+            states_per_gap: 2,
+            frontier: 256,
+        },
+        judge::Bounds {
+            depth: 6,
+            states_per_gap: 2048,
+            frontier: 1,
+        },
+    ] {
+        let v = judge::judge_with(&t, bounds);
+        assert!(matches!(v, Verdict::Undecided { .. }), "{bounds:?}: {v:?}");
+    }
+}
+
+/// Tasks run only while the script awaits: a CLOSING caused by the
+/// server's Close cannot be seen between two calls with no await.
+#[test]
+fn no_task_runs_between_two_calls() {
+    let obs = opened(vec![
+        snap(|s| s.ready_state = Some(1)),
+        send(true, 1),
+        snap(|s| s.ready_state = Some(2)),
+    ]);
+    assert_eq!(rule_at(&trace(obs, None)), ("ready-state", 7));
+}
+
+/// With a server that accepted or refused, only its answer is tried.
+#[test]
+fn unknown_protocols_are_tried_only_without_the_servers_answer() {
+    let obs = vec![
+        construct("ws://h/x", Some(vec!["chat".into()]), None),
+        Observation::Yield,
+        open(),
+        done(),
+    ];
+    let accepted_none = ServerView {
+        accepted: Some((None, None)),
+        ..ServerView::default()
+    };
+    // Offered "chat", the server selected none: the connection fails.
+    assert!(matches!(
+        judge(&trace(obs.clone(), Some(accepted_none))),
+        Verdict::NotAllowed(_)
+    ));
+    allowed(&trace(obs.clone(), Some(ServerView::default())));
+    let rejected = ServerView {
+        rejected: true,
+        ..ServerView::default()
+    };
+    assert!(matches!(judge(&trace(obs, Some(rejected))), Verdict::NotAllowed(_)));
+}
+
+#[test]
+fn messages_are_matched_in_order_and_kind() {
+    let msg = |text| {
+        ev(
+            ObservedEvent::Message(ObservedMessage {
+                text,
+                binary_type: (!text).then_some(wsapi_model::BinaryType::Blob),
+            }),
+            1,
+        )
+    };
+    // A message where the model can only close.
+    let after = opened(vec![Observation::Yield, error(), msg(true)]);
+    assert_eq!(rule_at(&trace(after, None)).0, "event-order");
+    let after_close = opened(vec![Observation::Yield, closed(1000, "", true), msg(true)]);
+    assert_eq!(rule_at(&trace(after_close, None)).0, "message-dropped");
+    // A clean close seen where only a failure fits.
+    let t = trace(
+        opened(vec![Observation::Yield, closed(1000, "", true), done()]),
+        Some(ServerView {
+            close_sent: Some(None),
+            raw_frames: Some(true),
+            ..ServerView::default()
+        }),
+    );
+    assert!(matches!(judge(&t), Verdict::NotAllowed(_)));
+    // Abnormal closure where the model closes cleanly after the server's Close.
+    let t = trace(
+        opened(vec![
+            Observation::Yield,
+            done(),
+            snap(|s| s.ready_state = Some(2)),
+            Observation::Yield,
+            closed(1006, "", false),
+        ]),
+        Some(ServerView {
+            close_sent: Some(Some(payload(1000, ""))),
+            raw_frames: Some(false),
+            ..ServerView::default()
+        }),
+    );
+    let r = refused(&t);
+    assert_eq!(r.telling().rule.id, "close-event", "{r}");
+    assert!(r.telling().allowed.iter().any(|a| a.contains("close 1000")), "{r}");
+    // send() results are described.
+    let flipped = opened(vec![Observation::Send {
+        text: true,
+        len: 1,
+        threw: Some("InvalidStateError".into()),
+    }]);
+    let r = refused(&trace(flipped, None));
+    assert!(r.allowed.iter().any(|a| a.contains("where it returns")), "{r}");
+}
+
+#[test]
+fn observed_traces_number_their_entries() {
+    let t = trace_of(&session(&[Act::HostSlot, Act::Open(false), Act::Wait]));
+    for (i, e) in t.entries.iter().enumerate() {
+        assert_eq!(e.at, i + 1);
+    }
+}
