@@ -7,7 +7,8 @@
 # Needs python3 (with websockets 17.4: installed here if missing) and node.
 # Exit status 0 when every scenario's API trace agrees with Chromium's, or
 # differs only where spec-notes/oracle.md lists the scenario as an exception
-# (Chromium contradicts the standard, or the op has no Rust counterpart).
+# (Chromium contradicts the standard, or the op has no Rust counterpart),
+# and `wsapi judge` allows every one of our traces.
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ORACLE=${ORACLE:-$HERE/../shared/oracle}
@@ -64,4 +65,13 @@ for scenario in "$@"; do
   if [ "$mark" = "DIFFERS (unexpected)" ] || [ -n "${VERBOSE:-}" ]; then echo "$verdict" | tail -n +2 | sed 's/^/    /'; fi
 done
 echo "oracle: $agree agree, $differ_expected differ as documented, $differ_unexpected differ unexpectedly ($agree_but_listed agree though listed); traces in $OUT"
+# The judge (spec-notes/judge.md): every trace of ours must be one the
+# standard can produce, with what the server saw.
+if "$RUNNER" judge "$OUT"/*.wsapi.json > "$OUT/judge.md"; then
+  echo "oracle: the judge allows all our traces ($OUT/judge.md)"
+else
+  echo "oracle: the judge refuses some of our traces:" >&2
+  grep -v '| allowed' "$OUT/judge.md" >&2
+  status=1
+fi
 exit $status

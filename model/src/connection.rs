@@ -773,6 +773,27 @@ impl<M: Payload> Connection<M> {
         self.ready_state == ReadyState::Closed && self.tasks.is_empty() && self.transmits.is_empty()
     }
 
+    /// Bytes transmitted to the driver and not yet reported written (the
+    /// judge proposes `handle_written` amounts from it).
+    pub(crate) fn unwritten_bytes(&self) -> u64 {
+        self.unwritten
+    }
+
+    /// Bytes counted by `send()` once the closing handshake had started.
+    pub(crate) fn discarded_bytes(&self) -> u64 {
+        self.discarded
+    }
+
+    /// Whether we sent (asked the driver to send) a Close frame.
+    pub(crate) fn close_frame_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// Whether a Close frame was received (the judge proposes one only before).
+    pub(crate) fn close_frame_received(&self) -> bool {
+        self.close_received.is_some()
+    }
+
     /// Whether events are waiting to be delivered.
     pub fn has_pending_events(&self) -> bool {
         !self.tasks.is_empty()

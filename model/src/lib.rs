@@ -33,6 +33,7 @@
 //! | the opening handshake's response checks (RFC 6455 §4.1) | [`handshake`] |
 //! | one connection in CONNECTING per host and port | [`host_gate`] |
 //! | inputs as values; recording and replaying a session | [`journal`] |
+//! | could the standard have produced this trace of any client? | [`judge`] |
 //! | keep-alive (ours, not the standard's; off by default) | [`keepalive`] |
 //!
 //! ## Run loop (the driver contract)
@@ -213,6 +214,7 @@ pub mod event;
 pub mod handshake;
 pub mod host_gate;
 pub mod journal;
+pub mod judge;
 pub mod transport_error;
 
 #[cfg(all(test, feature = "std"))]
@@ -230,6 +232,7 @@ pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyS
 pub use handshake::{check_response, HandshakeFailure, Response};
 pub use host_gate::{HostGate, HostKey, Ticket};
 pub use journal::{replay, Divergence, Input, Refusal, Step};
+pub use judge::{judge, Verdict};
 pub use keepalive::KeepAlive;
 pub use reconnect::{Decision, Reconnect, ReconnectPolicy, StopReason};
 pub use transport_error::{TransportError, TransportLayer};

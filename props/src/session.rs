@@ -694,7 +694,8 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
 }
 
 /// Runs `case` against the scripted server over loopback and checks the
-/// session against the model, the observations and the server's log.
+/// session against the model, the observations and the server's log, and
+/// has it judged ([`judged`]).
 pub fn run(case: &Case) -> Result<(), String> {
     let server = Server::start(vec![case.script()]).map_err(|e| e.to_string())?;
     let url = format!("{}/prop", server.base());
@@ -704,7 +705,29 @@ pub fn run(case: &Case) -> Result<(), String> {
     } else {
         Default::default()
     };
-    check(&client.session(&case.actions, &log))
+    check(&client.session(&case.actions, &log))?;
+    judged(&client)
+}
+
+/// The judge allows what the client showed (the trace of its journal),
+/// with an explanation that replays: any client's trace is judged the same
+/// way (`wsapi judge`).
+pub fn judged(client: &ClientRun) -> Result<(), String> {
+    use wsapi_model::judge::{judge, observe, Verdict};
+    let trace = observe(&client.url, &client.protocols, &client.config, &client.journal).map_err(|e| e.to_string())?;
+    match judge(&trace) {
+        Verdict::Allowed(explanations) => {
+            for e in explanations {
+                let url = e.url.unwrap_or_default();
+                match wsapi_model::replay(&url, &e.protocols, e.config, Duration::ZERO, &e.steps) {
+                    Ok(Ok(_)) => {}
+                    other => return Err(format!("the judge's explanation does not replay: {other:?}")),
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("the judge refuses the client's trace: {other:?}")),
+    }
 }
 
 /// The case the [`case`] strategy draws from `seed`: the fault suite runs

@@ -1,6 +1,7 @@
 //! Generated sessions: a scripted (often hostile) server and a sequence of
 //! client operations, run against the real client over loopback, then
-//! checked against the model (`wsapi_props::check`).
+//! checked against the model (`wsapi_props::check`), and judged
+//! (`wsapi_model::judge`): the trace the client showed must be allowed.
 //!
 //! `PROPTEST_CASES` raises the number of cases (default 256). The strategy, the recorder and the run are in `wsapi_props::session`
 //! (shared with the fault-injection suite, `tests/faults.rs`).

@@ -15,12 +15,14 @@
 mod demo;
 mod echo_server;
 mod input;
+mod judge;
 mod options;
 mod output;
 mod scenario;
 mod session;
 mod slash;
 mod tls;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -106,12 +108,26 @@ enum Command {
         /// The scenario file.
         file: std::path::PathBuf,
     },
+    /// Judge recorded traces (the oracle's format) against the model: could
+    /// the standard have produced them? One trace prints the verdict and
+    /// its explanation; several print a table. A SERVER.log after a trace
+    /// is the server's view of it; without one, NAME.server.log beside
+    /// NAME.json is used if present.
+    Judge {
+        /// Trace files (NAME.RUNNER.json), each optionally followed by its server log.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Do not look for NAME.server.log beside a trace.
+        #[arg(long)]
+        no_server_log: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(options::compat_args(std::env::args_os()));
     match (cli.command, cli.url) {
         (Some(Command::Scenario { base, file }), _) => wsapi::runtime::block_on(scenario::main(&base, &file)),
+        (Some(Command::Judge { files, no_server_log }), _) => judge::main(&files, !no_server_log),
         (Some(Command::EchoServer { port }), _) => wsapi::runtime::block_on(echo_server::serve(port)),
         (None, Some(url)) => wsapi::runtime::block_on(session::main(&url, &cli.options)),
         (None, None) => wsapi::runtime::block_on(demo::main()),

@@ -531,3 +531,69 @@ fn proxy_option_is_used() {
     );
     assert_eq!(events[1]["code"], 1006);
 }
+
+/// `wsapi judge`: a trace the standard allows (exit 0), one it does not
+/// (exit 1, with the observation, what the model allows and the rule), a
+/// table for several, and a malformed file (exit 2, naming the line).
+#[test]
+fn judge_gives_verdicts_rules_and_typed_errors() {
+    let dir = std::env::temp_dir().join(format!("wsapi-judge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = |close: &str| {
+        format!(
+            r#"{{"runner": "test", "scenario": "drop", "base": "ws://127.0.0.1:9001", "trace": [
+{{"k": "op", "i": 0, "op": "construct", "path": "/x", "ok": true}},
+{{"k": "event", "type": "open", "class": "Event", "readyState": 1}},
+{{"k": "op", "i": 1, "op": "wait_event", "event": "open", "ok": true}},
+{close}
+{{"k": "event", "type": "close", "class": "CloseEvent", "readyState": 3, "code": 1006, "reason": "", "wasClean": false}},
+{{"k": "op", "i": 2, "op": "wait_event", "event": "close", "ok": true}}
+]}}"#
+        )
+    };
+    let allowed = dir.join("allowed.test.json");
+    let refused = dir.join("refused.test.json");
+    let broken = dir.join("broken.test.json");
+    std::fs::write(
+        &allowed,
+        trace(r#"{"k": "event", "type": "error", "class": "Event", "readyState": 3},"#),
+    )
+    .unwrap();
+    std::fs::write(&refused, trace("")).unwrap();
+    std::fs::write(
+        &broken,
+        "{\"trace\": [\n{\"k\": \"op\", \"op\": \"construct\"},\n{\"k\": 7}\n]}",
+    )
+    .unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+
+    let out = run(&["judge", &path(&allowed)], b"");
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("ALLOWED"), "{}", out.stdout);
+    assert!(out.stdout.contains("event   error"), "{}", out.stdout);
+
+    let out = run(&["judge", &path(&refused)], b"");
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    for needle in [
+        "NOT ALLOWED at line 6",
+        "the model allows there: error",
+        "fail-fires-error",
+        "RFC 6455 §7.1.7",
+    ] {
+        assert!(out.stdout.contains(needle), "missing {needle:?} in:\n{}", out.stdout);
+    }
+
+    let out = run(&["judge", &path(&allowed), &path(&refused)], b"");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stdout.contains("| drop | test | allowed |"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("**not allowed** | `fail-fires-error`"),
+        "{}",
+        out.stdout
+    );
+
+    let out = run(&["judge", &path(&broken)], b"");
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("line 3"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+}
