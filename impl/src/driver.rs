@@ -570,3 +570,70 @@ fn transport_error(url: &wsapi_model::Url, tls: bool, error: std::io::Error) -> 
     let layer = if tls { TransportLayer::Tls } else { TransportLayer::Tcp };
     TransportError::new(layer, target, error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use wsapi_model::{Config, Connection};
+
+    /// An I/O that records the passes it was given; in its first pass it
+    /// can ask for another one, as a party arriving meanwhile would.
+    struct Passes {
+        seen: Arc<Mutex<Vec<Pass>>>,
+        ask_during_first: Option<Pass>,
+    }
+
+    impl Io for Passes {
+        fn poll(&mut self, shared: &Shared, pass: Pass) -> Poll<()> {
+            self.seen.lock().unwrap().push(pass);
+            if let Some(asked) = self.ask_during_first.take() {
+                // The lock is held (by us): this only leaves a request.
+                drive(shared, asked);
+            }
+            Poll::Pending
+        }
+    }
+
+    fn shared_with(io: Passes) -> Arc<Shared> {
+        let model = Connection::new("ws://127.0.0.1:1/", &[] as &[&str], Config::default(), Duration::ZERO).unwrap();
+        let shared = Shared::new(model, false, None);
+        *shared.io.lock().unwrap() = Some(Box::new(io));
+        shared
+    }
+
+    #[test]
+    fn a_full_request_left_while_the_io_was_held_is_served_by_a_full_pass() {
+        let seen = Arc::default();
+        let shared = shared_with(Passes {
+            seen: Arc::clone(&seen),
+            ask_during_first: None,
+        });
+        let held = shared.io.lock().unwrap();
+        // A reader finds the I/O taken: it leaves its request and returns.
+        drive(&shared, Pass::Full);
+        drop(held);
+        assert!(seen.lock().unwrap().is_empty());
+        // A sender's write-only pass must not use that request up: the
+        // reader's wake-up for reading was spent on it.
+        drive(&shared, Pass::Write);
+        assert_eq!(*seen.lock().unwrap(), [Pass::Full]);
+    }
+
+    #[test]
+    fn a_request_left_during_a_pass_gets_a_pass_after_it() {
+        for (first, asked) in [
+            (Pass::Write, Pass::Full),
+            (Pass::Full, Pass::Write),
+            (Pass::Write, Pass::Write),
+        ] {
+            let seen = Arc::default();
+            let shared = shared_with(Passes {
+                seen: Arc::clone(&seen),
+                ask_during_first: Some(asked),
+            });
+            drive(&shared, first);
+            assert_eq!(*seen.lock().unwrap(), [first, asked]);
+        }
+    }
+}

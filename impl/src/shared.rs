@@ -566,3 +566,66 @@ impl Drop for LiveDriver {
         LIVE_DRIVERS.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn woken(c: &Arc<Count>) -> usize {
+        c.0.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn wake_ups_go_to_the_waiting_task_of_their_side_else_to_the_connection_task() {
+        let router = Router::default();
+        let (task, reader, writer) = (
+            Arc::<Count>::default(),
+            Arc::<Count>::default(),
+            Arc::<Count>::default(),
+        );
+        router.set_task(&Waker::from(task.clone()));
+        router.route(Side::Read);
+        assert_eq!((woken(&task), woken(&reader)), (1, 0));
+        router.enter(Side::Read, 1, &Waker::from(reader.clone()));
+        router.enter(Side::Write, 2, &Waker::from(writer.clone()));
+        router.route(Side::Read);
+        router.route(Side::Write);
+        assert_eq!((woken(&task), woken(&reader), woken(&writer)), (1, 1, 1));
+        // The reader polled (entered again) and used its wake-up: leaving
+        // hands nothing on.
+        router.enter(Side::Read, 1, &Waker::from(reader.clone()));
+        router.leave(1);
+        assert_eq!(woken(&task), 1);
+        // The writer leaves without having polled after its wake-up: the
+        // connection's task gets it, and the next ones.
+        router.leave(2);
+        assert_eq!(woken(&task), 2);
+        router.route(Side::Write);
+        assert_eq!((woken(&task), woken(&writer)), (3, 1));
+    }
+
+    #[test]
+    fn a_wait_left_by_another_id_stays() {
+        let router = Router::default();
+        let (task, a, b) = (
+            Arc::<Count>::default(),
+            Arc::<Count>::default(),
+            Arc::<Count>::default(),
+        );
+        router.set_task(&Waker::from(task.clone()));
+        router.enter(Side::Read, 1, &Waker::from(a.clone()));
+        // A second wait takes the side over; the first leaving changes nothing.
+        router.enter(Side::Read, 2, &Waker::from(b.clone()));
+        router.leave(1);
+        router.route(Side::Read);
+        assert_eq!((woken(&task), woken(&a), woken(&b)), (0, 0, 1));
+    }
+}

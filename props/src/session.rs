@@ -325,12 +325,29 @@ impl Recorder {
     /// Makes an API call and records it with its result; other ops are
     /// not calls and are ignored here.
     fn call(&self, ws: &WebSocketHandle, op: &Op) {
+        self.call_via(ws, op, None)
+    }
+
+    /// [`Self::call`], with sends through `sink` when one is given
+    /// (`start_send` after a `poll_ready` that its unbounded high-water
+    /// mark makes ready at once).
+    fn call_via(&self, ws: &WebSocketHandle, op: &Op, sink: Option<&mut wsapi::MessageSink>) {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let (input, result) = match op {
             Op::SendText(n) | Op::SendBinary(n) => {
                 let m = message(matches!(op, Op::SendText(_)), *n);
-                let result = ws.send(m.clone()).map_err(Refusal::Send);
-                (Input::Send(m), result)
+                let result = match sink {
+                    Some(sink) => {
+                        use futures::Sink;
+                        let waker = futures::task::noop_waker();
+                        let cx = &mut std::task::Context::from_waker(&waker);
+                        let mut sink = std::pin::Pin::new(sink);
+                        assert!(sink.as_mut().poll_ready(cx).is_ready(), "no high-water mark");
+                        sink.start_send(m.clone())
+                    }
+                    None => ws.send(m.clone()),
+                };
+                (Input::Send(m), result.map_err(Refusal::Send))
             }
             Op::Close(code, reason) => {
                 let result = ws.close(*code, reason.as_deref()).map_err(Refusal::Close);
@@ -589,6 +606,63 @@ impl ClientRun {
 /// way that needs no model to see (no close event within [`WAIT`] of
 /// close(), tasks that never end, a handler run that should not have).
 pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
+    run_client_driven(case, url, Driving::Waits)
+}
+
+/// Who drives the connection while a case runs: the ways a program can
+/// use a socket, each of which moves the connection's work to another
+/// party (see `wsapi`'s crate docs, "Who drives the connection").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driving {
+    /// `next_event()` waits: the waiting task drives the connection.
+    Waits,
+    /// Raw polls in bursts (`poll_next_event` with a waker that is never
+    /// woken, every 2 ms): they drive when nothing is ready, and leave the
+    /// wake-ups to the connection's task.
+    Polls,
+    /// Nobody takes an event before the end: the connection's task drives
+    /// alone (a wait op only sleeps).
+    Idle,
+    /// Sends go through a `Sink`, each flushed (bounded): the task waits on
+    /// the write side and writes itself.
+    Sink,
+    /// A second task takes every event with `next_events()` from the start
+    /// (it drives while it waits); the ops never wait.
+    Background,
+}
+
+/// Every way of driving.
+pub fn driving() -> impl Strategy<Value = Driving> {
+    prop_oneof![
+        Just(Driving::Waits),
+        Just(Driving::Polls),
+        Just(Driving::Idle),
+        Just(Driving::Sink),
+        Just(Driving::Background),
+    ]
+}
+
+/// Takes the next event as `driving` does, within `wait`: `Some(None)`
+/// at the end, `None` if none came.
+async fn take_event(ws: &WebSocket, driving: Driving, wait: Duration) -> Option<Option<Event>> {
+    if driving != Driving::Polls {
+        return next_event(ws, wait).await;
+    }
+    let deadline = Instant::now() + wait;
+    let waker = futures::task::noop_waker();
+    loop {
+        if let std::task::Poll::Ready(e) = ws.poll_next_event(&mut std::task::Context::from_waker(&waker)) {
+            return Some(e);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        wsapi::runtime::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// [`run_client`], with the connection driven as `driving` says.
+pub fn run_client_driven(case: &Case, url: &str, driving: Driving) -> Result<ClientRun, String> {
     quiet_panics();
     let rec = Arc::new(Recorder::default());
     rec.handler_ops.lock().unwrap().extend(case.handler_ops.iter().cloned());
@@ -600,14 +674,34 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
     let mut ran_to_close = false;
     let mut closed = false;
     let mut close_wait = None;
+    let mut sink = (driving == Driving::Sink).then(|| ws.as_ref().expect("just built").sink(u64::MAX));
+    let background = (driving == Driving::Background).then(|| {
+        let (done, finished) = futures::channel::oneshot::channel::<()>();
+        let (rec, handle) = (rec.clone(), handle.clone());
+        wsapi::runtime::spawn(async move {
+            let mut events = Vec::new();
+            while handle.next_events(&mut events, 8).await > 0 {
+                for e in events.drain(..) {
+                    rec.observe_event(&e, &handle);
+                }
+            }
+            let _ = done.send(());
+        });
+        finished
+    });
+    let taker = driving != Driving::Idle && driving != Driving::Background;
     wsapi::runtime::block_on(async {
         for op in &case.ops {
             let Some(socket) = ws.as_ref() else { break };
             match op {
                 Op::Attrs => rec.observe_attrs(&handle),
+                Op::WaitEvent | Op::WaitConcurrently(_) if !taker => {
+                    // Someone else takes the events, or nobody yet.
+                    wsapi::runtime::sleep(QUIET).await;
+                }
                 Op::WaitEvent if case.mode == Mode::Handlers => {
                     // Events go to the handlers; give them a moment.
-                    if next_event(socket, QUIET).await == Some(None) {
+                    if take_event(socket, driving, QUIET).await == Some(None) {
                         closed = true;
                     }
                 }
@@ -618,7 +712,7 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
                     // Nothing may be coming (a quiet server): a short wait
                     // that may end with no event. The verdict does not
                     // depend on it: checks are against the journal.
-                    match next_event(socket, QUIET).await {
+                    match take_event(socket, driving, QUIET).await {
                         Some(Some(e)) => {
                             closed = matches!(e, Event::Close(_));
                             rec.observe_event(&e, &handle);
@@ -631,10 +725,45 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
                     closed = wait_concurrently(&rec, socket, *n);
                 }
                 Op::Replace(kind) if case.mode == Mode::Handlers => replace_handler(&rec, &handle, *kind, false),
-                Op::Drop if case.mode == Mode::Handlers => rec.drop_socket(&mut ws),
-                Op::Drop => ws = None,
+                Op::Drop if case.mode == Mode::Handlers => {
+                    sink = None;
+                    rec.drop_socket(&mut ws)
+                }
+                Op::Drop => {
+                    sink = None;
+                    ws = None
+                }
+                op @ (Op::SendText(_) | Op::SendBinary(_)) if sink.is_some() => {
+                    let sink = sink.as_mut().expect("just checked");
+                    rec.call_via(&handle, op, Some(&mut *sink));
+                    // Waits (bounded) until it was written, or nothing more can be.
+                    let flushed = futures::SinkExt::flush(sink);
+                    let _ = futures::future::select(flushed, wsapi::runtime::sleep(QUIET)).await;
+                }
                 op => rec.call(&handle, op),
             }
+        }
+        if let Some(finished) = background {
+            // The background task takes every event, to the end.
+            if ws.is_some() {
+                rec.call(&handle, &Op::Close(Some(1000), None));
+            }
+            let start = Instant::now();
+            match futures::future::select(finished, wsapi::runtime::sleep(WAIT)).await {
+                futures::future::Either::Left(_) => {}
+                futures::future::Either::Right(_) => {
+                    return Err(format!(
+                        "the background task saw no end within 5 s of close(): {}",
+                        handle.debug_state()
+                    ))
+                }
+            }
+            if ws.is_some() {
+                close_wait = Some(start.elapsed());
+                ran_to_close = true;
+                rec.observe_attrs(&handle);
+            }
+            return Ok(());
         }
         if let Some(socket) = ws.as_ref() {
             // Run to the end: close if needed, then take every event (in
@@ -644,7 +773,7 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
                 rec.call(&handle, &Op::Close(Some(1000), None));
             }
             loop {
-                match next_event(socket, WAIT).await {
+                match take_event(socket, driving, WAIT).await {
                     Some(Some(e)) => rec.observe_event(&e, &handle),
                     Some(None) => break,
                     None => {
@@ -665,6 +794,7 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
         }
         Ok(())
     })?;
+    drop(sink);
     drop(ws);
     // The connection's tasks end by themselves (bounded by the timeouts).
     let deadline = Instant::now() + WAIT;
@@ -697,9 +827,14 @@ pub fn run_client(case: &Case, url: &str) -> Result<ClientRun, String> {
 /// session against the model, the observations and the server's log, and
 /// has it judged ([`judged`]).
 pub fn run(case: &Case) -> Result<(), String> {
+    run_driven(case, Driving::Waits)
+}
+
+/// [`run`], with the connection driven as `driving` says.
+pub fn run_driven(case: &Case, driving: Driving) -> Result<(), String> {
     let server = Server::start(vec![case.script()]).map_err(|e| e.to_string())?;
     let url = format!("{}/prop", server.base());
-    let client = run_client(case, &url)?;
+    let client = run_client_driven(case, &url, driving)?;
     let log = if client.tried_to_connect() {
         server.next_log().ok_or("the server thread did not end")?
     } else {
