@@ -902,3 +902,22 @@ pub fn check_close_wait(client: &ClientRun) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+/// The proptest configuration of a generated-session test: `PROPTEST_CASES`
+/// cases (else `default_cases`), shrunk failures kept in
+/// `proptest-regressions/NAME.txt`.
+pub fn proptest_config(name: &str, default_cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, FileFailurePersistence};
+    let path = format!("{}/proptest-regressions/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    Config {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(default_cases),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(Box::leak(
+            path.into_boxed_str(),
+        )))),
+        max_shrink_iters: 200,
+        ..Config::default()
+    }
+}

@@ -12,25 +12,14 @@
 use std::sync::Mutex;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
-use wsapi_props::session::{case, driving, run_driven};
+use proptest::test_runner::Config as ProptestConfig;
+use wsapi_props::session::{case, driving, proptest_config, run_driven};
 
 /// Cases run one at a time: the leak check counts every connection task.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(128),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/proptest-regressions/driving.txt"
-        )))),
-        max_shrink_iters: 200,
-        ..ProptestConfig::default()
-    }
+    proptest_config("driving", 128)
 }
 
 proptest! {
