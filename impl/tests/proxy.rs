@@ -47,37 +47,66 @@ fn tinyproxy(name: &str, extra: &str) -> Option<Tinyproxy> {
         eprintln!("skipped: tinyproxy is not installed (apt-get install tinyproxy)");
         return None;
     }
-    // tinyproxy takes a fixed port: take a free one from the OS.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let dir = std::env::temp_dir().join(format!("wsapi-tinyproxy-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let conf = dir.join("tinyproxy.conf");
-    let config =
-        format!("Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 32\nAllow 127.0.0.1\nLogLevel Error\n{extra}\n");
-    std::fs::write(&conf, config).expect("config");
-    let child = Command::new("tinyproxy")
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tinyproxy starts");
-    let proxy = Tinyproxy {
-        child,
-        dir,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    // Ready once it accepts connections (bounded).
-    let start = Instant::now();
-    while StdTcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < support::LIMIT, "tinyproxy did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    // tinyproxy takes a fixed port: take a free one from the OS. Another
+    // test may bind that port between our probe and tinyproxy's start (its
+    // echo server binds port 0 too): then tinyproxy exits, and the listener
+    // there is someone else's. So the proxy is ready only once the port
+    // answers as tinyproxy does; otherwise try another port.
+    for _ in 0..10 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("wsapi-tinyproxy-{}-{name}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let conf = dir.join("tinyproxy.conf");
+        let config = format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 32\nAllow 127.0.0.1\nLogLevel Error\n{extra}\n"
+        );
+        std::fs::write(&conf, config).expect("config");
+        let child = Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tinyproxy starts");
+        let mut proxy = Tinyproxy {
+            child,
+            dir,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        // Ready once the port answers as tinyproxy (bounded).
+        let start = Instant::now();
+        loop {
+            if answers_as_tinyproxy(port) {
+                return Some(proxy);
+            }
+            let exited = proxy.child.try_wait().ok().flatten().is_some();
+            if exited || start.elapsed() > support::LIMIT {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    Some(proxy)
+    panic!("tinyproxy did not start on any of 10 ports");
+}
+
+/// Whether the listener on `port` is a tinyproxy: its answer to a plain
+/// request names it.
+fn answers_as_tinyproxy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut tcp) = StdTcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+    if tcp.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = tcp.take(4096).read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).contains("tinyproxy")
 }
 
 /// A connection to `base` through the proxy at `proxy`.
