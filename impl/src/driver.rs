@@ -227,22 +227,26 @@ pub(crate) fn drive(shared: &Shared, pass: Pass) {
 
 /// The connection's own task: drives the connection whenever a wake-up
 /// finds no user's task waiting, until its work is done.
-pub(crate) async fn run(shared: Arc<Shared>) {
+pub(crate) fn run(shared: Arc<Shared>) -> impl std::future::Future<Output = ()> + Send {
+    // Made before the future, so that it ends the connection even if the
+    // task is dropped before its first poll (its runtime shut down at once).
     let mut end = TaskEnd {
         shared,
         done: false,
         live: Some(LiveDriver::start()),
     };
-    futures::future::poll_fn(|cx| {
-        end.shared.router.set_task(cx.waker());
-        drive(&end.shared, Pass::Full);
-        if end.shared.lock().driver_done {
-            return Poll::Ready(());
-        }
-        Poll::Pending
-    })
-    .await;
-    end.done = true;
+    async move {
+        futures::future::poll_fn(|cx| {
+            end.shared.router.set_task(cx.waker());
+            drive(&end.shared, Pass::Full);
+            if end.shared.lock().driver_done {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await;
+        end.done = true;
+    }
 }
 
 /// Whatever ends the connection's task, the model sees the transport go:
