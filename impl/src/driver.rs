@@ -245,7 +245,7 @@ pub(crate) fn run(shared: Arc<Shared>) -> impl std::future::Future<Output = ()> 
             Poll::Pending
         })
         .await;
-        end.done = true;
+        end.finished();
     }
 }
 
@@ -264,6 +264,13 @@ struct TaskEnd {
     shared: Arc<Shared>,
     done: bool,
     live: Option<LiveDriver>,
+}
+
+impl TaskEnd {
+    /// The task's work is done: its drop only counts it ended.
+    fn finished(&mut self) {
+        self.done = true;
+    }
 }
 
 impl Drop for TaskEnd {
