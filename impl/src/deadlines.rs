@@ -68,10 +68,17 @@ impl Deadline {
             state.started = true;
             state.sleeping_until = Some(at);
             drop(state);
+            // Waits until the thread runs (once per process), so that it
+            // is named before anything can count it.
+            let (started, running) = std::sync::mpsc::channel();
             std::thread::Builder::new()
                 .name("wsapi-timers".to_string())
-                .spawn(run)
+                .spawn(move || {
+                    let _ = started.send(());
+                    run()
+                })
                 .expect("cannot start wsapi's timer thread");
+            let _ = running.recv();
             return Deadline { key };
         }
         if state.sleeping_until.is_none_or(|t| at < t) {
