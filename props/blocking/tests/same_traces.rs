@@ -161,6 +161,11 @@ fn both(script: Script, steps: &[Step], expected: &[&str]) -> (Log, Log) {
     (blog, alog)
 }
 
+/// Each message is sent once the previous one's echo came back, so every
+/// `bufferedAmount` of the trace is decided by causality alone: an echo
+/// proves its message was written. (After two sends in a row, the first
+/// echo may arrive before the second message is written; `buf` is then 0
+/// or 2 depending on which thread wrote first, and both are right.)
 #[test]
 fn echo() {
     let (blog, _) = both(
@@ -168,8 +173,8 @@ fn echo() {
         &[
             Step::Wait,
             Step::SendText("hi"),
-            Step::SendBinary(&[1, 2]),
             Step::Wait,
+            Step::SendBinary(&[1, 2]),
             Step::Wait,
             Step::Close(Some(1000), None),
         ],
