@@ -1,5 +1,6 @@
 //! The user's side of a connection: attributes, `send`, `close`, events.
 
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use url::Url;
@@ -86,16 +87,22 @@ impl WebSocketHandle {
         // A send can fail the connection (`max_buffered_amount`): its
         // events must reach their taker even if the driver has ended.
         after_model_change(&mut inner);
-        let burst = inner.sends_since_wait > 0;
-        inner.sends_since_wait = inner.sends_since_wait.saturating_add(1);
         drop(inner);
+        // A load first: while a burst goes on, the flag's cache line stays
+        // shared instead of bouncing between the sender's and a waiter's cores.
+        let burst = self.shared.sent_since_wait.load(Ordering::Relaxed)
+            || self.shared.sent_since_wait.swap(true, Ordering::Relaxed);
         if burst {
             // The second send since the last wait: a burst, whose messages
             // are better written together than with a system call each.
             // The connection's task (or whoever drives now) writes them,
-            // coalesced, in its next pass.
-            self.shared.asked_write.store(true, std::sync::atomic::Ordering::SeqCst);
-            self.shared.router.wake_task();
+            // coalesced, in its next pass. A write request already standing
+            // will be served (whoever set it woke the task, or is driving
+            // and looks at the requests before it lets go), so only the
+            // send that raises it wakes the task.
+            if !self.shared.asked_write.swap(true, Ordering::SeqCst) {
+                self.shared.router.wake_task();
+            }
         } else {
             // Written through now unless another party is driving (it then
             // writes it in its next pass): no hand-off to another task.
@@ -171,20 +178,20 @@ impl WebSocketHandle {
         &self,
         cx: &mut Context<'_>,
         max: usize,
-        wait: Option<u64>,
+        wait: Option<&Wait>,
         mut take: impl FnMut(Event),
     ) -> Poll<usize> {
         if let Poll::Ready(n) = self.take_ready_events(cx, max, &mut take) {
             return Poll::Ready(n);
         }
-        if let Some(id) = wait {
-            self.shared.router.enter(Side::Read, id, cx.waker());
+        if let Some(wait) = wait {
+            wait.enter(Side::Read, cx.waker());
         }
-        self.shared.lock().sends_since_wait = 0;
+        self.shared.sent_since_wait.store(false, Ordering::Relaxed);
         drive(&self.shared, Pass::Full);
         let taken = self.take_ready_events(cx, max, &mut take);
-        if let (Poll::Ready(_), Some(id)) = (&taken, wait) {
-            self.shared.router.leave(id);
+        if let (Poll::Ready(_), Some(wait)) = (&taken, wait) {
+            wait.leave();
         }
         taken
     }
@@ -236,7 +243,7 @@ impl WebSocketHandle {
     /// ```
     pub async fn next_events(&self, out: &mut Vec<Event>, max: usize) -> usize {
         let wait = Wait::new(&self.shared.router);
-        futures::future::poll_fn(|cx| self.poll_take_events(cx, max.max(1), Some(wait.id), |e| out.push(e))).await
+        futures::future::poll_fn(|cx| self.poll_take_events(cx, max.max(1), Some(&wait), |e| out.push(e))).await
     }
 
     /// Waits for the next event; `None` after the close event. In handler
@@ -246,7 +253,7 @@ impl WebSocketHandle {
     pub async fn next_event(&self) -> Option<Event> {
         let wait = Wait::new(&self.shared.router);
         let mut taken = None;
-        futures::future::poll_fn(|cx| self.poll_take_events(cx, 1, Some(wait.id), |e| taken = Some(e))).await;
+        futures::future::poll_fn(|cx| self.poll_take_events(cx, 1, Some(&wait), |e| taken = Some(e))).await;
         taken
     }
 
@@ -327,18 +334,18 @@ impl WebSocketHandle {
     /// [`Self::poll_buffered_at_most`], taking the write side's wake-ups
     /// while pending when `wait` names a wait that withdraws itself when
     /// dropped (see [`crate::shared::Router`]).
-    pub(crate) fn poll_buffered(&self, cx: &mut Context<'_>, max: u64, wait: Option<u64>) -> Poll<()> {
+    pub(crate) fn poll_buffered(&self, cx: &mut Context<'_>, max: u64, wait: Option<&Wait>) -> Poll<()> {
         if self.buffered_ready(cx, max).is_ready() {
             return Poll::Ready(());
         }
-        if let Some(id) = wait {
-            self.shared.router.enter(Side::Write, id, cx.waker());
+        if let Some(wait) = wait {
+            wait.enter(Side::Write, cx.waker());
         }
-        self.shared.lock().sends_since_wait = 0;
+        self.shared.sent_since_wait.store(false, Ordering::Relaxed);
         drive(&self.shared, Pass::Write);
         let ready = self.buffered_ready(cx, max);
-        if let (Poll::Ready(()), Some(id)) = (ready, wait) {
-            self.shared.router.leave(id);
+        if let (Poll::Ready(()), Some(wait)) = (ready, wait) {
+            wait.leave();
         }
         ready
     }
@@ -364,7 +371,7 @@ impl WebSocketHandle {
     /// what the connection holds itself (see the crate docs).
     pub async fn buffered_at_most(&self, max: u64) {
         let wait = Wait::new(&self.shared.router);
-        futures::future::poll_fn(|cx| self.poll_buffered(cx, max, Some(wait.id))).await
+        futures::future::poll_fn(|cx| self.poll_buffered(cx, max, Some(&wait))).await
     }
 }
 

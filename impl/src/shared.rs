@@ -99,10 +99,6 @@ pub(crate) struct Inner {
     pub dispatcher_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
-    /// `send()` calls since a user's task last waited on the socket: the
-    /// first is written through, the next ones (a burst) are left to the
-    /// connection's next pass, which writes them together.
-    pub sends_since_wait: u32,
 }
 
 impl Inner {
@@ -291,6 +287,11 @@ pub(crate) struct Shared {
     pub asked_full: AtomicBool,
     /// A write-only pass was asked for.
     pub asked_write: AtomicBool,
+    /// `send()` was called since a user's task last waited on the socket:
+    /// the first send is written through, the next ones (a burst) are left
+    /// to the connection's next pass, which writes them together. Outside
+    /// `Inner`, so that a wait does not take the model's lock for it.
+    pub sent_since_wait: AtomicBool,
     /// Where the I/O's and the timers' wake-ups go.
     pub router: Arc<Router>,
     /// `router` as the waker of reads (and of connecting and timers).
@@ -484,7 +485,11 @@ impl Wake for WriteSide {
 pub(crate) struct Wait {
     router: Arc<Router>,
     /// Its id, for [`Router::enter`].
-    pub id: u64,
+    id: u64,
+    /// It entered the router and has not left: a wait that found what it
+    /// waited for at once (the common case of a busy stream) never takes
+    /// the router's lock.
+    entered: AtomicBool,
 }
 
 impl Wait {
@@ -492,13 +497,27 @@ impl Wait {
         Wait {
             router: router.clone(),
             id: Router::wait_id(),
+            entered: AtomicBool::new(false),
+        }
+    }
+
+    /// The task of `waker` waits: `side`'s wake-ups go to it (see [`Router::enter`]).
+    pub fn enter(&self, side: Side, waker: &Waker) {
+        self.entered.store(true, Ordering::Relaxed);
+        self.router.enter(side, self.id, waker);
+    }
+
+    /// The wait ended (see [`Router::leave`]); nothing if it never entered.
+    pub fn leave(&self) {
+        if self.entered.swap(false, Ordering::Relaxed) {
+            self.router.leave(self.id);
         }
     }
 }
 
 impl Drop for Wait {
     fn drop(&mut self) {
-        self.router.leave(self.id);
+        self.leave();
     }
 }
 
@@ -523,11 +542,11 @@ impl Shared {
                 driver_done: false,
                 task_done: false,
                 read_paused: false,
-                sends_since_wait: 0,
             }),
             io: Mutex::new(None),
             asked_full: AtomicBool::new(false),
             asked_write: AtomicBool::new(false),
+            sent_since_wait: AtomicBool::new(false),
             read_waker: Waker::from(Arc::new(ReadSide(router.clone()))),
             write_waker: Waker::from(Arc::new(WriteSide(router.clone()))),
             router,

@@ -49,7 +49,7 @@ impl MessageSink {
     }
 
     fn poll_buffered(&self, cx: &mut Context<'_>, max: u64) -> Poll<()> {
-        self.handle.poll_buffered(cx, max, Some(self.wait.id))
+        self.handle.poll_buffered(cx, max, Some(&self.wait))
     }
 }
 

@@ -429,3 +429,120 @@ fn hostile_input_never_panics_and_ends_with_at_most_one_terminal_item() {
         }
     }
 }
+
+fn message_bytes(item: &Inbound) -> &[u8] {
+    match item {
+        Inbound::Message(Message::Text(t)) => t.as_bytes(),
+        Inbound::Message(Message::Binary(b)) => b,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+#[test]
+fn small_messages_share_one_allocation_densely_and_it_is_reused_once_they_are_dropped() {
+    let mut decoder = plain();
+    let mut bytes = Vec::new();
+    for i in 0..20u8 {
+        bytes.extend(frame(0x82, &[i; 100]));
+        // Control frames and headers between them take no room in the chunk.
+        bytes.extend(frame(0x89, b"ping"));
+    }
+    let messages: Vec<Inbound> = decode_in_steps(&mut decoder, &bytes, 7, u64::MAX)
+        .into_iter()
+        .filter(|i| matches!(i, Inbound::Message(_)))
+        .collect();
+    assert_eq!(messages.len(), 20);
+    let first = message_bytes(&messages[0]).as_ptr();
+    for (i, m) in messages.iter().enumerate() {
+        assert_eq!(message_bytes(m), &[i as u8; 100][..]);
+        assert_eq!(
+            m_ptr(m),
+            first.wrapping_add(100 * i),
+            "message {i} follows the one before"
+        );
+    }
+    drop(messages);
+    // Each dropped before the next: the chunk, once full, is reclaimed in
+    // place, so all of them, over four chunks' worth, live in it.
+    for i in 0..(4 * SMALL_CHUNK / 100) {
+        let one = decode_in_steps(&mut decoder, &frame(0x81, &[b'a'; 100]), 64, u64::MAX);
+        let offset = (m_ptr(&one[0]) as usize).wrapping_sub(first as usize);
+        assert!(offset < SMALL_CHUNK, "message {i} is outside the first chunk");
+    }
+}
+
+fn m_ptr(item: &Inbound) -> *const u8 {
+    message_bytes(item).as_ptr()
+}
+
+#[test]
+fn a_kept_small_message_keeps_its_bytes_when_the_next_ones_need_a_new_chunk() {
+    let mut decoder = plain();
+    let kept = decode_in_steps(&mut decoder, &frame(0x81, b"kept"), 3, u64::MAX);
+    let mut bytes = Vec::new();
+    for i in 0..(2 * SMALL_CHUNK / SMALL_MESSAGE) {
+        bytes.extend(frame(0x82, &vec![i as u8; SMALL_MESSAGE]));
+    }
+    let later = decode_in_steps(&mut decoder, &bytes, 1000, u64::MAX);
+    assert_eq!(message_bytes(&kept[0]), b"kept");
+    for (i, m) in later.iter().enumerate() {
+        assert_eq!(message_bytes(m), &vec![i as u8; SMALL_MESSAGE][..]);
+    }
+}
+
+#[test]
+fn fragmented_compressed_and_large_messages_do_not_use_the_shared_chunk() {
+    let mut decoder = plain();
+    let mut bytes = frame(0x01, b"frag");
+    bytes.extend(frame(0x80, b"mented"));
+    bytes.extend(frame(0x82, &vec![9; SMALL_MESSAGE + 1]));
+    let out = decode_in_steps(&mut decoder, &bytes, 5, u64::MAX);
+    assert_eq!(message_bytes(&out[0]), b"fragmented");
+    assert_eq!(message_bytes(&out[1]), &vec![9; SMALL_MESSAGE + 1][..]);
+    assert!(decoder.small.capacity() == 0, "never allocated");
+}
+
+#[test]
+fn invalid_utf8_in_a_small_message_fails_and_leaves_the_chunk_empty() {
+    let mut decoder = plain();
+    let out = decode_in_steps(&mut decoder, &frame(0x81, &[b'a', 0xff, b'b']), 1, u64::MAX);
+    assert_eq!(out, [Inbound::Fail(FailReason::InvalidUtf8)]);
+    assert!(decoder.small.is_empty());
+    let mut decoder = plain();
+    // A character cut at the message's end.
+    let out = decode_in_steps(&mut decoder, &frame(0x81, &[b'a', 0xc3]), 1, u64::MAX);
+    assert_eq!(out, [Inbound::Fail(FailReason::InvalidUtf8)]);
+}
+
+#[test]
+fn a_used_up_chunk_is_reused_once_its_messages_are_dropped_while_a_newer_one_is_in_use() {
+    let per_chunk = SMALL_CHUNK / SMALL_MESSAGE;
+    let batch = |decoder: &mut Decoder| {
+        let mut bytes = Vec::new();
+        for _ in 0..per_chunk {
+            bytes.extend(frame(0x82, &[1; SMALL_MESSAGE]));
+        }
+        decode_in_steps(decoder, &bytes, 4096, u64::MAX)
+    };
+    let mut decoder = plain();
+    let a = batch(&mut decoder);
+    let a_start = m_ptr(&a[0]) as usize;
+    let b = batch(&mut decoder);
+    assert!(
+        (m_ptr(&b[0]) as usize).wrapping_sub(a_start) >= SMALL_CHUNK,
+        "a's messages are alive: b has a chunk of its own"
+    );
+    // `a`'s chunk, used up, is kept (its view points past its end).
+    let keeps_a = |d: &Decoder| {
+        d.spare_chunks
+            .iter()
+            .any(|c| c.as_ptr() as usize == a_start + SMALL_CHUNK)
+    };
+    assert!(keeps_a(&decoder), "the used-up chunk is kept");
+    drop(a);
+    let c = batch(&mut decoder);
+    assert!(!keeps_a(&decoder), "taken back into use, not left to the allocator");
+    let offset = (m_ptr(&c[0]) as usize).wrapping_sub(a_start);
+    assert!(offset < SMALL_CHUNK, "c reuses a's chunk");
+    assert_eq!(message_bytes(&b[per_chunk - 1]), &[1; SMALL_MESSAGE][..]);
+}
