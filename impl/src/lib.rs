@@ -109,6 +109,7 @@
 mod conn;
 mod connect_failure;
 mod connector;
+pub mod control;
 mod deadlines;
 mod dispatch;
 mod driver;
@@ -147,6 +148,8 @@ pub use socket::{BuildError, WebSocket, WebSocketBuilder};
 pub use transport::crypto_provider;
 pub use tungstenite::{Bytes, Utf8Bytes};
 pub use wsapi_model::reconnect::{ReconnectPolicy, StopReason};
+/// `ping()`'s refusal (ours, not the browser's API: see [`control`]).
+pub use wsapi_model::PingError;
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
 /// How many connection tasks are running in this process: each socket's
