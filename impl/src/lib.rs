@@ -59,6 +59,9 @@
 //!   its timers), and who drives it when (below). `shared` holds the model,
 //!   the I/O and the router of wake-ups; `deadlines` the timers of every
 //!   connection on one thread.
+//! - [`control`]: pings and pongs, **ours, not the browser's API**:
+//!   [`WebSocketHandle::ping`] and [`WebSocketBuilder::on_control_frame`],
+//!   which shows them without changing any event.
 //! - `dispatch`: handler mode's dispatcher, which runs the `on_*` handlers
 //!   off the connection's task (see [`WebSocketBuilder::on_open`]).
 //! - `handshake`: writes the opening handshake and reads the response head

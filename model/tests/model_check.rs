@@ -104,9 +104,9 @@ use wsapi_model::{
 const MAX_ACTIONS: usize = 12;
 
 /// The keep-alive check's bound: its timers make more distinct states per
-/// level (11 is ~60 s in a debug build with `ping()` in the alphabet; 12 doubles it). The longest path
-/// its reachability checks need (connect, open, silence, ping, fail, drain)
-/// is 10 actions.
+/// level (11 is ~60 s in a debug build with `ping()` in the alphabet; 12
+/// doubles it). The longest path its reachability checks need (connect,
+/// open, silence, ping, fail, drain) is 10 actions.
 const MAX_ACTIONS_KEEP_ALIVE: usize = 11;
 
 /// States whose properties were checked (see `model_check`), per check
