@@ -16,6 +16,9 @@ async fn tls_echo_server() -> Result<(u16, Vec<u8>), Box<dyn std::error::Error>>
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
     let cert_der = cert.cert.der().to_vec();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    // ring, as wsapi's default feature. rustls 0.23.48 deprecated it (no
+    // post-quantum key exchange): `rustls::crypto::aws_lc_rs` has that.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

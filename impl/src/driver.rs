@@ -71,6 +71,7 @@ use wsapi_model::{Input, Phase, Transmit, TransportError, TransportLayer};
 
 use crate::conn::Conn;
 use crate::connect_failure::ConnectFailure;
+use crate::control::{ControlFrame, ControlObserver};
 use crate::deadlines::Deadline;
 use crate::frame::compress::Compressor;
 use crate::frame::decode::{Decoder, Inbound};
@@ -91,6 +92,8 @@ pub(crate) struct DriverOptions {
     /// Compress messages of at least this many bytes once permessage-deflate
     /// is negotiated (`None`: never).
     pub compress_min_size: Option<usize>,
+    /// Shown the pings and pongs (`WebSocketBuilder::on_control_frame`).
+    pub control_observer: Option<ControlObserver>,
 }
 
 pub(crate) struct Driver {
@@ -105,6 +108,9 @@ pub(crate) struct Driver {
     encoder: Encoder,
     /// Items decoded and not yet given to the model (reused buffer).
     inbound: Vec<Inbound>,
+    /// Control frames for the observer, handed over once no lock of the
+    /// model is held (see `control`); stays empty without an observer.
+    control: Vec<ControlFrame>,
     /// The model said CloseTransport, or the transport is gone.
     close_transport: bool,
     /// The read side ended or failed.
@@ -149,6 +155,7 @@ impl Driver {
             conn: None,
             encoder: Encoder::new(),
             inbound: Vec::new(),
+            control: Vec::new(),
             close_transport: false,
             read_done: false,
             read_stalled: false,
@@ -174,6 +181,7 @@ impl Io for Driver {
                 progress |= self.poll_read(shared, cx);
             }
             progress |= self.poll_timer(shared, cx);
+            self.deliver_control();
             if self.is_done(shared) {
                 return Poll::Ready(());
             }
@@ -319,7 +327,13 @@ impl Driver {
                 Transmit::Message(m) => self.encoder.push(Outbound::Message(m)),
                 Transmit::Close(frame) => self.encoder.push(Outbound::Close(frame)),
                 Transmit::CloseTransport => self.close_transport = true,
-                Transmit::Ping => self.encoder.push(Outbound::Ping(Default::default())),
+                Transmit::Ping(payload) => {
+                    let payload = tungstenite::Bytes::from(payload);
+                    if self.opts.control_observer.is_some() {
+                        self.control.push(ControlFrame::PingSent(payload.clone()));
+                    }
+                    self.encoder.push(Outbound::Ping(payload));
+                }
             }
         }
         after_model_change(&mut inner);
@@ -487,10 +501,18 @@ impl Driver {
             let r = match item {
                 Inbound::Message(message) => inner.input(Input::Message(message)),
                 Inbound::Ping(payload) => {
+                    if self.opts.control_observer.is_some() {
+                        self.control.push(ControlFrame::PingReceived(payload.clone()));
+                    }
                     self.encoder.push(Outbound::Pong(payload));
                     continue;
                 }
-                Inbound::Pong => continue,
+                Inbound::Pong(payload) => {
+                    if self.opts.control_observer.is_some() {
+                        self.control.push(ControlFrame::PongReceived(payload));
+                    }
+                    continue;
+                }
                 Inbound::Close(payload) => inner.input(Input::CloseFrame(payload)),
                 Inbound::Fail(why) => inner.input(Input::ProtocolError(why)),
             };
@@ -545,6 +567,15 @@ impl Driver {
             return true;
         }
         false
+    }
+
+    /// Hands the kept control frames to the observer. Called between the
+    /// pass's steps, which hold no lock of the model once they return: the
+    /// observer may call the socket (see `control`).
+    fn deliver_control(&mut self) {
+        if let Some(observer) = &self.opts.control_observer {
+            observer.deliver(&mut self.control);
+        }
     }
 
     /// The write side failed with `error`: the transport is gone.

@@ -33,8 +33,8 @@ pub enum Decoded {
     Message(Message),
     /// A ping and its payload.
     Ping(Vec<u8>),
-    /// A pong.
-    Pong,
+    /// A pong and its payload.
+    Pong(Vec<u8>),
     /// A Close frame's raw payload.
     Close(Vec<u8>),
     /// The failure that ended decoding.
@@ -96,7 +96,7 @@ pub fn decode_inbound(frames: &[u8], options: &DecodeOptions) -> DecodeRun {
         .map(|item| match item {
             Inbound::Message(m) => Decoded::Message(m),
             Inbound::Ping(p) => Decoded::Ping(p.to_vec()),
-            Inbound::Pong => Decoded::Pong,
+            Inbound::Pong(p) => Decoded::Pong(p.to_vec()),
             Inbound::Close(p) => Decoded::Close(p),
             Inbound::Fail(why) => Decoded::Fail(why.to_string()),
         })

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use url::Url;
-use wsapi_model::{CloseError, Input, ReadyState, Refusal, SendError};
+use wsapi_model::{CloseError, Input, PingError, ReadyState, Refusal, SendError};
 
 use crate::driver::drive;
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
@@ -133,6 +133,37 @@ impl WebSocketHandle {
             Ok(()) => Ok(()),
             Err(Refusal::Close(e)) => Err(e),
             Err(other) => unreachable!("close() can only throw a CloseError, got {other:?}"),
+        }
+    }
+
+    /// Sends a Ping frame with `payload` (text or bytes, at most
+    /// [`crate::control::MAX_PING_PAYLOAD`] = 125 bytes, RFC 6455 §5.5).
+    /// **Ours, not the browser's API**, which has no ping: for diagnostics
+    /// and round-trip measurements; see [`crate::control`].
+    ///
+    /// Refused with [`PingError::PayloadTooLong`] (in every state) or, while
+    /// `readyState` is not OPEN, [`PingError::InvalidState`]; nothing is
+    /// sent then. While OPEN the Ping goes out after everything sent
+    /// before it (unless the connection is already ending: then it is
+    /// dropped, as `send()`'s data is). The server's Pong is not an event:
+    /// watch it with [`crate::WebSocketBuilder::on_control_frame`].
+    ///
+    /// ```no_run
+    /// # async fn f(ws: wsapi::WebSocket) -> Result<(), wsapi::PingError> {
+    /// ws.ping("are you there?")?;
+    /// ws.ping(vec![1, 2, 3])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ping(&self, payload: impl Into<Vec<u8>>) -> Result<(), PingError> {
+        let result = self.shared.lock().input(Input::Ping(payload.into()));
+        match result {
+            Ok(()) => {
+                // Written through now, as close() does (a ping is rare).
+                drive(&self.shared, Pass::Write);
+                Ok(())
+            }
+            Err(Refusal::Ping(e)) => Err(e),
+            Err(other) => unreachable!("ping() can only be refused with a PingError, got {other:?}"),
         }
     }
 

@@ -59,6 +59,9 @@
 //!   its timers), and who drives it when (below). `shared` holds the model,
 //!   the I/O and the router of wake-ups; `deadlines` the timers of every
 //!   connection on one thread.
+//! - [`control`]: pings and pongs, **ours, not the browser's API**:
+//!   [`WebSocketHandle::ping`] and [`WebSocketBuilder::on_control_frame`],
+//!   which shows them without changing any event.
 //! - `dispatch`: handler mode's dispatcher, which runs the `on_*` handlers
 //!   off the connection's task (see [`WebSocketBuilder::on_open`]).
 //! - `handshake`: writes the opening handshake and reads the response head
@@ -109,6 +112,7 @@
 mod conn;
 mod connect_failure;
 mod connector;
+pub mod control;
 mod deadlines;
 mod dispatch;
 mod driver;
@@ -147,6 +151,8 @@ pub use socket::{BuildError, WebSocket, WebSocketBuilder};
 pub use transport::crypto_provider;
 pub use tungstenite::{Bytes, Utf8Bytes};
 pub use wsapi_model::reconnect::{ReconnectPolicy, StopReason};
+/// `ping()`'s refusal (ours, not the browser's API: see [`control`]).
+pub use wsapi_model::PingError;
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
 /// How many connection tasks are running in this process: each socket's

@@ -12,6 +12,7 @@ use http::{HeaderName, HeaderValue};
 use wsapi_model::{Config, Connection, ConstructError};
 
 use crate::connector::{one_stream, ConnectFn, Connector};
+use crate::control::{ControlFrame, ControlObserver};
 use crate::dispatch::{run_dispatcher, HandlerPanic, PanicHook};
 use crate::driver::{Driver, DriverOptions};
 use crate::event::{CloseEvent, Event, FailReason, MessageEvent};
@@ -226,6 +227,7 @@ pub struct WebSocketBuilder {
     journal: bool,
     handlers: Option<Handlers>,
     panic_hook: Option<PanicHook>,
+    control_observer: Option<ControlObserver>,
     runtime: Option<Arc<dyn Runtime>>,
     connector: Option<UserConnector>,
     already_secure: bool,
@@ -251,6 +253,7 @@ impl std::fmt::Debug for WebSocketBuilder {
             .field("client_certificate", &self.client_certificate.is_some())
             .field("journal", &self.journal)
             .field("handlers", &self.handlers)
+            .field("control_observer", &self.control_observer.is_some())
             .field("runtime", &self.runtime.is_some())
             .field("connector", &self.connector)
             .field("already_secure", &self.already_secure)
@@ -298,6 +301,7 @@ impl WebSocketBuilder {
             journal: false,
             handlers: None,
             panic_hook: None,
+            control_observer: None,
             runtime: None,
             connector: None,
             already_secure: false,
@@ -496,6 +500,28 @@ impl WebSocketBuilder {
     /// after a listener throws.
     pub fn on_handler_panic(mut self, hook: impl Fn(&HandlerPanic) + Send + Sync + 'static) -> Self {
         self.panic_hook = Some(PanicHook(Arc::new(hook)));
+        self
+    }
+
+    /// Calls `observer` with every Ping and Pong frame received and every
+    /// Ping sent (ours, not the browser's API, which never shows control
+    /// frames; events are unchanged). It runs on the task driving the
+    /// connection, with no lock of the model held, so it may call the
+    /// socket, but must be quick and never wait for the socket: see
+    /// [`crate::control`] for why a callback and what it may do.
+    ///
+    /// ```no_run
+    /// use wsapi::control::ControlFrame;
+    /// let ws = wsapi::WebSocket::builder("ws://127.0.0.1:9001/")
+    ///     .on_control_frame(|frame| match frame {
+    ///         ControlFrame::PongReceived(payload) => eprintln!("pong {payload:?}"),
+    ///         other => eprintln!("{other:?}"),
+    ///     })
+    ///     .connect()?;
+    /// # Ok::<(), wsapi::BuildError>(())
+    /// ```
+    pub fn on_control_frame(mut self, observer: impl Fn(&ControlFrame) + Send + Sync + 'static) -> Self {
+        self.control_observer = Some(ControlObserver(Arc::new(observer)));
         self
     }
 
@@ -701,6 +727,7 @@ impl WebSocketBuilder {
             },
             max_queued_bytes: self.max_queued_bytes,
             compress_min_size: self.compress_min_size,
+            control_observer: self.control_observer,
         };
         let epoch = shared.lock().epoch();
         *shared.io.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(Driver::new(opts, epoch)));

@@ -150,7 +150,13 @@ pub fn crypto_provider() -> Option<Arc<rustls::crypto::CryptoProvider>> {
     }
     #[cfg(feature = "aws-lc-rs")]
     return Some(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    // rustls 0.23.48 deprecated ring's provider (ring has no post-quantum
+    // key exchange) to steer programs towards aws-lc-rs. Here the program
+    // chose ring with our `ring` feature; `aws-lc-rs` is the way to
+    // post-quantum. Without the allow, a fresh resolve warns in every
+    // build of wsapi from its sources.
     #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    #[allow(deprecated)]
     return Some(Arc::new(rustls::crypto::ring::default_provider()));
     #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
     return None;

@@ -63,7 +63,7 @@ fn pings_sent(ws: &WebSocket) -> usize {
     let journal = ws.journal();
     journal
         .iter()
-        .filter(|s| matches!(s, Step::Transmit(Some(Transmit::Ping))))
+        .filter(|s| matches!(s, Step::Transmit(Some(Transmit::Ping(_)))))
         .count()
 }
 

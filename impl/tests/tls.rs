@@ -116,13 +116,11 @@ mod client_certificates {
         assert!(matches!(err, BuildError::ClientCertificate(_)), "{err:?}");
         // With a whole ClientConfig, the certificate goes in it.
         let config = std::sync::Arc::new(
-            wsapi::rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-                wsapi::rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(wsapi::rustls::RootCertStore::empty())
-            .with_no_client_auth(),
+            wsapi::rustls::ClientConfig::builder_with_provider(crate::support::ring_provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(wsapi::rustls::RootCertStore::empty())
+                .with_no_client_auth(),
         );
         let err = builder(&server, &server.client_cert, &server.client_key)
             .tls_config(config)

@@ -86,6 +86,37 @@ impl SendError {
     }
 }
 
+/// The most bytes a Ping frame's payload may have (RFC 6455 §5.5: "All
+/// control frames MUST have a payload length of 125 bytes or less").
+pub const MAX_PING_PAYLOAD: usize = 125;
+
+/// [`Connection::ping`] refused. Ours, like `ping()` itself: the standard's
+/// API has no ping (see `spec-notes/keep-alive.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum PingError {
+    /// `readyState` is not OPEN: before the open event there is no
+    /// connection to ping, and once `close()` was called or the peer's
+    /// Close frame delivered (CLOSING) a Ping could no longer be answered
+    /// by the closing handshake's rules (RFC 6455 §5.5.1: nothing but the
+    /// Close follows our Close). The state is the one seen.
+    #[error("ping() was called while {}; send pings only while OPEN: after the open event, before close()", state_name(*.0))]
+    InvalidState(ReadyState),
+    /// The payload is longer than [`MAX_PING_PAYLOAD`] (125) bytes, the
+    /// limit of every control frame (RFC 6455 §5.5). The length is given.
+    #[error("a ping's payload can have at most 125 bytes (RFC 6455 §5.5), this one has {0}; shorten it")]
+    PayloadTooLong(usize),
+}
+
+/// `readyState`'s constant name, as the spec writes it.
+fn state_name(state: ReadyState) -> &'static str {
+    match state {
+        ReadyState::Connecting => "CONNECTING",
+        ReadyState::Open => "OPEN",
+        ReadyState::Closing => "CLOSING",
+        ReadyState::Closed => "CLOSED",
+    }
+}
+
 /// A driver fed an input that cannot happen in the state it reported
 /// before (a driver bug). Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
@@ -369,6 +400,34 @@ impl<M: Payload> Connection<M> {
             self.transmits.push_back(Transmit::Message(data));
         } else {
             self.discarded = self.discarded.saturating_add(len);
+        }
+        Ok(())
+    }
+
+    /// Sends a Ping frame with `payload`. **Ours, not the standard's**: the
+    /// WHATWG API has no ping; this is for diagnostics and for programs
+    /// that measure round trips (see `spec-notes/keep-alive.md`).
+    ///
+    /// Checked as `close()` checks its arguments, then as `send()` checks
+    /// the state: a payload over [`MAX_PING_PAYLOAD`] bytes is
+    /// [`PingError::PayloadTooLong`] in every state; then any `readyState`
+    /// but OPEN is [`PingError::InvalidState`] (nothing changes either
+    /// way). While OPEN the Ping is transmitted after everything sent
+    /// before it, unless the connection already ended or the closing
+    /// handshake started on the wire and its task is not yet delivered
+    /// (the peer's Close frame, a failure): then it is dropped, as a
+    /// `send()` then drops its data, since no Ping may follow our Close.
+    /// The reply (a Pong) is not an event; keep-alive counts it as a sign
+    /// of life like any frame.
+    pub fn ping(&mut self, payload: Vec<u8>) -> Result<(), PingError> {
+        if payload.len() > MAX_PING_PAYLOAD {
+            return Err(PingError::PayloadTooLong(payload.len()));
+        }
+        if self.ready_state != ReadyState::Open {
+            return Err(PingError::InvalidState(self.ready_state));
+        }
+        if self.phase == Phase::Established && !self.closing_handshake_started() {
+            self.transmits.push_back(Transmit::Ping(payload));
         }
         Ok(())
     }
@@ -878,7 +937,7 @@ impl<M: Payload> Connection<M> {
             k.heard(now);
         }
         match k.on_timeout(now) {
-            KeepAliveDue::Ping => self.transmits.push_back(Transmit::Ping),
+            KeepAliveDue::Ping => self.transmits.push_back(Transmit::Ping(Vec::new())),
             KeepAliveDue::Fail if self.read_stalled => self.fail(FailReason::KeepAliveStalled),
             KeepAliveDue::Fail => self.fail(FailReason::KeepAliveTimeout),
             KeepAliveDue::Nothing => {}

@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::close_code::{BadClose, CloseError};
-use crate::connection::{InputError, SendError};
+use crate::connection::{InputError, PingError, SendError};
 use crate::constructor::ConstructError;
 use crate::event::FailReason;
 use crate::handshake::HandshakeFailure;
@@ -143,6 +143,10 @@ fn api_errors() -> Vec<String> {
     }
     let send = [SendError::InvalidState];
     let close = [CloseError::InvalidAccess(999), CloseError::Syntax(124)];
+    let ping = [
+        PingError::InvalidState(crate::ReadyState::Closing),
+        PingError::PayloadTooLong(126),
+    ];
     let input = [
         InputError::NotConnecting,
         InputError::NotOpen,
@@ -154,6 +158,7 @@ fn api_errors() -> Vec<String> {
     let refusal = [
         Refusal::Send(SendError::InvalidState),
         Refusal::Close(CloseError::Syntax(124)),
+        Refusal::Ping(PingError::PayloadTooLong(126)),
         Refusal::Input(InputError::NotOpen),
     ];
     let divergence = Divergence::<Data> {
@@ -164,6 +169,7 @@ fn api_errors() -> Vec<String> {
     let mut out: Vec<String> = construct.iter().map(ToString::to_string).collect();
     out.extend(send.iter().map(ToString::to_string));
     out.extend(close.iter().map(ToString::to_string));
+    out.extend(ping.iter().map(ToString::to_string));
     out.extend(input.iter().map(ToString::to_string));
     out.extend(refusal.iter().map(ToString::to_string));
     out.push(divergence.to_string());

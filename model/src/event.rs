@@ -278,10 +278,12 @@ pub enum Transmit<M> {
     Message(M),
     /// Send a Close frame (`None`: with an empty body).
     Close(Option<CloseFrame>),
-    /// Send a Ping frame with an empty body (keep-alive, an extension; see
-    /// [`crate::keepalive`]). Report any frame that arrives with
-    /// [`crate::Connection::handle_received`].
-    Ping,
+    /// Send a Ping frame with this payload (at most 125 bytes, RFC 6455
+    /// §5.5): empty for keep-alive ([`crate::keepalive`]), the caller's for
+    /// [`crate::Connection::ping`]. Both are extensions of ours, not the
+    /// standard's API. With keep-alive on, report any frame that arrives
+    /// with [`crate::Connection::handle_received`].
+    Ping(Vec<u8>),
     /// Close the transport: after writing what was transmitted before, if
     /// the transport still takes it; nothing will follow.
     CloseTransport,
@@ -304,7 +306,7 @@ impl<M: core::fmt::Debug> core::fmt::Debug for Transmit<M> {
             }
             Transmit::Message(m) => f.debug_tuple("Message").field(m).finish(),
             Transmit::Close(frame) => f.debug_tuple("Close").field(frame).finish(),
-            Transmit::Ping => f.write_str("Ping"),
+            Transmit::Ping(payload) => f.debug_tuple("Ping").field(payload).finish(),
             Transmit::CloseTransport => f.write_str("CloseTransport"),
         }
     }

@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::close_code::CloseError;
-use crate::connection::{Config, Connection, InputError, SendError, Time};
+use crate::connection::{Config, Connection, InputError, PingError, SendError, Time};
 use crate::constructor::ConstructError;
 use crate::event::{BinaryType, Event, FailReason, Payload, Transmit};
 use crate::handshake::{HandshakeFailure, Response};
@@ -32,6 +32,8 @@ pub enum Input<M> {
     },
     /// `binaryType = ...`.
     SetBinaryType(BinaryType),
+    /// [`Connection::ping`] (ours, not the standard's API).
+    Ping(Vec<u8>),
     /// [`Connection::handle_open`].
     Open {
         /// `Sec-WebSocket-Protocol` of the response.
@@ -107,6 +109,9 @@ pub enum Refusal {
     /// `close` threw.
     #[error(transparent)]
     Close(CloseError),
+    /// `ping` refused (ours, not the standard's API).
+    #[error(transparent)]
+    Ping(PingError),
     /// The driver's input was impossible.
     #[error(transparent)]
     Input(InputError),
@@ -122,6 +127,7 @@ impl<M: Payload> Connection<M> {
                 self.set_binary_type(b);
                 Ok(())
             }
+            Input::Ping(payload) => self.ping(payload).map_err(Refusal::Ping),
             Input::Open { protocol, extensions } => self
                 .handle_open(now, protocol.as_deref(), extensions.as_deref())
                 .map_err(Refusal::Input),

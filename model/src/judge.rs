@@ -1639,6 +1639,9 @@ pub fn observe<M: Payload + Clone>(
                         value: b.as_str().to_string(),
                         now: Some(conn.binary_type().as_str().to_string()),
                     },
+                    // Ours, not the standard's API: the trace format has no
+                    // ping, and it changes nothing a script observes.
+                    Input::Ping(_) => continue,
                     Input::Turn if in_close_task => continue,
                     Input::Turn => {
                         // The user awaited (a drain): a turn the script sees.

@@ -22,6 +22,16 @@
 //! no write progressed, the failure is [`crate::FailReason::KeepAliveStalled`]
 //! (the server kept sending but read nothing), not `KeepAliveTimeout`.
 //!
+//! # A ping the caller asks for
+//!
+//! [`crate::Connection::ping`] (also ours) sends a Ping frame with the
+//! caller's payload (at most 125 bytes, RFC 6455 §5.5) while `readyState`
+//! is OPEN, and is refused with a typed [`crate::PingError`] otherwise,
+//! whether or not keep-alive is on. It does not touch the keep-alive
+//! timer: only what is heard does, so its Pong, like any frame, counts as
+//! a sign of life. Both kinds go out as [`crate::Transmit::Ping`], with an
+//! empty payload for keep-alive's.
+//!
 //! # Why the timer is lazy
 //!
 //! The deadline only moves when it fires or when a ping is answered:

@@ -34,7 +34,7 @@
 //! | one connection in CONNECTING per host and port | [`host_gate`] |
 //! | inputs as values; recording and replaying a session | [`journal`] |
 //! | could the standard have produced this trace of any client? | [`judge`] |
-//! | keep-alive (ours, not the standard's; off by default) | [`keepalive`] |
+//! | keep-alive and `ping()` (ours, not the standard's; keep-alive off by default) | [`keepalive`], [`Connection::ping`] |
 //!
 //! ## Run loop (the driver contract)
 //!
@@ -70,8 +70,9 @@
 //!    - `Close(frame)`: send a Close frame (`None`: empty body).
 //!    - `CloseTransport`: close the transport (after writing what came before
 //!      it, if the transport still takes it); nothing else will be asked.
-//!    - `Ping`: send a Ping frame (only with [`Config::keep_alive`] on, an
-//!      extension of ours; see [`keepalive`]).
+//!    - `Ping(payload)`: send a Ping frame with that payload (empty for
+//!      [`Config::keep_alive`]'s, the caller's for [`Connection::ping`]; both
+//!      extensions of ours, see [`keepalive`]).
 //! 3. **Report the network**, each as it happens, in the order it happened:
 //!    complete data messages with [`Connection::handle_message`] (text already
 //!    checked to be UTF-8), Close frames with [`Connection::handle_close_frame`]
@@ -160,7 +161,7 @@
 //!                     net.closing = Some(payload);
 //!                 }
 //!                 Transmit::CloseTransport => net.tcp_open = false,
-//!                 Transmit::Ping => {} // keep-alive only; off by default
+//!                 Transmit::Ping(_) => {} // ping() or keep-alive only, both ours
 //!             }
 //!         }
 //!         // What the network did: echoes, then the Close reply and the end of TCP.
@@ -226,7 +227,7 @@ pub use close_code::{
     check_close_args, close_frame_for, is_api_close_code, is_valid_wire_close_code, parse_close_payload, BadClose,
     CloseError, CloseFrame, ReceivedClose, MAX_REASON_BYTES,
 };
-pub use connection::{Config, Connection, InputError, Phase, SendError, Time};
+pub use connection::{Config, Connection, InputError, Phase, PingError, SendError, Time, MAX_PING_PAYLOAD};
 pub use constructor::{is_bad_port, parse_url, url_port_is_blocked, validate_protocols, ConstructError, BAD_PORTS};
 pub use event::{BinaryType, CloseEvent, Data, Event, FailReason, Payload, ReadyState, Transmit};
 pub use handshake::{check_response, HandshakeFailure, Response};

@@ -215,7 +215,7 @@ impl Model for GateModel {
                         }
                         d.close_transport_taken = true;
                     }
-                    Transmit::Message(_) | Transmit::Close(_) | Transmit::Ping => {}
+                    Transmit::Message(_) | Transmit::Close(_) | Transmit::Ping(_) => {}
                 }
             }
             Action::Grant(i) => {

@@ -58,7 +58,7 @@ fn a_silent_peer_gets_a_ping_then_the_connection_fails_with_1006() {
     let mut ws = opened(true);
     assert_eq!(ws.poll_timeout(), Some(INTERVAL));
     ws.handle_timeout(INTERVAL);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
     assert_eq!(ws.poll_timeout(), Some(INTERVAL + TIMEOUT));
     ws.handle_timeout(INTERVAL + TIMEOUT);
     // No Close frame to a peer that does not answer: the transport is dropped.
@@ -82,21 +82,21 @@ fn a_silent_peer_gets_a_ping_then_the_connection_fails_with_1006() {
 fn a_pong_keeps_the_connection_and_the_next_ping_waits_a_full_interval() {
     let mut ws = opened(true);
     ws.handle_timeout(INTERVAL);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
     ws.handle_received(secs(11)).unwrap(); // the pong
     assert_eq!(ws.poll_timeout(), Some(secs(11) + INTERVAL));
     ws.handle_timeout(INTERVAL + TIMEOUT);
     assert!(drain_transmits(&mut ws).is_empty());
     assert!(drain_events(&mut ws).is_empty());
     ws.handle_timeout(secs(21));
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
 }
 
 #[test]
 fn any_message_answers_a_ping() {
     let mut ws = opened(true);
     ws.handle_timeout(INTERVAL);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
     ws.handle_message(secs(12), Data::Text("still here".into())).unwrap();
     assert!(matches!(&drain_events(&mut ws)[..], [Event::Message { .. }]));
     ws.handle_timeout(INTERVAL + TIMEOUT);
@@ -116,7 +116,7 @@ fn undelivered_messages_hold_keep_alive_off() {
     // Once delivered, a silent peer is pinged and failed as usual.
     assert!(matches!(&drain_events(&mut ws)[..], [Event::Message { .. }]));
     ws.handle_timeout(secs(20));
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
     ws.handle_timeout(secs(25));
     assert_eq!(drain_events(&mut ws)[0], Event::Error(FailReason::KeepAliveTimeout));
 }
@@ -177,7 +177,7 @@ fn a_server_that_pings_but_never_reads_fails_as_stalled_not_as_silent() {
     let mut ws = opened(true);
     ws.handle_read_stalled(secs(1), true).unwrap();
     ws.handle_timeout(INTERVAL);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
     ws.handle_timeout(INTERVAL + TIMEOUT);
     assert_eq!(drain_events(&mut ws)[0], Event::Error(FailReason::KeepAliveStalled));
     // Reading again before the failure: a plain silence.
@@ -197,7 +197,7 @@ fn writes_that_progress_during_a_stall_keep_the_connection() {
     let mut ws = opened(true);
     ws.handle_read_stalled(secs(1), true).unwrap();
     ws.handle_timeout(INTERVAL);
-    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping]);
+    assert_eq!(drain_transmits(&mut ws), vec![Transmit::Ping(Vec::new())]);
     ws.handle_received(secs(12)).unwrap();
     ws.handle_timeout(INTERVAL + TIMEOUT);
     assert!(drain_events(&mut ws).is_empty());

@@ -27,14 +27,15 @@
 //! A second check, `model_check_keep_alive`, runs the same properties on
 //! one connection with keep-alive on (an extension of ours, not the
 //! standard's: `wsapi_model::keepalive`), a smaller API alphabet (one call
-//! of each kind), the peer's non-message frames ([`Action::Heard`]) and
+//! of each kind, and `ping()`, also ours), the peer's non-message frames ([`Action::Heard`]) and
 //! [`P::KeepAliveSilent`]: once the peer is silent, a connection that is
 //! not CLOSED always has a timer pending, and at most three fires (re-arm
 //! from a late receipt, ping, fail) once no received message waits for the
 //! user make it CLOSED (while one waits, keep-alive holds off:
 //! backpressure may have paused reading). Bound 11
-//! ([`MAX_ACTIONS_KEEP_ALIVE`]): 250,015 states checked (539,319 generated,
-//! 1.4 million transitions), ~30-40 s in a debug build. A timer that keeps
+//! ([`MAX_ACTIONS_KEEP_ALIVE`]): 763,687 states checked (2,099,870
+//! generated, 5.0 million transitions; a third of that before `ping()`
+//! joined the alphabet), ~60 s in a debug build. A timer that keeps
 //! re-arming instead of failing is caught by that property; one that
 //! stops firing, by "timers fire only when due".
 //!
@@ -96,16 +97,16 @@ use std::time::{Duration, Instant};
 use stateright::{Checker, HasDiscoveries, Model, Property};
 use wsapi_model::{
     is_valid_wire_close_code, BinaryType, CloseError, Config, Connection, Data, Event, FailReason, KeepAlive,
-    ReadyState, SendError, Transmit, MAX_REASON_BYTES,
+    PingError, ReadyState, SendError, Transmit, MAX_REASON_BYTES,
 };
 
 /// The bound: every path of at most this many actions is explored.
 const MAX_ACTIONS: usize = 12;
 
 /// The keep-alive check's bound: its timers make more distinct states per
-/// level (11 is ~27 s in a debug build; 12 doubles it). The longest path
-/// its reachability checks need (connect, open, silence, ping, fail, drain)
-/// is 10 actions.
+/// level (11 is ~60 s in a debug build with `ping()` in the alphabet; 12
+/// doubles it). The longest path its reachability checks need (connect,
+/// open, silence, ping, fail, drain) is 10 actions.
 const MAX_ACTIONS_KEEP_ALIVE: usize = 11;
 
 /// States whose properties were checked (see `model_check`), per check
@@ -282,6 +283,9 @@ enum Action {
     /// A frame of any kind arrived (`handle_received`, e.g. a pong); only
     /// in the keep-alive check.
     Heard,
+    /// `ping(b"p")` (ours, not the standard's API); only in the keep-alive
+    /// check, the one whose subject is pings.
+    Ping,
 }
 
 const CLOSE_1000_BYE: [u8; 5] = [0x03, 0xe8, b'b', b'y', b'e'];
@@ -492,7 +496,12 @@ impl Model for WsModel {
         // one call of each kind: its subject is the timers, and the full
         // alphabet is covered by the other check.
         if self.keep_alive {
-            actions.extend([Action::SendText, Action::Close(CloseArgs::Bare), Action::PollEvent]);
+            actions.extend([
+                Action::SendText,
+                Action::Close(CloseArgs::Bare),
+                Action::PollEvent,
+                Action::Ping,
+            ]);
         } else {
             actions.extend([
                 Action::SendText,
@@ -625,6 +634,23 @@ impl Model for WsModel {
                     n.check(n.conn == s.conn, P::ApiResults);
                 }
             }
+            Action::Ping => {
+                // Refused, changing nothing, exactly when not OPEN; while
+                // OPEN a Ping may follow (checked where it is taken).
+                match n.conn.ping(b"p".to_vec()) {
+                    Err(PingError::InvalidState(seen)) => {
+                        n.check(
+                            before != ReadyState::Open && seen == before && n.conn == s.conn,
+                            P::ApiResults,
+                        );
+                        if n == *s {
+                            return None;
+                        }
+                    }
+                    Err(PingError::PayloadTooLong(_)) => n.fail(P::ApiResults),
+                    Ok(()) => n.check(before == ReadyState::Open, P::ApiResults),
+                }
+            }
             Action::ToggleBinaryType => {
                 let bt = match s.conn.binary_type() {
                     BinaryType::Blob => BinaryType::ArrayBuffer,
@@ -729,12 +755,13 @@ impl Model for WsModel {
                         n.close_frames_taken = n.close_frames_taken.saturating_add(1);
                     }
                     Transmit::CloseTransport => n.close_transport_taken = true,
-                    Transmit::Ping => {
+                    Transmit::Ping(payload) => {
                         n.check(
                             self.keep_alive && s.handshake_ok && s.close_frames_taken == 0,
                             P::TransmitOrder,
                         );
-                        n.pinged = true;
+                        // Keep-alive's has no payload; `Action::Ping`'s is "p".
+                        n.pinged |= payload.is_empty();
                     }
                 }
             }
@@ -878,6 +905,8 @@ impl Model for WsModel {
                 | Action::CloseFrameInvalid
                 | Action::ProtocolError
                 | Action::Heard
+                // Accepted while OPEN but dropped: the closing handshake started on the wire.
+                | Action::Ping
         );
         if may_be_no_op && n == *s {
             return None;

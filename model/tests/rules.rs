@@ -1045,6 +1045,7 @@ fn inputs_that_do_not_read_the_clock_ignore_it() {
             reason: Some("r".into()),
         },
         Input::SetBinaryType(wsapi_model::BinaryType::ArrayBuffer),
+        Input::Ping(b"p".to_vec()),
         Input::Open {
             protocol: None,
             extensions: None,

@@ -260,7 +260,10 @@ fn check_calls(s: &Session<'_>) -> Result<(), String> {
         .iter()
         .filter_map(|st| match st {
             Step::Input { input, result, .. }
-                if matches!(input, Input::Send(_) | Input::Close { .. } | Input::SetBinaryType(_)) =>
+                if matches!(
+                    input,
+                    Input::Send(_) | Input::Close { .. } | Input::SetBinaryType(_) | Input::Ping(_)
+                ) =>
             {
                 Some((input, result))
             }
@@ -512,6 +515,22 @@ fn check_server_received(s: &Session<'_>, transmitted: &[Transmit<Message>]) -> 
         let want = want.map(|f| (f.code, f.reason));
         if got != want {
             return Err(format!("the server got Close {got:?}, the model transmitted {want:?}"));
+        }
+    }
+    // Pings (ours: `ping()`): the server got at most those transmitted,
+    // and none after our Close (RFC 6455 §5.5.1).
+    let model_pings = transmitted.iter().filter(|t| matches!(t, Transmit::Ping(_))).count();
+    let server_pings = s.log.received.iter().filter(|r| **r == Received::Control(9)).count();
+    if server_pings > model_pings {
+        return Err(format!(
+            "the server got {server_pings} pings, the model transmitted {model_pings}"
+        ));
+    }
+    let first_close = s.log.received.iter().position(|r| matches!(r, Received::Close(_)));
+    let last_ping = s.log.received.iter().rposition(|r| *r == Received::Control(9));
+    if let (Some(close), Some(ping)) = (first_close, last_ping) {
+        if ping > close {
+            return Err("the server got a ping after the client's Close frame".to_string());
         }
     }
     let closes = s

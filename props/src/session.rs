@@ -28,6 +28,9 @@ pub enum Op {
     Close(Option<u16>, Option<String>),
     /// `binaryType = ...`.
     SetBinaryType(BinaryType),
+    /// `ping()` with a payload of this many bytes (ours, not the
+    /// standard's API; 126 is refused).
+    Ping(usize),
     /// Read the attributes.
     Attrs,
     /// Wait a moment for an event.
@@ -88,6 +91,7 @@ fn api_call() -> impl Strategy<Value = Op> {
         2 => (close_code(), reason()).prop_map(|(c, r)| Op::Close(c, r)),
         1 => prop_oneof![Just(BinaryType::Blob), Just(BinaryType::ArrayBuffer)].prop_map(Op::SetBinaryType),
         1 => Just(Op::Attrs),
+        1 => prop_oneof![Just(0usize), Just(5), Just(125), Just(126)].prop_map(Op::Ping),
     ]
 }
 
@@ -360,6 +364,11 @@ impl Recorder {
             Op::SetBinaryType(b) => {
                 ws.set_binary_type(*b);
                 (Input::SetBinaryType(*b), Ok(()))
+            }
+            Op::Ping(n) => {
+                let payload = vec![b'p'; *n];
+                let result = ws.ping(payload.clone()).map_err(Refusal::Ping);
+                (Input::Ping(payload), result)
             }
             _ => return,
         };

@@ -8,6 +8,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use wsapi::{WebSocket, WebSocketBuilder};
 
+use crate::output::Printer;
 use crate::tls;
 
 /// How binary messages are written as text, on input lines and in output.
@@ -140,6 +141,10 @@ pub struct ClientOptions {
     /// in all.
     #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,
+    /// Show the pings and pongs received and the pings sent (by /ping or
+    /// --ping-interval): on stderr, or as JSON lines with --jsonl.
+    #[arg(long)]
+    pub show_ping: bool,
     /// After the end of input, close once no message came for this long
     /// (default: 2 when input is piped, 0 at a terminal).
     #[arg(long, value_name = "SECS", value_parser = seconds)]
@@ -221,6 +226,10 @@ impl ClientOptions {
         }
         if let Some(proxy) = &self.proxy {
             builder = builder.proxy(proxy);
+        }
+        if self.show_ping {
+            let printer = Printer::new(self.jsonl, self.encoding);
+            builder = builder.on_control_frame(move |frame| printer.control(frame));
         }
         if let Some(path) = &self.ca {
             let roots = read_certificates("--ca", path)?;

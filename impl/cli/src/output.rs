@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 
 use async_tungstenite::tungstenite::http::StatusCode;
 use serde_json::json;
+use wsapi::control::ControlFrame;
 use wsapi::{CloseEvent, FailReason, MessageEvent, WebSocket};
 use wsapi_model::HandshakeFailure;
 
@@ -101,6 +102,40 @@ impl Printer {
                 if !r.body.is_empty() {
                     eprintln!("  body: {:?}{}", r.body, if r.truncated { " ..." } else { "" });
                 }
+            }
+        }
+    }
+
+    /// A ping or pong (`--show-ping`; not an event of the browser's API).
+    /// Shown as it goes by, from the connection's I/O: it can come before
+    /// messages that arrived ahead of it but are not printed yet.
+    pub fn control(&self, frame: &ControlFrame) {
+        let (kind, direction, payload) = match frame {
+            ControlFrame::PingReceived(p) => ("ping", "received", p),
+            ControlFrame::PongReceived(p) => ("pong", "received", p),
+            ControlFrame::PingSent(p) => ("ping", "sent", p),
+            // A kind a later wsapi adds: not shown.
+            _ => return,
+        };
+        let text = std::str::from_utf8(payload).ok();
+        if self.jsonl {
+            let mut value = json!({"event": kind, "direction": direction});
+            match text {
+                Some(text) => value["data"] = json!(text),
+                None => {
+                    value["encoding"] = json!(self.encoding.name());
+                    value["data"] = json!(self.encoding.encode(payload));
+                }
+            }
+            self.json(value);
+        } else {
+            match text {
+                Some(text) => eprintln!("* {kind} {direction} {text:?}"),
+                None => eprintln!(
+                    "* {kind} {direction} ({}) {}",
+                    self.encoding.name(),
+                    self.encoding.encode(payload)
+                ),
             }
         }
     }

@@ -159,6 +159,14 @@ impl Session {
                     }
                     return;
                 }
+                Ok(slash::Line::Ping(payload)) => {
+                    // Refused before the open event, after close, and over
+                    // 125 bytes: said on a line, and the session goes on.
+                    if let Err(e) = self.ws.ping(payload) {
+                        eprintln!("wsapi: /ping: {e}");
+                    }
+                    return;
+                }
                 Ok(slash::Line::Help(unknown)) => {
                     if let Some(line) = unknown {
                         eprintln!("wsapi: unknown command {line:?} (not sent)");

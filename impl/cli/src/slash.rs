@@ -1,6 +1,6 @@
 //! Slash commands, typed at a terminal in interactive mode (as in wscat):
-//! `/close [CODE [REASON]]`, `/help`; a line starting with `//` is sent
-//! with one `/` less. Piped input is always sent as it is.
+//! `/close [CODE [REASON]]`, `/ping [TEXT]`, `/help`; a line starting with
+//! `//` is sent with one `/` less. Piped input is always sent as it is.
 
 /// What a typed line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -9,13 +9,16 @@ pub enum Line<'a> {
     Send(&'a str),
     /// Close with this code and reason (`None`: none given).
     Close(Option<u16>, Option<&'a str>),
+    /// Send a Ping with this text as its payload (may be empty). Its length
+    /// is the library's to check (at most 125 bytes).
+    Ping(&'a str),
     /// Print the list of commands (`/help`, or an unknown command: its
     /// text, for the message).
     Help(Option<&'a str>),
 }
 
 /// The commands, for `/help` and unknown commands.
-pub const HELP: &str = "commands: /close [CODE [REASON]] (e.g. /close 4000 bye), /help; //text sends /text";
+pub const HELP: &str = "commands: /close [CODE [REASON]] (e.g. /close 4000 bye), /ping [TEXT] (its pong shows with --show-ping), /help; //text sends /text";
 
 /// Reads one typed line.
 pub fn parse(line: &str) -> Result<Line<'_>, String> {
@@ -38,6 +41,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, String> {
                 .map_err(|_| format!("/close wants a code (1000 or 3000-4999), got {code:?}"))?;
             Ok(Line::Close(Some(code), (!reason.is_empty()).then_some(reason)))
         }
+        "ping" => Ok(Line::Ping(rest)),
         "help" => Ok(Line::Help(None)),
         _ => Ok(Line::Help(Some(line))),
     }
@@ -58,6 +62,9 @@ mod tests {
             Ok(Line::Close(Some(4000), Some("see you later")))
         );
         assert!(parse("/close soon").is_err());
+        assert_eq!(parse("/ping"), Ok(Line::Ping("")));
+        assert_eq!(parse("/ping are you there?"), Ok(Line::Ping("are you there?")));
+        assert_eq!(parse("/pingx"), Ok(Line::Help(Some("/pingx"))));
         assert_eq!(parse("/help"), Ok(Line::Help(None)));
         assert_eq!(parse("/nope x"), Ok(Line::Help(Some("/nope x"))));
     }

@@ -1,5 +1,5 @@
 //! What a websocat or wscat user types first: `-b URL`, `--close-code` and
-//! `--close-reason`, `--ping-interval`/`--ping-timeout`, `--origin`,
+//! `--close-reason`, `--ping-interval`/`--ping-timeout`, `--show-ping`, `--origin`,
 //! `--auth`, `-k`, `--cert`/`--key`, and what a rejected upgrade shows.
 //! Real pipes, servers on loopback (the slash commands, which need a
 //! terminal, are in `terminal.rs`).
@@ -170,6 +170,82 @@ fn ping_options_detect_a_peer_that_stopped_answering() {
     // A timeout needs an interval.
     let out = run(&["ws://127.0.0.1:1/", "--ping-timeout", "1"], b"");
     assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
+
+/// Accepts one WebSocket connection, sends two pings (text, then bytes that
+/// are not UTF-8), and once both pongs came back sends "done"; returns the
+/// pongs' payloads.
+fn pinging_server() -> (String, std::thread::JoinHandle<Vec<Vec<u8>>>) {
+    use async_tungstenite::tungstenite::{accept, Message};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/ping", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut ws = accept(tcp).unwrap();
+        ws.send(Message::Ping("hi there".into())).unwrap();
+        ws.send(Message::Ping(vec![0xff, 0x00].into())).unwrap();
+        let mut pongs = Vec::new();
+        // Until the client's close (tungstenite answers it) ends the reads.
+        while let Ok(msg) = ws.read() {
+            if let Message::Pong(p) = msg {
+                pongs.push(p.to_vec());
+                if pongs.len() == 2 {
+                    ws.send(Message::text("done")).unwrap();
+                }
+            }
+        }
+        pongs
+    });
+    (url, server)
+}
+
+#[test]
+fn show_ping_prints_the_servers_pings_as_lines_or_json() {
+    // The server's "done" comes after the pongs, which are written after
+    // the pings were shown: by the end of the session they were.
+    let (url, server) = pinging_server();
+    let out = run(&[&url, "--show-ping", "--max-messages", "1", "--wait", "60"], b"");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("* ping received \"hi there\"\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("* ping received (hex) ff00\n"), "{}", out.stderr);
+    assert_eq!(out.stdout, "done\n");
+    // wsapi answered each with its payload, as RFC 6455 §5.5.3 says.
+    assert_eq!(server.join().unwrap(), [b"hi there".to_vec(), vec![0xff, 0x00]]);
+
+    let (url, server) = pinging_server();
+    let out = run(
+        &[
+            &url,
+            "--show-ping",
+            "--jsonl",
+            "--encoding",
+            "base64",
+            "--max-messages",
+            "1",
+            "--wait",
+            "60",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let events = json_lines(&out.stdout);
+    let pings: Vec<&Value> = events.iter().filter(|e| e["event"] == "ping").collect();
+    assert_eq!(
+        pings,
+        [
+            &serde_json::json!({"event": "ping", "direction": "received", "data": "hi there"}),
+            &serde_json::json!({"event": "ping", "direction": "received", "encoding": "base64", "data": "/wA="}),
+        ],
+        "{events:?}"
+    );
+    server.join().unwrap();
+
+    // Without the flag, nothing about them is shown.
+    let (url, server) = pinging_server();
+    let out = run(&[&url, "--max-messages", "1", "--wait", "60"], b"");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("ping"), "{}", out.stderr);
+    server.join().unwrap();
 }
 
 /// Accepts one connection and returns its request head (the connection is

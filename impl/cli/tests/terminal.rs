@@ -134,3 +134,35 @@ fn slash_commands_close_with_a_code_and_double_slash_sends_a_slash() {
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert!(!screen.contains("< /nope"), "{screen}");
 }
+
+#[test]
+fn slash_ping_sends_a_ping_and_show_ping_shows_its_pong() {
+    if !tmux_available() {
+        return;
+    }
+    let server = EchoServer::start();
+    let tmux = Tmux {
+        socket: format!("wsapi-test-ping-{}", std::process::id()),
+    };
+    let command = format!(
+        "'{BIN}' '{}' --show-ping; echo \"EXIT=$?\"; sleep 600",
+        server.url("/ping")
+    );
+    tmux.tmux(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", &command]);
+
+    tmux.wait_for("the open event", |s| s.contains("* open"));
+    tmux.type_line("/ping are you there?");
+    // The echo server (tungstenite) answers with the same payload.
+    let screen = tmux.wait_for("the pong", |s| s.contains("* pong received \"are you there?\""));
+    assert!(screen.contains("* ping sent \"are you there?\""), "{screen}");
+    // 126 bytes: refused with a line saying why; the session goes on.
+    tmux.type_line(&format!("/ping {}", "x".repeat(126)));
+    tmux.wait_for("the refusal", |s| {
+        s.contains("wsapi: /ping: a ping's payload can have at most 125")
+    });
+    tmux.type_line("/ping");
+    tmux.wait_for("the empty ping's pong", |s| s.contains("* pong received \"\""));
+    tmux.type_line("/close");
+    let screen = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}

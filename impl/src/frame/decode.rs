@@ -70,8 +70,9 @@ pub(crate) enum Inbound {
     Message(Message),
     /// A ping: the driver answers it with a pong of this payload.
     Ping(Bytes),
-    /// A pong (only a sign of life).
-    Pong,
+    /// A pong and its payload (a sign of life; shown to a control-frame
+    /// observer, see `WebSocketBuilder::on_control_frame`).
+    Pong(Bytes),
     /// A Close frame's raw payload. The decoder stopped.
     Close(Vec<u8>),
     /// The server broke the protocol or a limit. The decoder stopped.
@@ -267,7 +268,7 @@ impl Decoder {
                     let payload = std::mem::take(&mut self.control);
                     let item = match opcode {
                         Control::Ping => Inbound::Ping(payload.into()),
-                        Control::Pong => Inbound::Pong,
+                        Control::Pong => Inbound::Pong(payload.into()),
                         Control::Close => {
                             self.state = State::Stopped;
                             self.message = None;

@@ -113,7 +113,7 @@ fn frames_decode_the_same_at_every_split_and_budget() {
         text("hello"),
         Inbound::Ping(Bytes::from_static(b"ping")),
         Inbound::Message(b"binary"[..].into()),
-        Inbound::Pong,
+        Inbound::Pong(Bytes::new()),
         text("κόσμε"),
         Inbound::Message(vec![7; 70_000].into()),
         // 1014 is a valid code tungstenite would have replaced: raw here.
@@ -165,7 +165,7 @@ fn the_budget_pauses_between_frames_and_counts_overhead() {
     let (used, pause) = plain().decode(&[big.clone(), big].concat(), &mut 150, 64, &mut out);
     assert_eq!((out.len(), used, pause), (1, 102, Pause::Budget));
     assert_eq!(cost(&out[0], 64), 164);
-    assert_eq!(cost(&Inbound::Pong, 64), 64);
+    assert_eq!(cost(&Inbound::Pong(Bytes::new()), 64), 64);
 }
 
 #[test]
@@ -219,8 +219,8 @@ fn control_frames_of_exactly_125_bytes_are_accepted() {
     for step in [1, bytes.len()] {
         let items = decode_in_steps(&mut plain(), &bytes, step, u64::MAX);
         assert!(
-            matches!(&items[..], [Inbound::Ping(p), Inbound::Pong, Inbound::Close(c)]
-                if p[..] == payload[..] && c[..] == close[..]),
+            matches!(&items[..], [Inbound::Ping(p), Inbound::Pong(q), Inbound::Close(c)]
+                if p[..] == payload[..] && q[..] == payload[..] && c[..] == close[..]),
             "{items:?}"
         );
     }

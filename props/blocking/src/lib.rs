@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::{Control, Data as OpData, OpCode};
 use tungstenite::protocol::frame::{Frame, FrameSocket};
 use wsapi_model::{
-    BinaryType, CloseError, CloseFrame, Config, Connection, ConstructError, Data, Event, FailReason, ReadyState,
-    Response, SendError, Transmit, Url,
+    BinaryType, CloseError, CloseFrame, Config, Connection, ConstructError, Data, Event, FailReason, PingError,
+    ReadyState, Response, SendError, Transmit, Url,
 };
 
 mod host_gate;
@@ -147,6 +147,14 @@ impl BlockingWebSocket {
         Ok(())
     }
 
+    /// `ping(payload)` (ours, not the standard's API: see
+    /// `wsapi_model::Connection::ping`); written at once while OPEN.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), PingError> {
+        self.model.ping(payload.to_vec())?;
+        self.pump();
+        Ok(())
+    }
+
     /// Drives the connection until an event is ready (returned) or
     /// `timeout` passes (`None`). `None` also once everything is over.
     pub fn next_event(&mut self, timeout: Duration) -> Option<Event<Data>> {
@@ -212,9 +220,9 @@ impl BlockingWebSocket {
                     self.write_frame(frame);
                 }
                 Transmit::CloseTransport => self.drop_transport(),
-                // Keep-alive is not offered by this client (its config never enables it).
-                Transmit::Ping => {
-                    self.write_frame(Frame::ping(Vec::new()));
+                // Keep-alive's (empty; this client never enables it) or ping()'s.
+                Transmit::Ping(payload) => {
+                    self.write_frame(Frame::ping(payload));
                 }
             }
         }

@@ -81,8 +81,8 @@ fuzz_target!(|data: &[u8]| {
                     assert!(std::str::from_utf8(m.as_bytes()).is_ok());
                 }
             }
-            Decoded::Ping(p) | Decoded::Close(p) => assert!(p.len() <= 125),
-            Decoded::Pong | Decoded::Fail(_) => {}
+            Decoded::Ping(p) | Decoded::Pong(p) | Decoded::Close(p) => assert!(p.len() <= 125),
+            Decoded::Fail(_) => {}
         }
     }
 });

@@ -105,6 +105,11 @@ fn input(bytes: &mut Bytes) -> Option<Input<Data>> {
             std::io::Error::from(std::io::ErrorKind::ConnectionReset),
         )),
         16 => Input::ReadStalled(op & 0x10 != 0),
+        // ping() (ours): up to 255 bytes, so over the 125-byte limit too.
+        17 => {
+            let n = usize::from(bytes.next()?);
+            Input::Ping(bytes.take(n))
+        }
         _ => Input::Timeout,
     })
 }
@@ -151,6 +156,9 @@ fn drain(conn: &mut Connection<Data>, order: &mut Order, state: &mut ReadyState,
     while let Some(t) = conn.poll_transmit() {
         if matches!(t, Transmit::QueueForHost(_)) {
             conn.handle_host_slot(now).expect("the slot was asked for");
+        }
+        if let Transmit::Ping(payload) = &t {
+            assert!(payload.len() <= 125, "a control frame's payload is at most 125 bytes");
         }
     }
     while let Some(event) = conn.poll_event() {
