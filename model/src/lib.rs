@@ -33,7 +33,7 @@
 //! | the opening handshake's response checks (RFC 6455 §4.1) | [`handshake`] |
 //! | one connection in CONNECTING per host and port | [`host_gate`] |
 //! | inputs as values; recording and replaying a session | [`journal`] |
-//! | could the standard have produced this trace of any client? | [`judge`] |
+//! | could the standard have produced this trace of any client? | [`judge()`](judge()) |
 //! | keep-alive and `ping()` (ours, not the standard's; keep-alive off by default) | [`keepalive`], [`Connection::ping`] |
 //!
 //! ## Run loop (the driver contract)
