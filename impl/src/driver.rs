@@ -123,6 +123,29 @@ pub(crate) struct Driver {
     timer: Option<(Duration, Deadline)>,
     /// The instant the model's clock counts from.
     epoch: Instant,
+    /// What [`Driver::step_model`] saw of the model, for the rest of the
+    /// iteration.
+    seen: Seen,
+}
+
+/// The model's state as the driver's iteration needs it, read under the
+/// lock that `step_model` takes anyway: one acquisition of the model's
+/// lock where the close check, the read budget and the timer took one each
+/// (the lock is shared with `send()` and the readers, so each costs
+/// contention on a busy socket). It can only be behind the model within the
+/// iteration, and only by the driver's own inputs made after it, each of
+/// which counts as progress, so the next iteration reads it afresh before
+/// the pass ends; user calls that change the model ask for a pass of their
+/// own. A read budget that is behind is smaller than the true one (only the
+/// driver adds messages), which is safe.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// The model is CLOSED: the transport can go.
+    closed: bool,
+    /// The model's deadline.
+    deadline: Option<Duration>,
+    /// What the received events may still cost before reading pauses.
+    read_budget: u64,
 }
 
 /// What a queued event costs besides its bytes, for the reading pause: the
@@ -161,6 +184,7 @@ impl Driver {
             read_stalled: false,
             timer: None,
             epoch,
+            seen: Seen::default(),
         }
     }
 }
@@ -176,11 +200,11 @@ impl Io for Driver {
             progress |= self.poll_write(shared, write_cx);
             // Right after the write, before reading can produce new transmits:
             // whatever the model asked to send before closing was tried.
-            progress |= self.poll_close_transport(shared);
+            progress |= self.poll_close_transport();
             if pass == Pass::Full {
                 progress |= self.poll_read(shared, cx);
             }
-            progress |= self.poll_timer(shared, cx);
+            progress |= self.poll_timer(cx);
             self.deliver_control();
             if self.is_done(shared) {
                 return Poll::Ready(());
@@ -336,6 +360,17 @@ impl Driver {
                 }
             }
         }
+        let model = inner.model();
+        let max = self.opts.max_queued_bytes;
+        let queued = model.queued_message_bytes() + model.queued_message_count() * QUEUED_EVENT_OVERHEAD;
+        self.seen = Seen {
+            closed: model.phase() == Phase::Closed,
+            deadline: model.poll_timeout(),
+            read_budget: max.saturating_sub(queued),
+        };
+        // Set here, under this lock, so that a reader taking an event
+        // afterwards sees it and wakes the connection (`Inner::take_event`).
+        inner.read_paused = queued >= max;
         after_model_change(&mut inner);
         progress
     }
@@ -458,6 +493,7 @@ impl Driver {
     /// them is progress, after which this runs again).
     fn poll_read(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let stalled = self.encoder.queued_pong_bytes() >= MAX_QUEUED_PONG_BYTES;
+        let mut reported = false;
         if stalled != self.read_stalled && self.conn.is_some() && !self.read_done {
             // Only keep-alive reads it: it names its failure after it.
             self.read_stalled = stalled;
@@ -465,22 +501,18 @@ impl Driver {
             if inner.model().config().keep_alive.is_some() {
                 let r = inner.input(Input::ReadStalled(stalled));
                 debug_assert!(r.is_ok(), "{r:?}");
+                // A model input: progress, so that the next iteration
+                // reads the model (its deadline) afresh (see `Seen`).
+                reported = true;
             }
         }
         if self.read_done || stalled {
-            return false;
+            return reported;
         }
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
-        let max = self.opts.max_queued_bytes;
-        let budget = {
-            let mut inner = shared.lock();
-            let model = inner.model();
-            let queued = model.queued_message_bytes() + model.queued_message_count() * QUEUED_EVENT_OVERHEAD;
-            inner.read_paused = queued >= max;
-            max.saturating_sub(queued)
-        };
+        let budget = self.seen.read_budget;
         // Once decoding stopped (a Close frame or a failure), reading only
         // looks for the end of the stream and queues nothing.
         if budget == 0 && !conn.decoding_stopped() {
@@ -488,7 +520,7 @@ impl Driver {
         }
         let outcome = conn.poll_read(cx, budget.min(MAX_BATCH_COST), QUEUED_EVENT_OVERHEAD, &mut self.inbound);
         if !outcome.progress {
-            return false;
+            return reported;
         }
         self.read_done = outcome.ended;
         let mut inner = shared.lock();
@@ -535,12 +567,11 @@ impl Driver {
     /// Drops the transport once the model is done with it. `poll_write` ran
     /// just before, so a Close frame queued ahead of `CloseTransport` had its
     /// chance to be written; a peer that does not read cannot hold us.
-    fn poll_close_transport(&mut self, shared: &Shared) -> bool {
+    fn poll_close_transport(&mut self) -> bool {
         if self.conn.is_none() {
             return false;
         }
-        let model_closed = shared.lock().model().phase() == Phase::Closed;
-        if self.close_transport || model_closed {
+        if self.close_transport || self.seen.closed {
             self.conn = None;
             self.encoder.clear();
             return true;
@@ -551,9 +582,8 @@ impl Driver {
     /// Registers the model's deadline with the timer thread (only when it
     /// changed: no reactor timer per connection, see [`crate::deadlines`]);
     /// progress once it has passed.
-    fn poll_timer(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
-        let deadline = shared.lock().model().poll_timeout();
-        let Some(deadline) = deadline else {
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.seen.deadline else {
             self.timer = None;
             return false;
         };

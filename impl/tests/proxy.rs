@@ -8,25 +8,27 @@ mod support;
 
 use std::net::TcpStream as StdTcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use support::external::{start_on_free_port, External};
 use support::{echo_round_trip, echo_server, failure, tls_echo_server};
 use wsapi::runtime::{block_on, spawn, TcpListener};
 use wsapi::{FailReason, ProxyError, TransportError, TransportLayer, WebSocket};
 
 /// A running tinyproxy, stopped (and its files removed) on drop.
 struct Tinyproxy {
-    child: Child,
+    /// Declared first: stopped before its directory goes.
+    server: External,
     dir: PathBuf,
     url: String,
 }
 
 impl Drop for Tinyproxy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.server.child.kill();
+        let _ = self.server.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -47,50 +49,31 @@ fn tinyproxy(name: &str, extra: &str) -> Option<Tinyproxy> {
         eprintln!("skipped: tinyproxy is not installed (apt-get install tinyproxy)");
         return None;
     }
-    // tinyproxy takes a fixed port: take a free one from the OS. Another
-    // test may bind that port between our probe and tinyproxy's start (its
-    // echo server binds port 0 too): then tinyproxy exits, and the listener
-    // there is someone else's. So the proxy is ready only once the port
-    // answers as tinyproxy does; otherwise try another port.
-    for _ in 0..10 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!("wsapi-tinyproxy-{}-{name}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let conf = dir.join("tinyproxy.conf");
-        let config = format!(
-            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 32\nAllow 127.0.0.1\nLogLevel Error\n{extra}\n"
-        );
-        std::fs::write(&conf, config).expect("config");
-        let child = Command::new("tinyproxy")
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tinyproxy starts");
-        let mut proxy = Tinyproxy {
-            child,
-            dir,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        // Ready once the port answers as tinyproxy (bounded).
-        let start = Instant::now();
-        loop {
-            if answers_as_tinyproxy(port) {
-                return Some(proxy);
-            }
-            let exited = proxy.child.try_wait().ok().flatten().is_some();
-            if exited || start.elapsed() > support::LIMIT {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("tinyproxy did not start on any of 10 ports");
+    // A fixed port: see `support::external` for why it is probed.
+    let dir = std::env::temp_dir().join(format!("wsapi-tinyproxy-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let server = start_on_free_port(
+        "tinyproxy",
+        support::LIMIT,
+        |port| {
+            let conf = dir.join(format!("tinyproxy-{port}.conf"));
+            let config = format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 32\nAllow 127.0.0.1\nLogLevel Error\n{extra}\n"
+            );
+            std::fs::write(&conf, config).expect("config");
+            Command::new("tinyproxy")
+                .arg("-d")
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tinyproxy starts")
+        },
+        answers_as_tinyproxy,
+    );
+    let url = format!("http://127.0.0.1:{}", server.port);
+    Some(Tinyproxy { server, dir, url })
 }
 
 /// Whether the listener on `port` is a tinyproxy: its answer to a plain

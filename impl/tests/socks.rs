@@ -7,26 +7,18 @@
 
 mod support;
 
-use std::net::TcpStream as StdTcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use support::external::{answers_socks5, start_on_free_port, External};
 use support::{echo_round_trip, echo_server, failure, tls_echo_server};
 use wsapi::runtime::block_on;
 use wsapi::{FailReason, ProxyError, TransportError, TransportLayer, WebSocket};
 
 /// A running microsocks, stopped on drop.
 struct Microsocks {
-    child: Child,
+    _server: External,
     /// `host:port`.
     addr: String,
-}
-
-impl Drop for Microsocks {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts microsocks on a free loopback port, with `user:password` if
@@ -46,54 +38,26 @@ fn microsocks(credentials: Option<(&str, &str)>) -> Option<Microsocks> {
         eprintln!("skipped: microsocks is not installed (apt-get install microsocks)");
         return None;
     }
-    // microsocks takes a fixed port: take a free one from the OS. Another
-    // test may bind that port first (its servers bind port 0 too): then
-    // microsocks exits and the listener there is someone else's. So it is
-    // ready only once the port answers a SOCKS5 greeting; else another port.
-    for _ in 0..10 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut command = Command::new("microsocks");
-        command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
-        if let Some((user, password)) = credentials {
-            command.args(["-u", user, "-P", password]);
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("microsocks starts");
-        let mut proxy = Microsocks {
-            child,
-            addr: format!("127.0.0.1:{port}"),
-        };
-        let start = Instant::now();
-        loop {
-            if answers_socks5(port) {
-                return Some(proxy);
+    // A fixed port: see `support::external` for why it is probed.
+    let server = start_on_free_port(
+        "microsocks",
+        support::LIMIT,
+        |port| {
+            let mut command = Command::new("microsocks");
+            command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+            if let Some((user, password)) = credentials {
+                command.args(["-u", user, "-P", password]);
             }
-            let exited = proxy.child.try_wait().ok().flatten().is_some();
-            if exited || start.elapsed() > support::LIMIT {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("microsocks did not start on any of 10 ports");
-}
-
-/// Whether the listener on `port` speaks SOCKS5: a greeting offering "no
-/// authentication" and user/password gets a version-5 answer.
-fn answers_socks5(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut tcp) = StdTcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut answer = [0u8; 2];
-    tcp.write_all(&[5, 2, 0, 2]).is_ok() && tcp.read_exact(&mut answer).is_ok() && answer[0] == 5
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("microsocks starts")
+        },
+        answers_socks5,
+    );
+    let addr = format!("127.0.0.1:{}", server.port);
+    Some(Microsocks { _server: server, addr })
 }
 
 fn via(url: &str, proxy: &str) -> WebSocket {

@@ -399,46 +399,21 @@ fn socks5_proxy_from_the_command_line() {
         eprintln!("skipped: microsocks is not installed");
         return;
     }
-    /// Stops microsocks however the test ends.
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    /// Whether `port` answers a SOCKS5 greeting (another test's listener may
-    /// have taken the port before microsocks: then it exits, and we retry).
-    fn answers_socks5(port: u16) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-        let mut answer = [0u8; 2];
-        tcp.write_all(&[5, 1, 0]).is_ok() && tcp.read_exact(&mut answer).is_ok() && answer[0] == 5
-    }
-    let mut started = None;
-    for _ in 0..10 {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut proxy = Stop(
+    // A fixed port: see `support::external` for why it is probed.
+    let proxy = support::external::start_on_free_port(
+        "microsocks",
+        common::LIMIT,
+        |port| {
             std::process::Command::new("microsocks")
                 .args(["-i", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
-                .expect("microsocks starts"),
-        );
-        let start = std::time::Instant::now();
-        while !answers_socks5(port) && proxy.0.try_wait().ok().flatten().is_none() && start.elapsed() < common::LIMIT {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        if answers_socks5(port) {
-            started = Some((port, proxy));
-            break;
-        }
-    }
-    let (port, _proxy) = started.expect("microsocks did not start on any of 10 ports");
+                .expect("microsocks starts")
+        },
+        support::external::answers_socks5,
+    );
+    let port = proxy.port;
     let server = EchoServer::start();
     let out = run(
         &[

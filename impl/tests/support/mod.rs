@@ -2,6 +2,8 @@
 //! (hostile servers are in `props/`). Binds 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod external;
+
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
