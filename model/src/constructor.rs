@@ -56,7 +56,7 @@ pub enum ConstructError {
     /// message) for arguments the standard accepts: only the wasm32 build
     /// of `wsapi`, over a browser's `WebSocket`, gives it (and reports the
     /// divergence).
-    #[error("{0}: the browser's WebSocket constructor threw where the standard does not")]
+    #[error("{0} (the browser's WebSocket constructor threw where the standard does not; check the page's Content-Security-Policy and the browser's console)")]
     UserAgent(String),
 }
 

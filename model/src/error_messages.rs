@@ -130,6 +130,7 @@ fn api_errors() -> Vec<String> {
         ConstructError::EmptyProtocol,
         ConstructError::InvalidProtocol("a b".to_string()),
         ConstructError::DuplicateProtocol("chat".to_string()),
+        ConstructError::UserAgent("SecurityError: the port is blocked".to_string()),
     ];
     for e in &construct {
         match e {
@@ -138,7 +139,8 @@ fn api_errors() -> Vec<String> {
             | ConstructError::Fragment
             | ConstructError::EmptyProtocol
             | ConstructError::InvalidProtocol(_)
-            | ConstructError::DuplicateProtocol(_) => {}
+            | ConstructError::DuplicateProtocol(_)
+            | ConstructError::UserAgent(_) => {}
         }
     }
     let send = [SendError::InvalidState];
