@@ -47,6 +47,7 @@ fn fail_reasons() -> Vec<FailReason> {
         FailReason::TransportLost,
         FailReason::BufferFull,
         FailReason::KeepAliveTimeout,
+        FailReason::UserAgent,
         FailReason::TransportBroken(TransportError::new(
             TransportLayer::Tcp,
             "example.com:443",
@@ -71,6 +72,7 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::TransportLost
             | FailReason::BufferFull
             | FailReason::KeepAliveTimeout
+            | FailReason::UserAgent
             | FailReason::TransportBroken(_)
             | FailReason::KeepAliveStalled
             | FailReason::DriverStopped(_) => {}
