@@ -153,6 +153,38 @@ async fn a_server_drop_is_chromiums_documented_divergence() {
     }
 }
 
+/// Oracle D5: `close(None, Some(reason))` is `close(undefined, reason)`,
+/// which WebIDL reads as a missing code: the standard sends Close 1000 with
+/// the reason. Chromium converts `undefined` to 0 and throws
+/// InvalidAccessError, and the model names the rule (`close-arguments`)
+/// once the session's close event lets it judge the call.
+#[wasm_bindgen_test]
+async fn close_with_a_reason_and_no_code_is_chromiums_documented_divergence() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let hook_seen = seen.clone();
+    let ws = WebSocket::builder(&url("/echo"))
+        .on_divergence(move |d| hook_seen.borrow_mut().push(d.rule()))
+        .connect()
+        .unwrap();
+    assert_eq!(ws.next_event().await, Some(Event::Open));
+    match ws.close(None, Some("why")) {
+        Err(e) => {
+            assert_eq!(e.dom_exception(), "InvalidAccessError");
+            assert_eq!(ws.ready_state(), ReadyState::Open, "the socket stays open");
+            // End the session, so that the watch judges the refused call.
+            ws.close(Some(1000), Some("done")).unwrap();
+            assert_eq!(events(&ws).await, vec![closed(1000, "done", true)]);
+            assert_eq!(*seen.borrow(), vec!["close-arguments"]);
+            assert_eq!(ws.divergence().map(|d| d.rule()), Some("close-arguments"));
+        }
+        Ok(()) => {
+            // A browser that follows the standard here: Close 1000 "why".
+            assert_eq!(events(&ws).await, vec![closed(1000, "why", true)]);
+            assert!(seen.borrow().is_empty());
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn buffered_amount_while_the_server_does_not_read() {
     let ws = WebSocket::new(&url("/noclose/1500"), &[]).unwrap();
