@@ -38,6 +38,7 @@ impl Event {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn from_model(e: wsapi_model::Event<Message>) -> Event {
         match e {
             wsapi_model::Event::Open => Event::Open,

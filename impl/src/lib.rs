@@ -109,52 +109,101 @@
 // item then says which feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The native build: the I/O driver, the frame layer, TLS and the runtimes.
+// None of it is compiled for wasm32, where the browser's own WebSocket does
+// that work (`wasm`, and spec-notes/wasm.md for every difference).
+#[cfg(not(target_arch = "wasm32"))]
 mod conn;
+#[cfg(not(target_arch = "wasm32"))]
 mod connect_failure;
+#[cfg(not(target_arch = "wasm32"))]
 mod connector;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod control;
+#[cfg(not(target_arch = "wasm32"))]
 mod deadlines;
+#[cfg(not(target_arch = "wasm32"))]
 mod dispatch;
+#[cfg(not(target_arch = "wasm32"))]
 mod driver;
 mod event;
+#[cfg(not(target_arch = "wasm32"))]
 mod frame;
+#[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(not(target_arch = "wasm32"))]
 mod guarded;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod handle;
+#[cfg(not(target_arch = "wasm32"))]
 mod handler_threads;
+#[cfg(not(target_arch = "wasm32"))]
 mod handshake;
+#[cfg(not(target_arch = "wasm32"))]
 mod host_gate;
 mod message;
+#[cfg(not(target_arch = "wasm32"))]
 mod panic_message;
+#[cfg(not(target_arch = "wasm32"))]
 mod proxy;
+#[cfg(not(target_arch = "wasm32"))]
 mod proxy_error;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod reconnect;
+#[cfg(not(target_arch = "wasm32"))]
 mod redact;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod runtime;
+#[cfg(not(target_arch = "wasm32"))]
 mod shared;
+#[cfg(not(target_arch = "wasm32"))]
 mod sink;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod socket;
+#[cfg(not(target_arch = "wasm32"))]
 mod socks;
+#[cfg(not(target_arch = "wasm32"))]
 mod transport;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
+/// Shared buffers (`bytes::Bytes`, the same type as tungstenite's on native).
+#[cfg(target_arch = "wasm32")]
+pub use bytes::Bytes;
+#[cfg(not(target_arch = "wasm32"))]
 pub use dispatch::HandlerPanic;
 pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 /// The TLS library, for [`WebSocketBuilder::tls_config`] and for reading a
 /// [`TransportError::cause`] of a TLS failure (`rustls::Error`).
+#[cfg(not(target_arch = "wasm32"))]
 pub use futures_rustls::rustls;
+#[cfg(not(target_arch = "wasm32"))]
 pub use handle::{HandlerError, Snapshot, WebSocketHandle};
 pub use message::Message;
+#[cfg(not(target_arch = "wasm32"))]
 pub use proxy_error::ProxyError;
+#[cfg(not(target_arch = "wasm32"))]
 pub use sink::MessageSink;
+#[cfg(not(target_arch = "wasm32"))]
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
+#[cfg(not(target_arch = "wasm32"))]
 pub use transport::crypto_provider;
+#[cfg(not(target_arch = "wasm32"))]
 pub use tungstenite::{Bytes, Utf8Bytes};
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{
+    divergences, BuildError, Divergence, HandlerError, MessageSink, Snapshot, Utf8Bytes, WebSocket, WebSocketBuilder,
+    WebSocketHandle,
+};
+#[cfg(not(target_arch = "wasm32"))]
 pub use wsapi_model::reconnect::{ReconnectPolicy, StopReason};
 /// `ping()`'s refusal (ours, not the browser's API: see [`control`]).
+#[cfg(not(target_arch = "wasm32"))]
 pub use wsapi_model::PingError;
 pub use wsapi_model::{CloseError, ConstructError, ReadyState, SendError, TransportError, TransportLayer, Url};
 
+#[cfg(not(target_arch = "wasm32"))]
 /// How many connection tasks are running in this process: each socket's
 /// driver, and in handler mode its dispatcher. The driver ends once its
 /// connection is closed, the dispatcher once the close event was delivered

@@ -1,6 +1,6 @@
 //! The data of a message, sent or received, without needless copies.
 
-use tungstenite::{Bytes, Utf8Bytes};
+use crate::{Bytes, Utf8Bytes};
 use wsapi_model::Payload;
 
 /// A WebSocket message: text (always valid UTF-8) or binary.

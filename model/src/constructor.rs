@@ -52,6 +52,12 @@ pub enum ConstructError {
     /// The same protocol (compared ASCII case-insensitively) is given twice.
     #[error("SyntaxError: subprotocol {0:?} is given more than once; offer each only once")]
     DuplicateProtocol(String),
+    /// The user agent's own constructor threw (its exception's name and
+    /// message) for arguments the standard accepts: only the wasm32 build
+    /// of `wsapi`, over a browser's `WebSocket`, gives it (and reports the
+    /// divergence).
+    #[error("{0} (the browser's WebSocket constructor threw where the standard does not; check the page's Content-Security-Policy and the browser's console)")]
+    UserAgent(String),
 }
 
 impl ConstructError {

@@ -47,6 +47,7 @@ fn fail_reasons() -> Vec<FailReason> {
         FailReason::TransportLost,
         FailReason::BufferFull,
         FailReason::KeepAliveTimeout,
+        FailReason::UserAgent,
         FailReason::TransportBroken(TransportError::new(
             TransportLayer::Tcp,
             "example.com:443",
@@ -71,6 +72,7 @@ fn fail_reasons() -> Vec<FailReason> {
             | FailReason::TransportLost
             | FailReason::BufferFull
             | FailReason::KeepAliveTimeout
+            | FailReason::UserAgent
             | FailReason::TransportBroken(_)
             | FailReason::KeepAliveStalled
             | FailReason::DriverStopped(_) => {}
@@ -130,6 +132,7 @@ fn api_errors() -> Vec<String> {
         ConstructError::EmptyProtocol,
         ConstructError::InvalidProtocol("a b".to_string()),
         ConstructError::DuplicateProtocol("chat".to_string()),
+        ConstructError::UserAgent("SecurityError: the port is blocked".to_string()),
     ];
     for e in &construct {
         match e {
@@ -138,7 +141,8 @@ fn api_errors() -> Vec<String> {
             | ConstructError::Fragment
             | ConstructError::EmptyProtocol
             | ConstructError::InvalidProtocol(_)
-            | ConstructError::DuplicateProtocol(_) => {}
+            | ConstructError::DuplicateProtocol(_)
+            | ConstructError::UserAgent(_) => {}
         }
     }
     let send = [SendError::InvalidState];

@@ -172,6 +172,11 @@ pub enum FailReason {
     /// dropped with its runtime. Nothing more can be sent or received.
     #[error("the connection's I/O task stopped ({0}), so nothing more can be sent or received; check the stream or connector given to the builder, and keep the runtime alive while sockets are open")]
     DriverStopped(String),
+    /// The browser fired `error` (the wasm32 build of `wsapi`, over the
+    /// browser's own `WebSocket`): the standard's error event says nothing
+    /// of its cause, so neither can this. The browser's console usually does.
+    #[error("the browser failed the connection without saying why to the page (its console usually does: a refused handshake, a lost connection, a blocked port); reconnect if needed")]
+    UserAgent,
 }
 
 impl FailReason {
@@ -200,6 +205,7 @@ impl FailReason {
             FailReason::TransportBroken(_) => "transport_broken",
             FailReason::KeepAliveStalled => "keep_alive_stalled",
             FailReason::DriverStopped(_) => "driver_stopped",
+            FailReason::UserAgent => "user_agent",
         }
     }
 

@@ -654,9 +654,84 @@ struct Miss {
     rank: u8,
 }
 
+/// What a plan gathers from the entries before a window: the messages seen
+/// (a state's `fed` counts from the trace's start), and the Close payloads,
+/// protocols and extensions to propose.
+#[derive(Clone)]
+struct Carry {
+    /// The messages from the `messages_base`-th on (a watch forgets those
+    /// every state has been fed).
+    messages: Vec<Msg>,
+    messages_base: usize,
+    close_payloads: Vec<Vec<u8>>,
+    protocols: Vec<Option<String>>,
+    extensions: Vec<Option<String>>,
+}
+
+impl Default for Carry {
+    fn default() -> Self {
+        Carry {
+            messages: Vec::new(),
+            messages_base: 0,
+            close_payloads: vec![Vec::new(), vec![0x03, 0xED]],
+            protocols: vec![None],
+            extensions: vec![None],
+        }
+    }
+}
+
+impl Carry {
+    /// Takes in `entries`; `message(k, index)`: entry `k` is the `index`-th
+    /// message event of the trace.
+    fn absorb(&mut self, entries: &[&Entry], mut message: impl FnMut(usize, usize)) {
+        for (k, e) in entries.iter().enumerate() {
+            match &e.obs {
+                Observation::Event {
+                    event: ObservedEvent::Message(m),
+                    ..
+                } => {
+                    let index = self.messages_base + self.messages.len();
+                    let id = u32::try_from(index).unwrap_or(u32::MAX);
+                    message(k, index);
+                    self.messages.push(Msg {
+                        text: m.text,
+                        len: 0,
+                        id,
+                    });
+                }
+                Observation::Event {
+                    event: ObservedEvent::Close(c),
+                    ..
+                } if c.was_clean && c.code != 1005 && c.code != 1006 => {
+                    let mut p = c.code.to_be_bytes().to_vec();
+                    p.extend_from_slice(c.reason.as_bytes());
+                    if p.len() <= 125 && !self.close_payloads.contains(&p) {
+                        self.close_payloads.push(p);
+                    }
+                }
+                Observation::Snapshot(s) => {
+                    if let Some(p) = s.protocol.as_ref().filter(|p| !p.is_empty()) {
+                        if !self.protocols.contains(&Some(p.clone())) {
+                            self.protocols.push(Some(p.clone()));
+                        }
+                    }
+                    if let Some(x) = s.extensions.as_ref().filter(|x| !x.is_empty()) {
+                        if !self.extensions.contains(&Some(x.clone())) {
+                            self.extensions.push(Some(x.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// What the trace tells about one socket, for proposing hidden inputs.
 struct Plan<'a> {
+    /// The observed messages from the `messages_base`-th on.
     messages: Vec<Msg>,
+    messages_base: usize,
     opens: Vec<(Option<String>, Option<String>)>,
     close_payloads: Vec<Vec<u8>>,
     fail_reasons: Vec<FailReason>,
@@ -773,50 +848,7 @@ fn judge_socket(
     let mut frontier = vec![start];
     let mut lossy = false;
     for (i, entry) in entries.iter().enumerate().skip(1) {
-        let (closure, cut) = plan.closure(frontier, i, bounds);
-        let mut next = NodeSet::new(bounds.frontier);
-        let mut best: Option<Miss> = None;
-        for node in closure {
-            match apply(node, &entry.obs, &plan, i) {
-                Ok(n) => {
-                    next.insert(n);
-                }
-                Err(m) => {
-                    // The closest miss; between failures, the general rule
-                    // when the transport's loss is not the only cause.
-                    let better = best.as_ref().is_none_or(|b| {
-                        m.rank > b.rank
-                            || (m.rank == b.rank && b.rule == rules::TRANSPORT_LOST && m.rule == rules::FAIL_ERROR)
-                    });
-                    if better {
-                        best = Some(m);
-                    }
-                }
-            }
-        }
-        if next.nodes.is_empty() {
-            if cut || lossy {
-                return Err(Verdict::Undecided {
-                    socket,
-                    at: entry.at,
-                    bound: if cut {
-                        "states per gap (Bounds::states_per_gap)"
-                    } else {
-                        "frontier (Bounds::frontier)"
-                    },
-                });
-            }
-            let m = best.unwrap_or(Miss {
-                allowed: String::from("nothing"),
-                rule: rules::EVENT_ORDER,
-                rank: 0,
-            });
-            return Err(refuse(socket, entry, vec![m.allowed], m.rule));
-        }
-        // Some states were dropped: an explanation found later is still
-        // one, a refusal would not be proof.
-        lossy |= next.overflowed || cut;
-        frontier = next.nodes.into_iter().map(|(_, n)| n).collect();
+        frontier = advance(frontier, &plan, i, entry, socket, bounds, &mut lossy)?;
     }
     match plan.finish(&frontier) {
         Ok(node) => Ok(Explanation {
@@ -833,6 +865,63 @@ fn judge_socket(
     }
 }
 
+/// Takes the frontier through entry `i` (`entry`) of the plan: the states
+/// that some hidden inputs and then the observation lead to, or why none.
+fn advance(
+    frontier: Vec<Node>,
+    plan: &Plan<'_>,
+    i: usize,
+    entry: &Entry,
+    socket: u32,
+    bounds: Bounds,
+    lossy: &mut bool,
+) -> Result<Vec<Node>, Verdict> {
+    let (closure, cut) = plan.closure(frontier, i, bounds);
+    let mut next = NodeSet::new(bounds.frontier);
+    let mut best: Option<Miss> = None;
+    for node in closure {
+        match apply(node, &entry.obs, plan, i) {
+            Ok(n) => {
+                next.insert(n);
+            }
+            Err(m) => {
+                // The closest miss; between failures, the general rule
+                // when the transport's loss is not the only cause.
+                let better = best.as_ref().is_none_or(|b| {
+                    m.rank > b.rank
+                        || (m.rank == b.rank && b.rule == rules::TRANSPORT_LOST && m.rule == rules::FAIL_ERROR)
+                });
+                if better {
+                    best = Some(m);
+                }
+            }
+        }
+    }
+    if next.nodes.is_empty() {
+        if cut || *lossy {
+            return Err(Verdict::Undecided {
+                socket,
+                at: entry.at,
+                bound: if cut {
+                    "states per gap (Bounds::states_per_gap)"
+                } else {
+                    "frontier (Bounds::frontier)"
+                },
+            });
+        }
+        let m = best.unwrap_or(Miss {
+            allowed: String::from("nothing"),
+            rule: rules::EVENT_ORDER,
+            rank: 0,
+        });
+        return Err(refuse(socket, entry, vec![m.allowed], m.rule));
+    }
+    // Some states were dropped: an explanation found later is still
+    // one, a refusal would not be proof.
+    *lossy |= next.overflowed || cut;
+    Ok(next.nodes.into_iter().map(|(_, n)| n).collect())
+}
+
 fn refuse(socket: u32, entry: &Entry, allowed: Vec<String>, rule: Rule) -> Verdict {
     Verdict::NotAllowed(Box::new(Refused {
         socket,
@@ -842,6 +931,221 @@ fn refuse(socket: u32, entry: &Entry, allowed: Vec<String>, rule: Rule) -> Verdi
         rule,
         simplest: None,
     }))
+}
+
+// ----- watching a live client ---------------------------------------------
+
+/// The judge, incrementally: it watches one socket's observations **as they
+/// happen** and says as soon as one is not allowed, in constant work and
+/// memory per observation (the explanation is not kept).
+///
+/// It is what the wasm32 build of `wsapi` runs beside the browser's own
+/// `WebSocket`: every call, event and attribute the program sees is
+/// observed, and a divergence from the standard is reported without
+/// changing anything the program receives.
+///
+/// An event is judged once the **next event** was observed, and the other
+/// observations once the two events after them were (or all at
+/// [`Watch::finish`]): the judge proposes an ending of the connection (a
+/// Close frame, the transport's loss) up to one event before the event that
+/// shows it, and a write from the next `bufferedAmount` seen, so it must
+/// look that far ahead. A divergence is therefore reported at the latest two
+/// events after it, or at the end. Pass the attributes read
+/// in an event's listener (a [`Observation::Snapshot`] right after its
+/// [`Observation::Event`]) before the next event: the handshake's protocol
+/// and extensions are proposed from them.
+///
+/// ```
+/// use wsapi_model::judge::{Observation, ObservedEvent, Watch};
+/// use wsapi_model::{CloseEvent, Config};
+/// let mut w = Watch::new("ws://example.com/", &[], Config::default()).unwrap();
+/// let event = |event, ready_state| Observation::Event { event, ready_state: Some(ready_state), class: None };
+/// assert!(w.observe(Observation::Yield).is_none());
+/// assert!(w.observe(event(ObservedEvent::Open, 1)).is_none());
+/// // A close event claiming a clean close with a code no Close frame can carry:
+/// let bad = CloseEvent { code: 1006, reason: String::new(), was_clean: true };
+/// assert!(w.observe(event(ObservedEvent::Close(bad), 3)).is_none()); // judged with the next event...
+/// let refused = w.finish().expect("...or at the end");
+/// assert!(!refused.is_allowed());
+/// assert!(w.verdict().is_some());
+/// ```
+pub struct Watch {
+    socket: u32,
+    bounds: Bounds,
+    /// Offered protocols: any of them may have been selected.
+    protocols: Vec<String>,
+    /// The observations not judged yet.
+    pending: Vec<Entry>,
+    /// What the judged observations gave the plan.
+    carry: Carry,
+    /// The states consistent with everything judged.
+    frontier: Vec<Node>,
+    lossy: bool,
+    /// How many observations were given (numbers the entries).
+    seen: usize,
+    /// The first refusal (or undecided search); nothing is judged after it.
+    verdict: Option<Verdict>,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("observations", &self.seen)
+            .field("pending", &self.pending.len())
+            .field("states", &self.frontier.len())
+            .field("verdict", &self.verdict)
+            .finish()
+    }
+}
+
+impl Watch {
+    /// Starts watching a socket whose constructor returned, for `url` and
+    /// `protocols`; `config.offered_extensions` names the extensions the
+    /// client offers (a browser: `permessage-deflate`). The default
+    /// [`Bounds`]. `Err`: the standard's constructor throws for these
+    /// arguments (the refusal names the rule).
+    pub fn new(url: &str, protocols: &[String], config: Config) -> Result<Watch, Box<Refused>> {
+        Watch::with_bounds(url, protocols, config, Bounds::default())
+    }
+
+    /// [`Watch::new`] with other bounds for the search.
+    pub fn with_bounds(url: &str, protocols: &[String], config: Config, bounds: Bounds) -> Result<Watch, Box<Refused>> {
+        let socket = 1;
+        let construct = Entry {
+            socket,
+            at: 1,
+            obs: Observation::Construct {
+                url: url.to_string(),
+                protocols: Some(protocols.to_vec()),
+                threw: None,
+            },
+        };
+        let conn = match Connection::<Msg>::new(url, protocols, config, Duration::ZERO) {
+            Ok(c) => c,
+            Err(e) => {
+                let allowed = vec![format!("new WebSocket() throws {}", e.dom_exception())];
+                return match refuse(socket, &construct, allowed, rules::CONSTRUCTOR) {
+                    Verdict::NotAllowed(r) => Err(r),
+                    _ => unreachable!("refuse() refuses"),
+                };
+            }
+        };
+        Ok(Watch {
+            socket,
+            bounds,
+            protocols: protocols.to_vec(),
+            pending: Vec::new(),
+            carry: Carry::default(),
+            frontier: vec![Node {
+                conn,
+                now: Duration::ZERO,
+                fed: 0,
+                sent: 0,
+                sends: 0,
+                waiting: false,
+                in_close_task: false,
+                journal: None,
+            }],
+            lossy: false,
+            seen: 1,
+            verdict: None,
+        })
+    }
+
+    /// Observes the next thing the client did. `Some` once, when this
+    /// observation lets the judge conclude that an earlier one (or this
+    /// one) is not allowed, or that its search reached a bound; after
+    /// that nothing more is judged.
+    pub fn observe(&mut self, obs: Observation) -> Option<Verdict> {
+        if self.verdict.is_some() {
+            return None;
+        }
+        self.seen += 1;
+        let is_event = matches!(obs, Observation::Event { .. });
+        self.pending.push(Entry {
+            socket: self.socket,
+            at: self.seen,
+            obs,
+        });
+        if !is_event {
+            return None;
+        }
+        // Judge up to the event before this one: this one is its lookahead.
+        let last = self.pending.len() - 1;
+        let previous = self.pending[..last]
+            .iter()
+            .rposition(|e| matches!(e.obs, Observation::Event { .. }))?;
+        self.judge_through(previous + 1)
+    }
+
+    /// Judges everything observed so far (the session ended, or the caller
+    /// wants a verdict now); `Some` as for [`Watch::observe`].
+    pub fn finish(&mut self) -> Option<Verdict> {
+        if self.verdict.is_some() {
+            return None;
+        }
+        self.judge_through(self.pending.len())
+    }
+
+    /// The refusal (or undecided search) found, if any.
+    pub fn verdict(&self) -> Option<&Verdict> {
+        self.verdict.as_ref()
+    }
+
+    /// How many observations were given, the constructor included.
+    pub fn observations(&self) -> usize {
+        self.seen
+    }
+
+    /// Judges the first `n` pending entries, with all pending ones as the
+    /// plan's window (its lookahead).
+    fn judge_through(&mut self, n: usize) -> Option<Verdict> {
+        if n == 0 {
+            return None;
+        }
+        let window: Vec<&Entry> = self.pending.iter().collect();
+        let mut plan = Plan::continuing(&window, None, self.carry.clone());
+        // Without the server's answer, it may have selected any offered
+        // protocol (as `judge_socket` does).
+        let extensions: Vec<Option<String>> = plan.opens.iter().map(|(_, x)| x.clone()).collect();
+        for p in &self.protocols {
+            for x in &extensions {
+                let open = (Some(p.clone()), x.clone());
+                if !plan.opens.contains(&open) {
+                    plan.opens.push(open);
+                }
+            }
+        }
+        let mut frontier = core::mem::take(&mut self.frontier);
+        for (i, entry) in window.iter().enumerate().take(n) {
+            match advance(frontier, &plan, i, entry, self.socket, self.bounds, &mut self.lossy) {
+                Ok(next) => frontier = next,
+                Err(v) => {
+                    self.verdict = Some(v.clone());
+                    self.pending.clear();
+                    return Some(v);
+                }
+            }
+        }
+        // Only the states matter from here on: their journals would grow
+        // with the session.
+        for node in &mut frontier {
+            node.journal = None;
+        }
+        self.frontier = frontier;
+        let judged: Vec<Entry> = self.pending.drain(..n).collect();
+        let judged: Vec<&Entry> = judged.iter().collect();
+        self.carry.absorb(&judged, |_, _| {});
+        // Messages every state was fed are never proposed again.
+        if let Some(fed) = self.frontier.iter().map(|n| n.fed).min() {
+            let done = fed
+                .saturating_sub(self.carry.messages_base)
+                .min(self.carry.messages.len());
+            self.carry.messages.drain(..done);
+            self.carry.messages_base += done;
+        }
+        None
+    }
 }
 
 /// One line for an observation.
@@ -910,10 +1214,13 @@ fn describe_model_event(e: &Event<Msg>) -> String {
 
 impl<'a> Plan<'a> {
     fn new(entries: &[&Entry], server: Option<&'a ServerView>) -> Self {
-        let mut messages = Vec::new();
-        let mut close_payloads: Vec<Vec<u8>> = vec![Vec::new(), vec![0x03, 0xED]];
-        let mut protocols: Vec<Option<String>> = vec![None];
-        let mut extensions: Vec<Option<String>> = vec![None];
+        Plan::continuing(entries, server, Carry::default())
+    }
+
+    /// The plan for `entries`, which follow earlier ones whose messages,
+    /// Close payloads, protocols and extensions `carry` holds (a
+    /// [`Watch`] judges a trace as it grows, a window at a time).
+    fn continuing(entries: &[&Entry], server: Option<&'a ServerView>, carry: Carry) -> Self {
         let n = entries.len();
         let mut message_index = vec![None; n];
         let mut close_later = vec![false; n + 1];
@@ -949,47 +1256,19 @@ impl<'a> Plan<'a> {
                 _ => {}
             }
         }
-        for (k, e) in entries.iter().enumerate() {
-            match &e.obs {
-                Observation::Event {
-                    event: ObservedEvent::Message(m),
-                    ..
-                } => {
-                    let id = u32::try_from(messages.len()).unwrap_or(u32::MAX);
-                    if let Some(slot) = message_index.get_mut(k) {
-                        *slot = Some(messages.len());
-                    }
-                    messages.push(Msg {
-                        text: m.text,
-                        len: 0,
-                        id,
-                    });
-                }
-                Observation::Event {
-                    event: ObservedEvent::Close(c),
-                    ..
-                } if c.was_clean && c.code != 1005 && c.code != 1006 => {
-                    let mut p = c.code.to_be_bytes().to_vec();
-                    p.extend_from_slice(c.reason.as_bytes());
-                    if p.len() <= 125 && !close_payloads.contains(&p) {
-                        close_payloads.push(p);
-                    }
-                }
-                Observation::Snapshot(s) => {
-                    if let Some(p) = s.protocol.as_ref().filter(|p| !p.is_empty()) {
-                        if !protocols.contains(&Some(p.clone())) {
-                            protocols.push(Some(p.clone()));
-                        }
-                    }
-                    if let Some(x) = s.extensions.as_ref().filter(|x| !x.is_empty()) {
-                        if !extensions.contains(&Some(x.clone())) {
-                            extensions.push(Some(x.clone()));
-                        }
-                    }
-                }
-                _ => {}
+        let mut carry = carry;
+        carry.absorb(entries, |k, index| {
+            if let Some(slot) = message_index.get_mut(k) {
+                *slot = Some(index);
             }
-        }
+        });
+        let Carry {
+            messages,
+            messages_base,
+            mut close_payloads,
+            protocols,
+            extensions,
+        } = carry;
         let mut opens = Vec::new();
         match server.and_then(|s| s.accepted.clone()) {
             Some(accepted) => opens.push(accepted),
@@ -1021,6 +1300,7 @@ impl<'a> Plan<'a> {
         }
         Plan {
             messages,
+            messages_base,
             opens,
             close_payloads,
             fail_reasons,
@@ -1123,7 +1403,11 @@ impl<'a> Plan<'a> {
                 // it: feeding it earlier changes nothing observable (its
                 // task runs at the same turn, with the same readyState).
                 if self.next_event_message[i] == Some(node.fed) {
-                    if let Some(m) = self.messages.get(node.fed) {
+                    if let Some(m) = node
+                        .fed
+                        .checked_sub(self.messages_base)
+                        .and_then(|k| self.messages.get(k))
+                    {
                         out.push(Input::Message(*m));
                     }
                 }

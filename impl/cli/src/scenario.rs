@@ -8,13 +8,16 @@
 //! (a Blob or DataView argument, JavaScript coercions of arguments such as
 //! `close("abc")`, strings with lone surrogates, `send()` with no argument)
 //! are recorded with `"skipped"`, never imitated.
+//!
+//! The wasm32 build's browser tests (`impl/tests/browser_oracle.rs`) compile
+//! this same file, so that a scenario runs through the browser's WebSocket
+//! with the same interpreter, the same skips and the same trace: only the
+//! clock and the timer differ (`platform`).
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
-use std::process::ExitCode;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use wsapi::{BinaryType, Event, Message, ReadyState, WebSocket};
@@ -28,7 +31,87 @@ const MAX_STEP_MS: u64 = 60000;
 /// cannot represent); U+10FFFF is a noncharacter no scenario uses.
 const LONE_SURROGATE: char = '\u{10FFFF}';
 
-pub async fn main(base: &str, file: &Path) -> ExitCode {
+use platform::{sleep, Instant};
+
+/// The clock and the timer of the native build: the runtime's.
+#[cfg(not(target_arch = "wasm32"))]
+mod platform {
+    pub use std::time::Instant;
+    pub use wsapi::runtime::sleep;
+}
+
+/// The clock and the timer of a page: `std::time::Instant` panics on
+/// wasm32-unknown-unknown, and there is no runtime but the browser's.
+#[cfg(target_arch = "wasm32")]
+mod platform {
+    use std::time::Duration;
+
+    use wasm_bindgen::{JsCast, JsValue};
+
+    /// Milliseconds since the epoch (`Date.now()`): the deadlines here are
+    /// tens of milliseconds or more.
+    #[derive(Clone, Copy, PartialEq, PartialOrd)]
+    pub struct Instant(f64);
+
+    impl Instant {
+        pub fn now() -> Self {
+            Instant(js_sys::Date::now())
+        }
+
+        pub fn elapsed(&self) -> Duration {
+            Self::now() - *self
+        }
+    }
+
+    impl std::ops::Add<Duration> for Instant {
+        type Output = Instant;
+        fn add(self, d: Duration) -> Instant {
+            Instant(self.0 + d.as_secs_f64() * 1000.0)
+        }
+    }
+
+    impl std::ops::Sub for Instant {
+        type Output = Duration;
+        fn sub(self, earlier: Instant) -> Duration {
+            Duration::from_secs_f64((self.0 - earlier.0).max(0.0) / 1000.0)
+        }
+    }
+
+    /// A promise resolved by `setTimeout`.
+    pub fn sleep(d: Duration) -> wasm_bindgen_futures::JsFuture {
+        let ms = i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            let global = js_sys::global();
+            if let Ok(set_timeout) = js_sys::Reflect::get(&global, &JsValue::from_str("setTimeout"))
+                .and_then(|f| f.dyn_into::<js_sys::Function>())
+            {
+                let _ = set_timeout.call2(&global, &resolve, &JsValue::from(ms));
+            }
+        });
+        wasm_bindgen_futures::JsFuture::from(promise)
+    }
+}
+
+/// Runs the scenario whose JSON text is `raw` against the server at `base`
+/// (`ws://127.0.0.1:PORT`) and returns the oracle's trace object, naming
+/// `runner` and its `version`. Its sockets are dropped on return.
+pub async fn trace(runner: &str, version: &str, base: &str, raw: &str) -> Result<Value, String> {
+    let scenario: Value =
+        serde_json::from_str(&mark_lone_surrogates(raw)).map_err(|e| format!("not valid JSON: {e}"))?;
+    let trace = Runner::new(base, &scenario).run().await;
+    Ok(json!({
+        "runner": runner,
+        "version": version,
+        "scenario": scenario.get("name").cloned().unwrap_or(Value::Null),
+        "base": base,
+        "trace": trace,
+    }))
+}
+
+/// `wsapi scenario --base BASE FILE`: prints the trace.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn main(base: &str, file: &std::path::Path) -> std::process::ExitCode {
+    use std::process::ExitCode;
     let raw = match std::fs::read_to_string(file) {
         Ok(r) => r,
         Err(e) => {
@@ -36,21 +119,14 @@ pub async fn main(base: &str, file: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let scenario: Value = match serde_json::from_str(&mark_lone_surrogates(&raw)) {
-        Ok(v) => v,
+    let version = format!("wsapi {} on {}", env!("CARGO_PKG_VERSION"), runtime_name());
+    let out = match trace("wsapi", &version, base, &raw).await {
+        Ok(out) => out,
         Err(e) => {
-            eprintln!("{} is not valid JSON: {e}", file.display());
+            eprintln!("{}: {e}", file.display());
             return ExitCode::from(2);
         }
     };
-    let trace = Runner::new(base, &scenario).run().await;
-    let out = json!({
-        "runner": "wsapi",
-        "version": format!("wsapi {} on {}", env!("CARGO_PKG_VERSION"), runtime_name()),
-        "scenario": scenario.get("name").cloned().unwrap_or(Value::Null),
-        "base": base,
-        "trace": trace,
-    });
     println!("{out}");
     // The runner dropped its sockets (each starts a closing handshake with
     // no status, as a garbage-collected WebSocket does): let them finish,
@@ -65,6 +141,7 @@ pub async fn main(base: &str, file: &Path) -> ExitCode {
 
 /// The runtime `wsapi::runtime::block_on` runs the program on (and so the
 /// one its sockets use): async-std if enabled, else smol, else tokio.
+#[cfg(not(target_arch = "wasm32"))]
 fn runtime_name() -> &'static str {
     if cfg!(feature = "async-std-runtime") {
         "async-std"
@@ -393,7 +470,7 @@ impl<'a> Runner<'a> {
             // Wait for an event of any socket, at most 20 ms (as scenario.js
             // does), then re-check: bufferedAmount changes without an event.
             let tick = (deadline - now).min(Duration::from_millis(20));
-            let mut timer = wsapi::runtime::sleep(tick);
+            let mut timer = sleep(tick);
             let got = futures::future::poll_fn(|cx| {
                 for (idx, ws) in self.sockets.iter().enumerate() {
                     if let Poll::Ready(Some(ev)) = ws.poll_next_event(cx) {
@@ -401,7 +478,7 @@ impl<'a> Runner<'a> {
                     }
                 }
                 match Pin::new(&mut timer).poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(None),
+                    Poll::Ready(_) => Poll::Ready(None),
                     Poll::Pending => Poll::Pending,
                 }
             })
@@ -611,7 +688,7 @@ fn close_args(step: &Value) -> Result<(Option<u16>, Option<String>), Skip> {
     Ok((code, reason))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 
