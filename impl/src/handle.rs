@@ -100,8 +100,8 @@ impl WebSocketHandle {
             // will be served (whoever set it woke the task, or is driving
             // and looks at the requests before it lets go), so only the
             // send that raises it wakes the task.
-            let standing = self.shared.asked_write.load(Ordering::SeqCst)
-                || self.shared.asked_write.swap(true, Ordering::SeqCst);
+            let standing =
+                self.shared.asked_write.load(Ordering::SeqCst) || self.shared.asked_write.swap(true, Ordering::SeqCst);
             if !standing {
                 self.shared.router.wake_task();
             }
