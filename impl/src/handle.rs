@@ -11,6 +11,12 @@ use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 use crate::shared::{after_model_change, Handlers, Pass, Side, Wait};
 use crate::Message;
 
+/// A burst's sender writes what is queued itself each time this much more
+/// was queued since it last did (see `send()`): large enough that a write
+/// costs little per message, small next to the socket's buffer so that
+/// the writes keep it fed.
+const SENDER_WRITE_BATCH: u64 = 64 * 1024;
+
 /// Why a handler could not be set on a running socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
@@ -87,6 +93,14 @@ impl WebSocketHandle {
         // A send can fail the connection (`max_buffered_amount`): its
         // events must reach their taker even if the driver has ended.
         after_model_change(&mut inner);
+        // Another SENDER_WRITE_BATCH of a burst queued since the sender
+        // last wrote: the sender writes it itself, in one system call, while
+        // its bytes are in its cache, rather than leave every byte of a
+        // long burst to the connection's task on another core.
+        let unsent = inner.model().unsent_amount();
+        let floor = inner.unsent_at_sender_write.min(unsent);
+        let write_batch = unsent >= floor.saturating_add(SENDER_WRITE_BATCH);
+        inner.unsent_at_sender_write = if write_batch { unsent } else { floor };
         drop(inner);
         // A load first: while a burst goes on, the flag's cache line stays
         // shared instead of bouncing between the sender's and a waiter's cores.
@@ -104,6 +118,9 @@ impl WebSocketHandle {
                 self.shared.asked_write.load(Ordering::SeqCst) || self.shared.asked_write.swap(true, Ordering::SeqCst);
             if !standing {
                 self.shared.router.wake_task();
+            }
+            if write_batch {
+                drive(&self.shared, Pass::Write);
             }
         } else {
             // Written through now unless another party is driving (it then

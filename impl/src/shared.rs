@@ -99,6 +99,9 @@ pub(crate) struct Inner {
     pub dispatcher_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
+    /// `unsent_amount()` when a burst's sender last wrote the burst itself
+    /// (see `send()`), brought down as writes drain it.
+    pub unsent_at_sender_write: u64,
 }
 
 impl Inner {
@@ -542,6 +545,7 @@ impl Shared {
                 driver_done: false,
                 task_done: false,
                 read_paused: false,
+                unsent_at_sender_write: 0,
             }),
             io: Mutex::new(None),
             asked_full: AtomicBool::new(false),
