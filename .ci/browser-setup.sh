@@ -9,7 +9,7 @@ if ! wasm-bindgen-test-runner --version 2>/dev/null | grep -qF "$version"; then
     cargo install wasm-bindgen-cli --version "$version"
 fi
 if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 python3 -c 'import websockets' 2>/dev/null || python3 -m pip install -q 'websockets==17.4'
 export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)}
