@@ -93,7 +93,6 @@ pub fn kinds(events: &[Event]) -> Vec<&'static str> {
 /// returns the port and the certificate (DER).
 pub async fn tls_echo_server() -> (u16, Vec<u8>) {
     use futures_rustls::rustls;
-    use std::sync::Arc;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
     let cert_der = cert.cert.der().to_vec();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
@@ -104,7 +103,13 @@ pub async fn tls_echo_server() -> (u16, Vec<u8>) {
         .with_no_client_auth()
         .with_single_cert(vec![cert_der.clone().into()], key)
         .expect("certificate");
-    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+    let port = serve_tls_echo(config).await;
+    (port, cert_der)
+}
+
+/// Serves an echo over TLS with `config` on a loopback port; returns the port.
+async fn serve_tls_echo(config: futures_rustls::rustls::ServerConfig) -> u16 {
+    let acceptor = futures_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     spawn(async move {
@@ -117,7 +122,7 @@ pub async fn tls_echo_server() -> (u16, Vec<u8>) {
             });
         }
     });
-    (port, cert_der)
+    port
 }
 
 /// Waits for open, sends `text`, expects its echo, closes cleanly (each
@@ -200,19 +205,7 @@ pub async fn mutual_tls_echo_server() -> MutualTls {
             rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.into()),
         )
         .expect("certificate");
-    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            spawn(async move {
-                if let Ok(tls) = acceptor.accept(tcp).await {
-                    echo_on(tls).await;
-                }
-            });
-        }
-    });
+    let port = serve_tls_echo(config).await;
     MutualTls {
         port,
         ca: ca.der().to_vec(),
