@@ -7,7 +7,10 @@
 //! every workload), `WSAPI_BENCH_ONLY=wsapi,raw,small` (comma-separated
 //! substrings: a term that names a client keeps the clients it matches, one
 //! that names a workload keeps those workloads), `WSAPI_BENCH_PERF=0` (skip
-//! the syscall-counting pass).
+//! the counting pass), `WSAPI_BENCH_BEFORE=PATH` (an earlier build of this
+//! benchmark: its wsapi clients run in the same passes as `before-wsapi`,
+//! `before-wsapi-tokio`..., for a before/after table from one run; the
+//! client role's interface has not changed since issue 15).
 //!
 //! # Why this design
 //!
@@ -48,6 +51,8 @@
 //! one extra, untimed pass first that runs each throughput client under
 //! `perf stat` counting the `read`/`write`/`readv`/`writev`/`recvfrom`/
 //! `sendto`/`recvmsg`/`sendmsg` tracepoints (whole process, connect included).
+//! The same pass counts each client's allocations during the transfer
+//! (`measure::CountingAlloc`; counting is off in the timed passes).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -65,6 +70,9 @@ mod server;
 mod tokio_clients;
 #[path = "separate/wsapi_client.rs"]
 mod wsapi_client;
+
+#[global_allocator]
+static ALLOCATOR: measure::CountingAlloc = measure::CountingAlloc;
 
 /// What a client child runs; sizes at scale 1.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -142,6 +150,8 @@ pub const CLIENTS: &[&str] = &[
     #[cfg(feature = "tokio-runtime")]
     "wsapi-tokio",
     #[cfg(feature = "tokio-runtime")]
+    "wsapi-tokio-task",
+    #[cfg(feature = "tokio-runtime")]
     "wsapi-tokio-sink",
     "raw-split",
     "raw-bilock",
@@ -150,9 +160,14 @@ pub const CLIENTS: &[&str] = &[
     "fastwebsockets",
 ];
 
+/// The wsapi clients of an earlier build (`WSAPI_BENCH_BEFORE`) that run
+/// alongside, named `before-` and the earlier build's own name.
+const BEFORE_CLIENTS: &[&str] = &["wsapi", "wsapi-sink", "wsapi-task", "wsapi-tokio", "wsapi-tokio-sink"];
+
 /// Whether `client` runs `workload`: the `-sink` variants and the other raw
 /// shapes differ from their base client only while streaming.
 fn runs(client: &str, workload: Workload) -> bool {
+    let client = client.strip_prefix("before-").unwrap_or(client);
     let streaming_only = client.ends_with("-sink") || client == "raw-bilock" || client == "raw-select";
     workload.is_throughput() || !streaming_only
 }
@@ -186,12 +201,17 @@ fn client_main() {
     let name = var("WSAPI_BENCH_WORKLOAD");
     let workload = *Workload::ALL.iter().find(|w| w.name() == name).expect("workload");
     let n: usize = var("WSAPI_BENCH_N").parse().expect("n");
+    if std::env::var_os("WSAPI_BENCH_ALLOCS").is_some() {
+        measure::count_allocations();
+    }
     match client.as_str() {
         "wsapi" => wsapi_client::run_default(workload, &addr, n, false),
         "wsapi-sink" => wsapi_client::run_default(workload, &addr, n, true),
         "wsapi-task" => wsapi_client::run_in_task(workload, &addr, n),
         #[cfg(feature = "tokio-runtime")]
         "wsapi-tokio" => wsapi_client::run_tokio(workload, &addr, n, false),
+        #[cfg(feature = "tokio-runtime")]
+        "wsapi-tokio-task" => wsapi_client::run_tokio_task(workload, &addr, n),
         #[cfg(feature = "tokio-runtime")]
         "wsapi-tokio-sink" => wsapi_client::run_tokio(workload, &addr, n, true),
         "raw-split" => raw_client::run(workload, &addr, n, raw_client::Shape::Split),
@@ -224,7 +244,11 @@ fn pin(cpu: &str) -> Vec<String> {
 
 /// A command running this binary, behind `prefix` (taskset, perf).
 fn own_command(prefix: &[String]) -> Command {
-    let exe = std::env::current_exe().expect("own path");
+    command(&std::env::current_exe().expect("own path"), prefix)
+}
+
+/// A command running `exe` (this benchmark's binary, or an earlier build of it) behind `prefix`.
+fn command(exe: &std::path::Path, prefix: &[String]) -> Command {
     let mut cmd = match prefix.split_first() {
         Some((first, rest)) => {
             let mut c = Command::new(first);
@@ -275,13 +299,21 @@ fn start_server() -> Server {
     }
 }
 
-/// Runs one client child; returns its figures (and the perf syscall count when `perf` is set).
-fn run_client(
-    client: &str,
-    workload: Workload,
-    server: &Server,
-    perf: Option<&std::path::Path>,
-) -> BTreeMap<String, f64> {
+/// Which pass a client child runs in.
+#[derive(Clone, Copy)]
+enum Pass<'a> {
+    /// Timed: nothing counted that would cost the client.
+    Timed,
+    /// Untimed: allocations counted, and syscalls under `perf stat` writing to `perf`.
+    Counting { perf: Option<&'a std::path::Path> },
+}
+
+/// Runs one client child; returns its figures (and the perf syscall count in a counting pass).
+fn run_client(client: &str, workload: Workload, server: &Server, pass: Pass<'_>) -> BTreeMap<String, f64> {
+    let perf = match pass {
+        Pass::Counting { perf } => perf,
+        Pass::Timed => None,
+    };
     let addr = &server.addr;
     let mut prefix = if matches!(workload, Workload::Latency | Workload::SetupPinned) {
         pin("0")
@@ -299,9 +331,22 @@ fn run_client(
     }
     let n = ((workload.count() as f64 * env_number("WSAPI_BENCH_SCALE", 1.0)) as usize).max(1);
     let server_cpu = server.cpu_seconds();
-    let output = own_command(&prefix)
+    let (exe, own_name) = match client.strip_prefix("before-") {
+        Some(name) => (
+            std::env::var_os("WSAPI_BENCH_BEFORE")
+                .expect("before-* clients need WSAPI_BENCH_BEFORE")
+                .into(),
+            name,
+        ),
+        None => (std::env::current_exe().expect("own path"), client),
+    };
+    let mut cmd = command(&exe, &prefix);
+    if matches!(pass, Pass::Counting { .. }) {
+        cmd.env("WSAPI_BENCH_ALLOCS", "1");
+    }
+    let output = cmd
         .env("WSAPI_BENCH_ROLE", "client")
-        .env("WSAPI_BENCH_CLIENT", client)
+        .env("WSAPI_BENCH_CLIENT", own_name)
         .env("WSAPI_BENCH_WORKLOAD", workload.name())
         .env("WSAPI_BENCH_ADDR", addr)
         .env("WSAPI_BENCH_N", n.to_string())
@@ -323,6 +368,7 @@ fn run_client(
         .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
         .collect();
     figures.insert("server_cpu".into(), server.cpu_seconds() - server_cpu);
+    figures.insert("n".into(), n as f64);
     if let Some(out) = perf {
         let text = std::fs::read_to_string(out).unwrap_or_default();
         let counts: Vec<f64> = text
@@ -352,7 +398,16 @@ fn orchestrate() {
     let passes = env_number("WSAPI_BENCH_PASSES", 7usize).max(1);
     let scale: f64 = env_number("WSAPI_BENCH_SCALE", 1.0);
     let workload_names = Workload::ALL.map(Workload::name);
-    let clients: Vec<&str> = CLIENTS.iter().copied().filter(|c| selected(c, CLIENTS)).collect();
+    let before: Vec<String> = match std::env::var_os("WSAPI_BENCH_BEFORE") {
+        Some(_) => BEFORE_CLIENTS.iter().map(|c| format!("before-{c}")).collect(),
+        None => Vec::new(),
+    };
+    let every: Vec<&str> = CLIENTS
+        .iter()
+        .copied()
+        .chain(before.iter().map(String::as_str))
+        .collect();
+    let clients: Vec<&str> = every.iter().copied().filter(|c| selected(c, &every)).collect();
     let workloads: Vec<Workload> = Workload::ALL
         .into_iter()
         .filter(|w| selected(w.name(), &workload_names))
@@ -363,16 +418,17 @@ fn orchestrate() {
         server.addr
     );
     let mut results = report::Results::default();
-    let perf_ok = env_number("WSAPI_BENCH_PERF", 1) != 0
-        && Command::new("perf")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if perf_ok {
+    let perf_ok = Command::new("perf")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if env_number("WSAPI_BENCH_PERF", 1) != 0 {
+        // The untimed counting pass: allocations, and syscalls when perf runs.
         let out = std::env::temp_dir().join(format!("wsapi-bench-perf-{}.txt", std::process::id()));
+        let perf = perf_ok.then_some(out.as_path());
         for &w in workloads.iter().filter(|w| w.is_throughput()) {
             for &c in clients.iter().filter(|c| runs(c, w)) {
-                let figures = run_client(c, w, &server, Some(&out));
+                let figures = run_client(c, w, &server, Pass::Counting { perf });
                 results.perf(c, w, &figures);
             }
         }
@@ -384,7 +440,7 @@ fn orchestrate() {
             let len = order.len().max(1);
             order.rotate_left(pass % len);
             for c in order {
-                results.add(c, w, run_client(c, w, &server, None));
+                results.add(c, w, run_client(c, w, &server, Pass::Timed));
             }
         }
         eprintln!("pass {} of {passes} done", pass + 1);
@@ -392,4 +448,5 @@ fn orchestrate() {
     let _ = server.child.kill();
     let _ = server.child.wait();
     report::print(&results, &clients, &workloads);
+    report::print_tokio_ratios(&results, &clients, &workloads);
 }

@@ -14,8 +14,10 @@ type Figures = BTreeMap<String, f64>;
 pub struct Results {
     /// Every pass's figures, per client and workload.
     runs: BTreeMap<(String, Workload), Vec<Figures>>,
-    /// The counting pass's `perf_syscalls`, per client and workload.
+    /// The counting pass's `perf_syscalls` per GB, per client and workload.
     syscalls: BTreeMap<(String, Workload), f64>,
+    /// The counting pass's allocations per message sent (and echoed).
+    allocations: BTreeMap<(String, Workload), f64>,
 }
 
 impl Results {
@@ -29,12 +31,22 @@ impl Results {
         if let (Some(calls), Some(bytes)) = (figures.get("perf_syscalls"), figures.get("bytes")) {
             self.syscalls.insert((client.to_string(), w), calls / (bytes / 1e9));
         }
+        if let (Some(allocs), Some(msgs)) = (figures.get("allocs"), figures.get("msgs")) {
+            self.allocations.insert((client.to_string(), w), allocs / msgs);
+        }
     }
 
     /// The median of `f` over `client`'s passes of `w`.
     fn median(&self, client: &str, w: Workload, f: &Figure) -> f64 {
         if f.label.contains("(perf)") {
             return self.syscalls.get(&(client.to_string(), w)).copied().unwrap_or(f64::NAN);
+        }
+        if f.label.contains("(counting pass)") {
+            return self
+                .allocations
+                .get(&(client.to_string(), w))
+                .copied()
+                .unwrap_or(f64::NAN);
         }
         let runs = self.runs.get(&(client.to_string(), w));
         let mut v: Vec<f64> = runs
@@ -82,6 +94,7 @@ fn figures(w: Workload) -> Vec<Figure> {
                 Some(get(m, "cpu")? / (get(m, "bytes")? / 1e9))
             }),
             row("read+write syscalls/GB (perf)", false, |_| None),
+            row("allocations per message, both ways (counting pass)", false, |_| None),
             row("/proc/self/io syscr+syscw per GB", false, |m| {
                 Some(get(m, "io")? / (get(m, "bytes")? / 1e9))
             }),
@@ -93,6 +106,9 @@ fn figures(w: Workload) -> Vec<Figure> {
         Workload::Latency => vec![
             row("round trip p50 µs (pinned)", false, |m| get(m, "p50")),
             row("round trip p99 µs (pinned)", false, |m| get(m, "p99")),
+            row("context switches per round trip", false, |m| {
+                Some(get(m, "csw")? / get(m, "n")?)
+            }),
         ],
         Workload::Setup | Workload::SetupPinned => vec![
             row("connections/s (open+close)", true, |m| {
@@ -154,6 +170,45 @@ pub fn print(results: &Results, clients: &[&str], workloads: &[Workload]) {
                     (false, _) => "-".to_string(),
                     (true, true) => format!("{} ({:.2})", fmt(v), v / best),
                     (true, false) => fmt(v),
+                };
+                line.push_str(&format!(" {cell} |"));
+            }
+            println!("{line}");
+        }
+    }
+}
+
+/// The anchor of the tokio clients' second table.
+const TOKIO_ANCHOR: &str = "tokio-tungstenite";
+
+/// A second table for the clients on tokio: each figure as a ratio to
+/// tokio-tungstenite's (the targets are stated that way), and for
+/// the round trip the difference in µs as well.
+pub fn print_tokio_ratios(results: &Results, clients: &[&str], workloads: &[Workload]) {
+    let ours: Vec<&str> = clients.iter().copied().filter(|c| c.contains("wsapi-tokio")).collect();
+    if ours.is_empty() || !clients.contains(&TOKIO_ANCHOR) {
+        return;
+    }
+    let mut head = format!("\n| workload | figure | {TOKIO_ANCHOR} |");
+    let mut rule = String::from("|---|---|---:|");
+    for c in &ours {
+        head.push_str(&format!(" {c} / {TOKIO_ANCHOR} |"));
+        rule.push_str("---:|");
+    }
+    println!("{head}\n{rule}");
+    for &w in workloads {
+        for f in figures(w) {
+            let anchor = results.median(TOKIO_ANCHOR, w, &f);
+            if !anchor.is_finite() || anchor == 0.0 || f.label.starts_with("echo server") {
+                continue;
+            }
+            let mut line = format!("| {} | {} | {} |", w.name(), f.label, fmt(anchor));
+            for c in &ours {
+                let v = results.median(c, w, &f);
+                let cell = match (v.is_finite(), w) {
+                    (false, _) => "-".to_string(),
+                    (true, Workload::Latency) => format!("{:.2} ({:+.1})", v / anchor, v - anchor),
+                    (true, _) => format!("{:.2}", v / anchor),
                 };
                 line.push_str(&format!(" {cell} |"));
             }

@@ -137,3 +137,13 @@ pub fn run_in_task(workload: Workload, addr: &str, n: usize) {
 pub fn run_tokio(workload: Workload, addr: &str, n: usize, sink: bool) {
     crate::tokio_runtime().block_on(run(workload, addr, n, sink, |f| drop(tokio::spawn(f))));
 }
+
+/// wsapi on tokio with the workload's code in a task spawned on the runtime
+/// (where `run_tokio` runs it in `block_on`, as `#[tokio::main]` does).
+#[cfg(feature = "tokio-runtime")]
+pub fn run_tokio_task(workload: Workload, addr: &str, n: usize) {
+    let addr = addr.to_string();
+    let rt = crate::tokio_runtime();
+    let task = rt.spawn(async move { run(workload, &addr, n, false, |f| drop(tokio::spawn(f))).await });
+    rt.block_on(task).expect("the workload's task ends");
+}

@@ -26,7 +26,7 @@
 //! - [`inflate`] and [`compress`]: RFC 7692's two directions.
 //! - [`utf8`]: the incremental UTF-8 check.
 //!
-//! The driver reads into one reused buffer of [`READ_BUFFER`] bytes and
+//! The driver reads into one reused buffer of up to [`READ_BUFFER`] bytes and
 //! hands it to the decoder; nothing else reads the socket. Sans-IO keeps
 //! the layer testable byte by byte and lets the fuzz targets
 //! (`crate::fuzzing`) drive exactly the code the client runs.
@@ -44,9 +44,11 @@ pub(crate) mod pool;
 pub(crate) mod read_buffer;
 pub(crate) mod utf8;
 
-/// Bytes read from the socket per read call, into one reused buffer: large
-/// enough that a 1 MiB message takes 16 reads, small enough to stay in
-/// cache. The buffer's pages are touched only as data fills them.
+/// Bytes read from the socket per read call at most, into one reused
+/// buffer: large enough that a 1 MiB message takes 16 reads, small enough
+/// to stay in cache. The buffer starts smaller and grows to this only when
+/// reads fill it (`read_buffer::FIRST_READ`), so an idle connection holds a
+/// few KiB.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
 
 /// Bytes handed to the socket per write call at most: queued frames are
