@@ -51,7 +51,7 @@ pub struct DecodeRun {
 }
 
 /// The per-item overhead the driver charges against the budget.
-pub const EVENT_OVERHEAD: u64 = crate::driver::QUEUED_EVENT_OVERHEAD;
+pub const EVENT_OVERHEAD: u64 = crate::shared::QUEUED_EVENT_OVERHEAD;
 
 /// Decodes `frames` (what the server sends after its 101) the way the
 /// driver does: reads of at most `read_size` bytes appended to a buffer,

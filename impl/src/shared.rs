@@ -19,6 +19,10 @@ use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmi
 use crate::event::{CloseEvent, FailReason, MessageEvent};
 use crate::Message;
 
+/// What a queued event costs besides its bytes, for the reading pause: the
+/// event, its buffer's allocation and the queue's slot, rounded up.
+pub(crate) const QUEUED_EVENT_OVERHEAD: u64 = 64;
+
 /// How many driver tasks are running in this process (for leak checks).
 pub(crate) static LIVE_DRIVERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -99,6 +103,9 @@ pub(crate) struct Inner {
     pub dispatcher_done: bool,
     /// The driver stopped reading because too many messages wait for delivery.
     pub read_paused: bool,
+    /// The [`Inner::queued_cost`] at or below which a paused reading
+    /// resumes (half of `max_queued_bytes`; set by the driver).
+    pub read_resume_at: u64,
     /// `unsent_amount()` when a burst's sender last wrote the burst itself
     /// (see `send()`), brought down as writes drain it.
     pub unsent_at_sender_write: u64,
@@ -155,11 +162,18 @@ impl Inner {
         event
     }
 
+    /// What the received messages waiting for the user cost against
+    /// `max_queued_bytes`: their bytes plus [`QUEUED_EVENT_OVERHEAD`] each.
+    pub fn queued_cost(&self) -> u64 {
+        self.model.queued_message_bytes() + self.model.queued_message_count() * QUEUED_EVENT_OVERHEAD
+    }
+
     /// Takes the next event for the user (the stream or a handler): the
-    /// connection's task is woken if reading paused because too many waited.
+    /// connection's task is woken when reading paused because too many
+    /// waited and the queue has now fallen to `read_resume_at`.
     pub fn take_event(&mut self, router: &Router) -> Option<ModelEvent<Message>> {
         let event = self.poll_event();
-        if event.is_some() && self.read_paused {
+        if event.is_some() && self.read_paused && self.queued_cost() <= self.read_resume_at {
             self.read_paused = false;
             router.wake_task();
         }
@@ -545,6 +559,7 @@ impl Shared {
                 driver_done: false,
                 task_done: false,
                 read_paused: false,
+                read_resume_at: 0,
                 unsent_at_sender_write: 0,
             }),
             io: Mutex::new(None),

@@ -243,8 +243,17 @@ fn reading_pauses_for_a_slow_reader_and_resumes_as_events_are_taken() {
         // everything long ago); a short wait cannot make this pass wrongly.
         sleep(Duration::from_millis(50)).await;
         assert_eq!(received(&ws), 4, "reading stops at the limit");
+        // Reading resumes only once the queue has fallen to half the limit
+        // (2048): one event taken leaves 3 x 1064 = 3192 queued, so still
+        // nothing more is read (a resume per event taken would read one).
+        match with_limit(ws.next_event()).await {
+            Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some(texts[0].as_str())),
+            other => panic!("expected message 0000, got {other:?}"),
+        }
+        sleep(Duration::from_millis(50)).await;
+        assert_eq!(received(&ws), 4, "reading stays paused above half the limit");
         // Taking events must resume reading, until every message arrived.
-        for text in &texts {
+        for text in &texts[1..] {
             match with_limit(ws.next_event()).await {
                 Some(Event::Message(m)) => assert_eq!(m.data.as_text(), Some(text.as_str())),
                 other => panic!("expected message {}, got {other:?}", &text[..4]),
