@@ -475,15 +475,20 @@ impl Driver {
                 let alive = outcome.progress && self.read_stalled;
                 if outcome.written > 0 || alive {
                     let mut inner = shared.lock();
+                    // Dropped here, after the lock, if the sender holds enough.
+                    let mut spent = Vec::new();
                     if outcome.written > 0 {
                         let r = inner.input(Input::Written(outcome.written));
                         debug_assert!(r.is_ok(), "{r:?}");
                         inner.wake_drain();
+                        spent = inner.keep_spent(self.encoder.take_spent());
                     }
                     if alive && inner.model().config().keep_alive.is_some() {
                         let r = inner.input(Input::Received);
                         debug_assert!(r.is_ok(), "{r:?}");
                     }
+                    drop(inner);
+                    drop(spent);
                 }
                 outcome.progress
             }

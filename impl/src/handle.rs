@@ -90,6 +90,8 @@ impl WebSocketHandle {
     pub fn send(&self, data: impl Into<Message>) -> Result<(), SendError> {
         let mut inner = self.shared.lock();
         let result = inner.input(Input::Send(data.into()));
+        // Payloads already written, dropped on this thread after the lock.
+        let spent = inner.take_spent();
         // A send can fail the connection (`max_buffered_amount`): its
         // events must reach their taker even if the driver has ended.
         after_model_change(&mut inner);
@@ -102,6 +104,7 @@ impl WebSocketHandle {
         let write_batch = unsent >= floor.saturating_add(SENDER_WRITE_BATCH);
         inner.unsent_at_sender_write = if write_batch { unsent } else { floor };
         drop(inner);
+        drop(spent);
         // A load first: while a burst goes on, the flag's cache line stays
         // shared instead of bouncing between the sender's and a waiter's cores.
         let burst = self.shared.sent_since_wait.load(Ordering::Relaxed)

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use wsapi_model::{Connection, Event as ModelEvent, Input, Refusal, Step, Transmit};
 
 use crate::event::{CloseEvent, FailReason, MessageEvent};
@@ -109,7 +110,20 @@ pub(crate) struct Inner {
     /// `unsent_amount()` when a burst's sender last wrote the burst itself
     /// (see `send()`), brought down as writes drain it.
     pub unsent_at_sender_write: u64,
+    /// Written small messages' payloads, for the next `send()` to drop on
+    /// the sender's thread (`Encoder::take_spent` says why), and what they
+    /// cost ([`SPENT_ENTRY`] each plus their bytes; at most [`SPENT_HELD`]).
+    spent: Vec<Bytes>,
+    spent_cost: usize,
 }
+
+/// What [`Inner`] holds of written payloads for the sender to drop, at
+/// most: beyond it they are dropped where they were written, so a sender
+/// that stopped sending keeps at most this alive until the connection ends.
+const SPENT_HELD: usize = 256 * 1024;
+
+/// What a held payload costs against [`SPENT_HELD`] besides its bytes.
+const SPENT_ENTRY: usize = 32;
 
 impl Inner {
     /// The model's clock: time since this connection was created.
@@ -160,6 +174,29 @@ impl Inner {
             journal.push(Step::Event(event.clone()));
         }
         event
+    }
+
+    /// Keeps written payloads for the sender to drop (see
+    /// [`Inner::take_spent`]); returns those it cannot keep, for the caller
+    /// to drop after the lock.
+    pub fn keep_spent(&mut self, mut payloads: Vec<Bytes>) -> Vec<Bytes> {
+        let cost: usize = payloads.iter().map(|p| p.len() + SPENT_ENTRY).sum();
+        if payloads.is_empty() || self.spent_cost + cost > SPENT_HELD {
+            return payloads;
+        }
+        self.spent_cost += cost;
+        if self.spent.is_empty() {
+            std::mem::swap(&mut self.spent, &mut payloads);
+        } else {
+            self.spent.append(&mut payloads);
+        }
+        payloads
+    }
+
+    /// The written payloads kept for the sender, to be dropped after the lock.
+    pub fn take_spent(&mut self) -> Vec<Bytes> {
+        self.spent_cost = 0;
+        std::mem::take(&mut self.spent)
     }
 
     /// What the received messages waiting for the user cost against
@@ -560,6 +597,8 @@ impl Shared {
                 task_done: false,
                 read_paused: false,
                 read_resume_at: 0,
+                spent: Vec::new(),
+                spent_cost: 0,
                 unsent_at_sender_write: 0,
             }),
             io: Mutex::new(None),
@@ -619,6 +658,32 @@ mod tests {
     }
     fn woken(c: &Arc<Count>) -> usize {
         c.0.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn written_payloads_are_held_for_the_sender_up_to_their_bound() {
+        let model = wsapi_model::Connection::new(
+            "ws://127.0.0.1:1/",
+            &[] as &[&str],
+            wsapi_model::Config::default(),
+            Duration::ZERO,
+        )
+        .unwrap();
+        let shared = Shared::new(model, false, None);
+        let mut inner = shared.lock();
+        let payload = |len: usize| Bytes::from(vec![0u8; len]);
+        assert!(inner.keep_spent(vec![payload(100), payload(0)]).is_empty(), "kept");
+        assert!(inner.keep_spent(Vec::new()).is_empty());
+        // What would pass the bound is handed back, for the caller to drop.
+        let over = SPENT_HELD - (100 + 2 * SPENT_ENTRY) - SPENT_ENTRY + 1;
+        assert_eq!(inner.keep_spent(vec![payload(over)]).len(), 1, "over the bound");
+        let fits = over - 1;
+        assert!(inner.keep_spent(vec![payload(fits)]).is_empty(), "at the bound");
+        let taken: Vec<usize> = inner.take_spent().iter().map(Bytes::len).collect();
+        assert_eq!(taken, [100, 0, fits], "in order");
+        assert!(inner.take_spent().is_empty(), "taken once");
+        // Taking them resets the bound.
+        assert!(inner.keep_spent(vec![payload(SPENT_HELD - SPENT_ENTRY)]).is_empty());
     }
 
     #[test]

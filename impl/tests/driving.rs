@@ -91,3 +91,51 @@ fn round_trips_from_one_task_each_get_their_echo() {
         }
     });
 }
+
+/// A 16-byte payload that records the thread that drops it.
+struct Recorded {
+    bytes: [u8; 16],
+    dropped_on: std::sync::Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>,
+}
+
+impl AsRef<[u8]> for Recorded {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        *self.dropped_on.lock().unwrap() = Some(std::thread::current().id());
+    }
+}
+
+/// A small message's payload, once written, is dropped by the sender's
+/// next `send()` on the sender's thread, not by whichever party wrote it
+/// (`Encoder::take_spent`: a payload the user cloned shares its reference
+/// count with the user's copy, and dropping it on another core moved that
+/// count between cores for every message).
+#[test]
+fn a_written_payload_is_dropped_by_the_next_send_on_the_senders_thread() {
+    block_on(async {
+        let base = echo_server().await;
+        let ws = open(&base).await;
+        let dropped_on = std::sync::Arc::default();
+        let payload = bytes::Bytes::from_owner(Recorded {
+            bytes: *b"0123456789abcdef",
+            dropped_on: std::sync::Arc::clone(&dropped_on),
+        });
+        ws.send(Message::from(payload)).unwrap();
+        // Its echo proves it was written (the writer accounts for it in the
+        // pass that wrote it, before any party can read the echo).
+        match with_limit(ws.next_event()).await {
+            Some(Event::Message(m)) => assert_eq!(m.data, Message::from(b"0123456789abcdef".to_vec())),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(*dropped_on.lock().unwrap(), None, "held for the sender");
+        ws.send("next").unwrap();
+        assert_eq!(*dropped_on.lock().unwrap(), Some(std::thread::current().id()));
+        ws.close(None, None).unwrap();
+        events_until_close(&ws).await;
+    });
+}

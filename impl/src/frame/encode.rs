@@ -77,7 +77,14 @@ pub(crate) struct Encoder {
     compressor: Option<Compressor>,
     /// Messages shorter than this are sent uncompressed.
     compress_min: usize,
+    /// Small messages' payloads copied into the write buffer, kept to be
+    /// dropped by the sender ([`Encoder::take_spent`]).
+    spent: Vec<Bytes>,
 }
+
+/// Payloads up to this size are handed back to be dropped by the thread
+/// that sends ([`Encoder::take_spent`]); larger ones are dropped at once.
+pub(crate) const SPENT_PAYLOAD: usize = 4 * 1024;
 
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,6 +115,7 @@ impl Encoder {
             close_queued: false,
             compressor: None,
             compress_min: usize::MAX,
+            spent: Vec::new(),
         }
     }
 
@@ -152,6 +160,19 @@ impl Encoder {
         self.pos = 0;
         self.ends.clear();
         self.queued_pong_bytes = 0;
+        self.spent.clear();
+    }
+
+    /// The payloads of small messages already copied into the write buffer
+    /// (in the order sent), for the sending thread to drop. Why: a message
+    /// the user cloned shares its reference count with the user's copy;
+    /// dropping it on the thread that writes, while the sender clones the
+    /// next on another core, moved that count's cache line between the
+    /// cores for every message (17 % of the client's CPU for 16-byte
+    /// messages), and a buffer freed on another thread than the one that
+    /// allocated it costs the allocator more as well.
+    pub(crate) fn take_spent(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.spent)
     }
 
     /// The next bytes to write (empty: nothing to write), refilled from the
@@ -217,7 +238,10 @@ impl Encoder {
                 if current.message_len > 0 {
                     self.ends.push_back((self.buf.len(), current.message_len));
                 }
-                self.current = None;
+                let done = self.current.take().expect("the current frame");
+                if done.message_len > 0 && done.payload.len() <= SPENT_PAYLOAD {
+                    self.spent.push(done.payload);
+                }
             }
         }
     }
@@ -384,6 +408,26 @@ mod tests {
             writes.push(n);
             written += encoder.advance(n);
         }
+    }
+
+    #[test]
+    fn small_written_payloads_are_handed_back_in_order_not_copied_and_large_ones_dropped() {
+        let mut encoder = Encoder::new();
+        let small = Bytes::from(vec![1u8; 16]);
+        let large = Bytes::from(vec![2u8; SPENT_PAYLOAD + 1]);
+        let limit = Bytes::from(vec![3u8; SPENT_PAYLOAD]);
+        for m in [&small, &large, &limit] {
+            encoder.push(Outbound::Message(Message::Binary(m.clone())));
+        }
+        encoder.push(Outbound::Ping(Bytes::from_static(b"p")));
+        assert!(encoder.take_spent().is_empty(), "nothing copied yet");
+        let (_, _, written) = drain(&mut encoder, usize::MAX);
+        assert_eq!(written, (16 + 2 * SPENT_PAYLOAD + 1) as u64);
+        let spent = encoder.take_spent();
+        // The same buffers (no copy), messages only, the large one dropped.
+        let ptrs: Vec<*const u8> = spent.iter().map(|b| b.as_ptr()).collect();
+        assert_eq!(ptrs, [small.as_ptr(), limit.as_ptr()]);
+        assert!(encoder.take_spent().is_empty(), "taken once");
     }
 
     #[test]
