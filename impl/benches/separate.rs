@@ -252,10 +252,10 @@ fn command(exe: &std::path::Path, prefix: &[String]) -> Command {
     let mut cmd = match prefix.split_first() {
         Some((first, rest)) => {
             let mut c = Command::new(first);
-            c.args(rest).arg(&exe);
+            c.args(rest).arg(exe);
             c
         }
-        None => Command::new(&exe),
+        None => Command::new(exe),
     };
     cmd.env_remove("WSAPI_BENCH_ROLE");
     cmd
