@@ -92,7 +92,8 @@
 //!   I/O's wake-ups go to that task while it waits;
 //! - [`WebSocketHandle::send`] writes its message through at once when it
 //!   is the first since the last wait, and leaves the rest of a burst to the
-//!   next pass, which writes them together; `close()` writes through;
+//!   next pass, which writes them together, except that a long burst's
+//!   sender writes it itself every 64 KiB; `close()` writes through;
 //! - the connection's own task is woken only when the I/O or a timer is
 //!   ready and no task waits on the socket (or a wait ended without using a
 //!   wake-up it was given).
@@ -103,6 +104,27 @@
 //! polled again, and a wake-up given to a task that stopped polling would
 //! stall the socket. Why this is correct, and its proof obligations, are in
 //! the `driver` module's docs; `impl/BENCHMARKS.md` has the figures.
+//!
+//! ## The data path, in the files that carry it
+//! Sending: `send()` (`handle.rs`) gives the message to the model
+//! (`Input::Send`: the state check and `bufferedAmount`) under the model's
+//! lock, then asks for a write pass (`driver::drive`). The pass
+//! (`driver.rs`, `Driver::step_model`) takes the model's
+//! `Transmit::Message`s and hands them to the `Encoder` (`frame/encode.rs`),
+//! which masks them into one write buffer; `Conn::poll_write` (`conn.rs`)
+//! writes it, and `Input::Written` lowers `bufferedAmount` by the messages
+//! whose last byte left. The payloads of small messages written go back to
+//! the model's lock and are dropped by the sender's next `send()`, on its
+//! own thread (`Encoder::take_spent` says why).
+//!
+//! Receiving: a pass reads into one buffer (`frame/read_buffer.rs`, 4 KiB
+//! growing to 64 KiB while reads fill it), the `Decoder` (`frame/decode.rs`)
+//! turns it into messages (small ones sharing 32 KiB chunks, no allocation
+//! each), and `Driver::poll_read` gives the batch to the model under one
+//! lock (`Input::Message`: the event queue). Reading pauses while the queue
+//! holds `max_queued_bytes` (1 MiB by default) and resumes at half of it.
+//! `next_event()` takes events from the model (`Inner::take_event`: here
+//! `readyState` changes); when none is ready it drives the pass itself.
 
 #![warn(missing_docs)]
 // docs.rs builds with every feature and `--cfg docsrs`: each feature-gated
