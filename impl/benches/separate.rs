@@ -85,6 +85,8 @@ pub enum Workload {
     Mib,
     /// 10,000 sequential round trips of 16 B, pinned.
     Latency,
+    /// The same, not pinned: the client's threads go where the scheduler puts them.
+    LatencyUnpinned,
     /// 1,000 sequential connect + handshake + close.
     Setup,
     /// The same with the client pinned to one CPU: every thread of the
@@ -96,11 +98,12 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 8] = [
         Workload::Small,
         Workload::Kib,
         Workload::Mib,
         Workload::Latency,
+        Workload::LatencyUnpinned,
         Workload::Setup,
         Workload::SetupPinned,
         Workload::Idle,
@@ -112,6 +115,7 @@ impl Workload {
             Workload::Kib => "kib",
             Workload::Mib => "mib",
             Workload::Latency => "latency",
+            Workload::LatencyUnpinned => "latency-unpinned",
             Workload::Setup => "setup",
             Workload::SetupPinned => "setup-pinned",
             Workload::Idle => "idle",
@@ -123,7 +127,7 @@ impl Workload {
         match self {
             Workload::Small | Workload::Kib => 1_000_000,
             Workload::Mib => 1024,
-            Workload::Latency => 10_000,
+            Workload::Latency | Workload::LatencyUnpinned => 10_000,
             Workload::Setup | Workload::SetupPinned | Workload::Idle => 1000,
         }
     }

@@ -75,7 +75,7 @@ pub fn run(workload: Workload, addr: &str, n: usize, shape: Shape) {
                 }
                 print_throughput(start.since(), n, size);
             }
-            Workload::Latency => {
+            Workload::Latency | Workload::LatencyUnpinned => {
                 let mut ws = connect(addr).await;
                 let mut samples = Vec::with_capacity(n);
                 for _ in 0..n {

@@ -110,6 +110,10 @@ fn figures(w: Workload) -> Vec<Figure> {
                 Some(get(m, "csw")? / get(m, "n")?)
             }),
         ],
+        Workload::LatencyUnpinned => vec![
+            row("round trip p50 µs (unpinned)", false, |m| get(m, "p50")),
+            row("round trip p99 µs (unpinned)", false, |m| get(m, "p99")),
+        ],
         Workload::Setup | Workload::SetupPinned => vec![
             row("connections/s (open+close)", true, |m| {
                 Some(get(m, "conns")? / get(m, "secs")?)
@@ -207,7 +211,9 @@ pub fn print_tokio_ratios(results: &Results, clients: &[&str], workloads: &[Work
                 let v = results.median(c, w, &f);
                 let cell = match (v.is_finite(), w) {
                     (false, _) => "-".to_string(),
-                    (true, Workload::Latency) => format!("{:.2} ({:+.1})", v / anchor, v - anchor),
+                    (true, Workload::Latency | Workload::LatencyUnpinned) => {
+                        format!("{:.2} ({:+.1})", v / anchor, v - anchor)
+                    }
                     (true, _) => format!("{:.2}", v / anchor),
                 };
                 line.push_str(&format!(" {cell} |"));

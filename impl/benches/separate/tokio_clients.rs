@@ -65,7 +65,7 @@ pub fn tokio_tungstenite(workload: Workload, addr: &str, n: usize) {
                 print_throughput(start.since(), n, size);
                 let _ = tx.close().await;
             }
-            Workload::Latency => {
+            Workload::Latency | Workload::LatencyUnpinned => {
                 let mut ws = tt_connect(addr).await;
                 let mut samples = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -168,7 +168,7 @@ pub fn fastwebsockets(workload: Workload, addr: &str, n: usize) {
                 print_throughput(start.since(), n, bytes.len());
                 let _ = tx.write_frame(Frame::close(1000, b"")).await;
             }
-            Workload::Latency => {
+            Workload::Latency | Workload::LatencyUnpinned => {
                 let mut ws = fws_connect(addr).await;
                 let mut samples = Vec::with_capacity(n);
                 for _ in 0..n {

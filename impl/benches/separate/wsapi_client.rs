@@ -38,7 +38,7 @@ pub async fn run(
     spawn: fn(futures::future::BoxFuture<'static, ()>),
 ) {
     match workload {
-        Workload::Latency => {
+        Workload::Latency | Workload::LatencyUnpinned => {
             let ws = connect(addr).await;
             let mut samples = Vec::with_capacity(n);
             for _ in 0..n {
