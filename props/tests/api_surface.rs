@@ -252,6 +252,13 @@ fn reading_pauses_for_a_slow_reader_and_resumes_as_events_are_taken() {
         }
         sleep(Duration::from_millis(50)).await;
         assert_eq!(received(&ws), 4, "reading stays paused above half the limit");
+        // Nor does a pass that runs for another reason read on: two sends
+        // in a row wake the connection's task for a full pass (the server
+        // ignores data while it awaits the Close).
+        ws.send("a").unwrap();
+        ws.send("b").unwrap();
+        sleep(Duration::from_millis(50)).await;
+        assert_eq!(received(&ws), 4, "a write's pass leaves reading paused");
         // Taking events must resume reading, until every message arrived.
         for text in &texts[1..] {
             match with_limit(ws.next_event()).await {
