@@ -359,16 +359,14 @@ impl Driver {
         }
         let max = self.opts.max_queued_bytes;
         let queued = inner.queued_cost();
-        // Once paused, reading resumes only when the queue has fallen to
-        // half the bound: a reader behind a fast server then gets reads of
-        // many messages, not one message per event it takes (each a wake-up
-        // of the connection's task, which cost 16-byte messages 10 % of
-        // their rate with a 1 MiB bound).
-        let paused = if inner.read_paused {
-            queued > max / 2
-        } else {
-            queued >= max
-        };
+        // Once paused, reading stays paused until the user has taken the
+        // queue down to half the bound (`Inner::take_event` then clears the
+        // flag and wakes this task), whatever pass runs meanwhile: a reader
+        // behind a fast server then gets reads of many messages, not one
+        // message per event it takes (each a wake-up of the connection's
+        // task, which cost 16-byte messages 10 % of their rate with a 1 MiB
+        // bound).
+        let paused = inner.read_paused || queued >= max;
         let model = inner.model();
         self.seen = Seen {
             closed: model.phase() == Phase::Closed,

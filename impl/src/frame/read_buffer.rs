@@ -151,7 +151,11 @@ mod tests {
         let at_full_size = buf.buf.as_ptr();
         assert_eq!(fill(&mut buf, &mut source), READ_BUFFER);
         assert_eq!(buf.capacity(), READ_BUFFER);
-        assert_eq!(buf.buf.as_ptr(), at_full_size, "a full read at full size reallocates nothing");
+        assert_eq!(
+            buf.buf.as_ptr(),
+            at_full_size,
+            "a full read at full size reallocates nothing"
+        );
         assert_eq!(buf.data(), &stream[..READ_BUFFER]);
         // The decoder leaves an incomplete header at the very end; the next
         // read moves it to the front and appends after it.
