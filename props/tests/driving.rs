@@ -35,3 +35,36 @@ proptest! {
         prop_assert_eq!(wsapi::live_connections(), 0, "a connection task outlived its socket");
     }
 }
+
+/// A burst whose sender then neither polls nor calls anything on the
+/// socket still leaves whole: the first send is written through, and the
+/// second wakes the connection's task, which writes it. (cargo-mutants:
+/// with that wake-up dropped, the tail of a burst waited for the user's
+/// next call, and every generated session made one, a wait or `close()`.)
+#[test]
+fn a_burst_leaves_while_nobody_polls_or_calls() {
+    use std::io::Read;
+    use std::time::Duration;
+    let (url, server) = wsapi_props::raw::serve_one(|mut tcp| {
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        // Two masked one-byte text frames: 2 header bytes, 4 mask, 1 payload.
+        let mut frames = [0u8; 14];
+        tcp.read_exact(&mut frames)?;
+        Ok::<_, std::io::Error>(frames)
+    })
+    .expect("server");
+    let ws = wsapi::WebSocket::builder(&format!("{url}/"))
+        .deflate(false)
+        .connect()
+        .expect("valid");
+    let opened = wsapi::runtime::block_on(ws.next_event());
+    assert_eq!(opened, Some(wsapi::Event::Open));
+    ws.send("a").unwrap();
+    ws.send("b").unwrap();
+    // This thread only waits for the server now: the connection's task alone can write "b".
+    let frames = server.join().expect("server thread").expect("upgrade");
+    let frames = frames.expect("both frames arrive without another call");
+    let payload = |f: &[u8]| f[6] ^ f[2];
+    assert_eq!((payload(&frames[..7]), payload(&frames[7..])), (b'a', b'b'));
+    drop(ws);
+}
