@@ -68,3 +68,40 @@ fn a_burst_leaves_while_nobody_polls_or_calls() {
     assert_eq!((payload(&frames[..7]), payload(&frames[7..])), (b'a', b'b'));
     drop(ws);
 }
+
+/// A wait that is given up (its future dropped while it waited) hands the
+/// socket's wake-ups back to the connection's task: a ping that arrives
+/// afterwards, while nobody waits, is answered. (cargo-mutants: a `Wait`
+/// that did not withdraw when dropped kept the wake-ups, and they went to a
+/// task that had stopped polling.)
+#[test]
+fn a_wait_given_up_leaves_the_wake_ups_to_the_connections_task() {
+    use futures::FutureExt;
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
+    let (url, server) = wsapi_props::raw::serve_one(move |mut tcp| {
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        // Ping only once the client's wait was given up.
+        opened_rx.recv().map_err(std::io::Error::other)?;
+        tcp.write_all(&[0x89, 0x01, b'p'])?;
+        // The pong: 2 header bytes, 4 mask, 1 payload.
+        let mut pong = [0u8; 7];
+        tcp.read_exact(&mut pong)?;
+        Ok::<_, std::io::Error>(pong)
+    })
+    .expect("server");
+    let ws = wsapi::WebSocket::builder(&format!("{url}/"))
+        .deflate(false)
+        .connect()
+        .expect("valid");
+    let opened = wsapi::runtime::block_on(ws.next_event());
+    assert_eq!(opened, Some(wsapi::Event::Open));
+    // One poll: nothing is ready, so it waits (and takes the wake-ups); then it is dropped.
+    assert_eq!(ws.next_event().now_or_never(), None);
+    opened_tx.send(()).unwrap();
+    let pong = server.join().expect("server thread").expect("upgrade");
+    let pong = pong.expect("the ping is answered while nobody waits");
+    assert_eq!((pong[0], pong[6] ^ pong[2]), (0x8A, b'p'));
+    drop(ws);
+}
