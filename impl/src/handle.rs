@@ -9,6 +9,7 @@ use wsapi_model::{CloseError, Input, PingError, ReadyState, Refusal, SendError};
 use crate::driver::drive;
 use crate::event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 use crate::shared::{after_model_change, Handlers, Pass, Side, Wait};
+pub use crate::snapshot::Snapshot;
 use crate::Message;
 
 /// A burst's sender writes what is queued itself each time this much more
@@ -426,23 +427,6 @@ impl WebSocketHandle {
         let wait = Wait::new(&self.shared.router);
         futures::future::poll_fn(|cx| self.poll_buffered(cx, max, Some(&wait))).await
     }
-}
-
-/// All attributes, read at one instant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    /// `readyState`.
-    pub ready_state: ReadyState,
-    /// `bufferedAmount`.
-    pub buffered_amount: u64,
-    /// `protocol`.
-    pub protocol: String,
-    /// `extensions`.
-    pub extensions: String,
-    /// `binaryType`.
-    pub binary_type: BinaryType,
-    /// How many steps the journal had then (0 when not recording).
-    pub journal_len: usize,
 }
 
 impl WebSocketHandle {

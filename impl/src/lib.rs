@@ -181,6 +181,7 @@ pub mod runtime;
 mod shared;
 #[cfg(not(target_arch = "wasm32"))]
 mod sink;
+mod snapshot;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod socket;
 #[cfg(not(target_arch = "wasm32"))]
@@ -201,12 +202,13 @@ pub use event::{BinaryType, CloseEvent, Event, FailReason, MessageEvent};
 #[cfg(not(target_arch = "wasm32"))]
 pub use futures_rustls::rustls;
 #[cfg(not(target_arch = "wasm32"))]
-pub use handle::{HandlerError, Snapshot, WebSocketHandle};
+pub use handle::{HandlerError, WebSocketHandle};
 pub use message::Message;
 #[cfg(not(target_arch = "wasm32"))]
 pub use proxy_error::ProxyError;
 #[cfg(not(target_arch = "wasm32"))]
 pub use sink::MessageSink;
+pub use snapshot::Snapshot;
 #[cfg(not(target_arch = "wasm32"))]
 pub use socket::{BuildError, WebSocket, WebSocketBuilder};
 #[cfg(not(target_arch = "wasm32"))]
@@ -215,7 +217,7 @@ pub use transport::crypto_provider;
 pub use tungstenite::{Bytes, Utf8Bytes};
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{
-    divergences, BuildError, Divergence, HandlerError, MessageSink, Snapshot, Utf8Bytes, WebSocket, WebSocketBuilder,
+    divergences, BuildError, Divergence, HandlerError, MessageSink, Utf8Bytes, WebSocket, WebSocketBuilder,
     WebSocketHandle,
 };
 #[cfg(not(target_arch = "wasm32"))]

@@ -38,7 +38,7 @@
 mod socket;
 mod watcher;
 
-pub use socket::{BuildError, HandlerError, MessageSink, Snapshot, WebSocket, WebSocketBuilder, WebSocketHandle};
+pub use socket::{BuildError, HandlerError, MessageSink, WebSocket, WebSocketBuilder, WebSocketHandle};
 pub use watcher::{divergences, Divergence};
 
 /// A text message's bytes, always valid UTF-8, shared when cloned: the

@@ -21,7 +21,7 @@ use wsapi_model::{BinaryType, CloseError, ConstructError, ReadyState, SendError}
 use super::watcher::{DivergenceHook, Watcher};
 use super::Divergence;
 use crate::event::{CloseEvent, Event, FailReason, MessageEvent};
-use crate::Message;
+use crate::{Message, Snapshot};
 
 /// Why [`WebSocketBuilder::connect`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,24 +51,6 @@ pub enum HandlerError {
          (WebSocket::builder(url).on_message(..)) so that none misses an event"
     )]
     StreamMode,
-}
-
-/// All attributes, read at one instant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    /// `readyState`.
-    pub ready_state: ReadyState,
-    /// `bufferedAmount`.
-    pub buffered_amount: u64,
-    /// `protocol`.
-    pub protocol: String,
-    /// `extensions`.
-    pub extensions: String,
-    /// `binaryType`.
-    pub binary_type: BinaryType,
-    /// Always 0: there is no journal on wasm32 (the browser, not the
-    /// model, runs the connection).
-    pub journal_len: usize,
 }
 
 type OpenHandler = Box<dyn FnMut(&WebSocketHandle)>;
