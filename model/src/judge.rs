@@ -562,6 +562,21 @@ struct Node {
 }
 
 impl Node {
+    /// The search's first node: a constructed connection at time 0, nothing
+    /// observed yet.
+    fn start(conn: Connection<Msg>) -> Node {
+        Node {
+            conn,
+            now: Duration::ZERO,
+            fed: 0,
+            sent: 0,
+            sends: 0,
+            waiting: false,
+            in_close_task: false,
+            journal: None,
+        }
+    }
+
     fn key(&self) -> u64 {
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         self.conn.hash(&mut h);
@@ -832,16 +847,7 @@ fn judge_socket(
             rules::CONSTRUCTOR,
         ));
     }
-    let mut start = Node {
-        conn,
-        now: Duration::ZERO,
-        fed: 0,
-        sent: 0,
-        sends: 0,
-        waiting: false,
-        in_close_task: false,
-        journal: None,
-    };
+    let mut start = Node::start(conn);
     if let Err(m) = drain(&mut start, &plan, false) {
         return Err(refuse(socket, first, vec![m.allowed], m.rule));
     }
@@ -1036,16 +1042,7 @@ impl Watch {
             protocols: protocols.to_vec(),
             pending: Vec::new(),
             carry: Carry::default(),
-            frontier: vec![Node {
-                conn,
-                now: Duration::ZERO,
-                fed: 0,
-                sent: 0,
-                sends: 0,
-                waiting: false,
-                in_close_task: false,
-                journal: None,
-            }],
+            frontier: vec![Node::start(conn)],
             lossy: false,
             seen: 1,
             verdict: None,

@@ -10,6 +10,15 @@ use wsapi_model::judge::{judge, Observation, ObservedEvent, Trace, Verdict, Watc
 use wsapi_model::CloseEvent;
 
 /// Feeds a one-socket trace to a `Watch`: its verdict (`None`: allowed).
+/// An event observed with the readyState read in its handler.
+fn event(event: ObservedEvent, ready_state: u16) -> Observation {
+    Observation::Event {
+        event,
+        ready_state: Some(ready_state),
+        class: None,
+    }
+}
+
 fn watch(t: &Trace) -> Option<Verdict> {
     let mut entries = t.entries.iter();
     let Some(Observation::Construct {
@@ -96,11 +105,6 @@ fn the_watch_agrees_with_the_judge() {
 #[test]
 fn a_divergence_is_reported_once_with_the_next_event() {
     let mut w = Watch::new("ws://example.com/", &[], config()).unwrap();
-    let event = |event, rs| Observation::Event {
-        event,
-        ready_state: Some(rs),
-        class: None,
-    };
     assert_eq!(w.observe(Observation::Yield), None);
     assert_eq!(w.observe(event(ObservedEvent::Open, 1)), None);
     // readyState CONNECTING after open: no server can explain it.
@@ -139,11 +143,6 @@ fn a_constructor_the_standard_refuses() {
 #[test]
 fn a_long_session_is_watched_in_constant_space() {
     let mut w = Watch::new("ws://example.com/", &[], config()).unwrap();
-    let event = |event, rs| Observation::Event {
-        event,
-        ready_state: Some(rs),
-        class: None,
-    };
     assert_eq!(w.observe(Observation::Yield), None);
     assert_eq!(w.observe(event(ObservedEvent::Open, 1)), None);
     for _ in 0..3_000 {

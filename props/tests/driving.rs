@@ -36,6 +36,24 @@ proptest! {
     }
 }
 
+/// A WebSocket to a `raw::serve_one` server (no compression offered), once
+/// its open event was taken.
+fn opened(url: &str) -> wsapi::WebSocket {
+    let ws = wsapi::WebSocket::builder(&format!("{url}/"))
+        .deflate(false)
+        .connect()
+        .expect("valid");
+    let opened = wsapi::runtime::block_on(ws.next_event());
+    assert_eq!(opened, Some(wsapi::Event::Open));
+    ws
+}
+
+/// The payload of a client's frame with a one-byte payload (2 header
+/// bytes, the 4-byte mask, the masked byte), unmasked.
+fn one_byte_payload(frame: &[u8]) -> u8 {
+    frame[6] ^ frame[2]
+}
+
 /// A burst whose sender then neither polls nor calls anything on the
 /// socket still leaves whole: the first send is written through, and the
 /// second wakes the connection's task, which writes it. (cargo-mutants:
@@ -53,19 +71,16 @@ fn a_burst_leaves_while_nobody_polls_or_calls() {
         Ok::<_, std::io::Error>(frames)
     })
     .expect("server");
-    let ws = wsapi::WebSocket::builder(&format!("{url}/"))
-        .deflate(false)
-        .connect()
-        .expect("valid");
-    let opened = wsapi::runtime::block_on(ws.next_event());
-    assert_eq!(opened, Some(wsapi::Event::Open));
+    let ws = opened(&url);
     ws.send("a").unwrap();
     ws.send("b").unwrap();
     // This thread only waits for the server now: the connection's task alone can write "b".
     let frames = server.join().expect("server thread").expect("upgrade");
     let frames = frames.expect("both frames arrive without another call");
-    let payload = |f: &[u8]| f[6] ^ f[2];
-    assert_eq!((payload(&frames[..7]), payload(&frames[7..])), (b'a', b'b'));
+    assert_eq!(
+        (one_byte_payload(&frames[..7]), one_byte_payload(&frames[7..])),
+        (b'a', b'b')
+    );
     drop(ws);
 }
 
@@ -91,17 +106,12 @@ fn a_wait_given_up_leaves_the_wake_ups_to_the_connections_task() {
         Ok::<_, std::io::Error>(pong)
     })
     .expect("server");
-    let ws = wsapi::WebSocket::builder(&format!("{url}/"))
-        .deflate(false)
-        .connect()
-        .expect("valid");
-    let opened = wsapi::runtime::block_on(ws.next_event());
-    assert_eq!(opened, Some(wsapi::Event::Open));
+    let ws = opened(&url);
     // One poll: nothing is ready, so it waits (and takes the wake-ups); then it is dropped.
     assert_eq!(ws.next_event().now_or_never(), None);
     opened_tx.send(()).unwrap();
     let pong = server.join().expect("server thread").expect("upgrade");
     let pong = pong.expect("the ping is answered while nobody waits");
-    assert_eq!((pong[0], pong[6] ^ pong[2]), (0x8A, b'p'));
+    assert_eq!((pong[0], one_byte_payload(&pong)), (0x8A, b'p'));
     drop(ws);
 }
